@@ -1,0 +1,91 @@
+/* snet.h — the time-conditional score network: configuration, the architecture interface, and
+ * the model (parameters + the score it computes). Single precision throughout; every matrix
+ * product is one cblas_sgemm call.
+ *
+ * This layer stands alone: it repeats the few lines of noise-schedule arithmetic it needs
+ * (marginal std of VE/VP/sub-VP) rather than depending on sde/.
+ *
+ * Shapes: a batch of B inputs x (B, D) row-major, D = C·H·W for images (channel-major per sample:
+ * x[b][c][h][w]); times t (B). The caller owns inputs and outputs; a model owns its parameters;
+ * activation workspaces are caller-visible (snet_workspace_alloc/free) so nothing allocates per call.
+ */
+#ifndef SNET_H
+#define SNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum snet_status {
+    SNET_OK = 0,
+    SNET_EINVAL = -1,
+    SNET_ENOMEM = -2,
+    SNET_EIO = -3,      /* file could not be read or written (message names the file and errno text) */
+    SNET_EFORMAT = -4,  /* file is not what it should be (message says what is wrong) */
+    SNET_ENONFINITE = -5
+};
+
+typedef enum snet_arch_kind { SNET_ARCH_MLP = 1, SNET_ARCH_UNET = 2 } snet_arch_kind;
+typedef enum snet_sde_kind { SNET_SDE_VE = 1, SNET_SDE_VP = 2, SNET_SDE_SUBVP = 3 } snet_sde_kind;
+
+typedef struct snet_config {
+    snet_arch_kind arch;
+    /* data shape: D = channels·height·width; 2-D toy data is channels = 2, height = width = 1 */
+    uint32_t channels, height, width;
+    /* MLP: hidden width, residual blocks, Fourier features (embedding size = 2·n_fourier) */
+    uint32_t hidden, n_blocks, n_fourier;
+    float fourier_scale;   /* std of the fixed random Fourier frequencies (official: 16) */
+    uint32_t layer_norm;   /* MLP: 1 = LayerNorm in each residual block */
+    /* U-Net: base channels, number of resolutions (28 → 14 → 7 for 3), group-norm groups */
+    uint32_t base_channels, n_levels, n_groups;
+    /* the SDE the model is trained for (sets the time embedding input and output scaling) */
+    snet_sde_kind sde;
+    float sigma_min, sigma_max, beta_min, beta_max;
+    /* data scaling: the model sees x = data_scale·raw + data_shift (images: raw in [0,255] → [−1,1]) */
+    float data_scale, data_shift;
+    uint32_t quantized;    /* 1: 8-bit data with uniform dequantisation (bits/dim offset applies) */
+} snet_config;
+
+/* Fills a config with defaults for an architecture and data shape (the defaults documented in
+ * docs/ and `scoresde train --help`). */
+void snet_config_default(snet_config *cfg, snet_arch_kind arch, uint32_t channels, uint32_t height,
+                         uint32_t width, snet_sde_kind sde);
+size_t snet_config_dim(const snet_config *cfg); /* D */
+
+/* Marginal std s(t) of the configured SDE (VE: σ(t); VP: √(1−e^{2L}); sub-VP: 1−e^{2L}). */
+double snet_marginal_std(const snet_config *cfg, double t);
+/* Marginal mean coefficient m(t) (VE: 1; VP/sub-VP: e^{L(t)}). */
+double snet_marginal_mean(const snet_config *cfg, double t);
+/* g(t)² of the configured SDE (for the likelihood weighting). */
+double snet_diffusion_sq(const snet_config *cfg, double t);
+
+/* An architecture: a raw network r(x, t) over one flat parameter buffer. The model turns r into a
+ * score: VP/sub-VP: s = −r/s(t) (r predicts the noise); VE: s = r/σ(t).
+ * acts: activation workspace of act_size(cfg, B) floats, written by forward and read by backward.
+ * backward: given dout (B, D), ADDS parameter gradients into dparams (if not NULL) and WRITES the
+ * input gradient into dx (if not NULL), using scratch of scratch_size(cfg, B) floats. */
+typedef struct snet_arch_ops {
+    const char *name; /* "mlp", "unet" */
+    int (*validate)(const snet_config *cfg, char *msg, size_t msg_size);
+    size_t (*n_params)(const snet_config *cfg);
+    void (*init)(const snet_config *cfg, float *params, uint64_t seed);
+    size_t (*act_size)(const snet_config *cfg, size_t B);
+    size_t (*scratch_size)(const snet_config *cfg, size_t B);
+    void (*forward)(const snet_config *cfg, const float *params, size_t B, const float *x,
+                    const float *t, float *out, float *acts);
+    void (*backward)(const snet_config *cfg, const float *params, size_t B, const float *x,
+                     const float *t, const float *acts, const float *dout, float *dparams,
+                     float *dx, float *scratch);
+} snet_arch_ops;
+
+extern const snet_arch_ops snet_arch_mlp;
+extern const snet_arch_ops snet_arch_unet;
+const snet_arch_ops *snet_arch_get(snet_arch_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

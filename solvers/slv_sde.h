@@ -1,0 +1,188 @@
+/* slv_sde.h — Itô SDEs on a batch of paths: the system, the Brownian path, one-step methods and
+ * the drivers (fixed step and adaptive).
+ *
+ *   dX = f(t, X) dt + g(t, X) dW,   X in R^d, W in R^m, Itô calculus.
+ *
+ * States are row-major batches: x[n*d], path p occupies x[p*d .. p*d+d). The caller owns every
+ * state array; a solver owns only the workspace it allocates in *_alloc and frees in *_free.
+ * Nothing allocates inside a step.
+ */
+#ifndef SLV_SDE_H
+#define SLV_SDE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slv_status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- The system ------------------------------------------------------------------------- */
+
+/* Shape of the diffusion g and what the callback writes (per path, row-major over the batch):
+ *   SLV_NOISE_SCALAR   m = 1:  out[n*d], g_i(t, x) multiplies the single W.
+ *   SLV_NOISE_DIAGONAL m = d:  out[n*d], component i is driven by its own W_i: g_i(t, x) dW_i.
+ *   SLV_NOISE_GENERAL  m any:  out[n*d*m], per path a d×m matrix, row-major.
+ * When the system is declared `additive` (g depends on t only), the solvers call diffusion with
+ * n = 1 and x = NULL, and use the result for every path. */
+typedef enum slv_noise_type {
+    SLV_NOISE_SCALAR = 1,
+    SLV_NOISE_DIAGONAL = 2,
+    SLV_NOISE_GENERAL = 4
+} slv_noise_type;
+
+/* Drift f: writes out[n*d]. Returns 0, > 0 (recoverable: retry with a smaller step), < 0 (stop). */
+typedef int (*slv_sde_drift_fn)(double t, size_t n, size_t d, const double *x, double *out,
+                                void *params);
+/* Diffusion g: writes out in the layout of the noise type above. Same return convention. */
+typedef int (*slv_sde_diffusion_fn)(double t, size_t n, size_t d, const double *x, double *out,
+                                    void *params);
+
+typedef struct slv_sde {
+    slv_sde_drift_fn drift;
+    slv_sde_diffusion_fn diffusion;
+    /* Optional, for Milstein: DIAGONAL: out[n*d] = ∂g_i/∂x_i; SCALAR: out[n*d] = Σ_j (∂g_i/∂x_j) g_j
+     * (the derivative of g along g). NULL selects the derivative-free Runge–Kutta–Milstein form. */
+    slv_sde_diffusion_fn diffusion_dx;
+    size_t dim;       /* d */
+    size_t noise_dim; /* m: must be 1 for SCALAR and d for DIAGONAL */
+    slv_noise_type noise;
+    int additive;     /* nonzero: g = g(t) only (required by SRA1/SRA3) */
+    void *params;
+} slv_sde;
+
+/* Checks the shape fields of a system; returns SLV_OK or SLV_EINVAL with a message in err. */
+int slv_sde_validate(const slv_sde *sys, slv_error *err);
+
+/* ---- The Brownian path ------------------------------------------------------------------ */
+
+/* A reproducible Brownian path for a batch of paths, defined as a Brownian tree over a root
+ * interval of integration-time length `root_length` (integration time s = |t - t0| >= 0, so a
+ * backward-in-time solve uses it the same way). Node values are pairs (ΔW, H) — the increment and
+ * the space-time Lévy area H = (1/h)∫(W_s − W_a − (s−a)/h·ΔW) ds, H ~ N(0, h/12) — drawn from a
+ * counter-based stream keyed by (seed, global path index, Wiener component, node), so:
+ *   - the same seed gives the same bits whatever the thread count or batch split (a path's
+ *     numbers depend on first_path + p, not on n);
+ *   - the increment over a dyadic interval equals the sum of its halves' increments, and the Lévy
+ *     areas are consistent too: every dyadic step size sees the same path;
+ *   - nothing is ever re-drawn: querying an interval again returns the same bits.
+ * Sequential queries (left to right) cost O(1) amortised per step; the walker caches the
+ * ancestors of the last leaf. */
+typedef struct slv_brownian slv_brownian;
+
+slv_brownian *slv_brownian_alloc(size_t n_paths, size_t m, double root_length, uint64_t seed,
+                                 size_t first_path);
+void slv_brownian_free(slv_brownian *bm);
+
+/* Increment and Lévy area over the dyadic interval number `index` at depth `level`
+ * ([index·L/2^level, (index+1)·L/2^level) in integration time, L the root length), for every path:
+ * dW[n*m], H[n*m] (H may be NULL). level <= SLV_BROWNIAN_MAX_LEVEL. */
+#define SLV_BROWNIAN_MAX_LEVEL 40
+int slv_brownian_interval(slv_brownian *bm, unsigned level, uint64_t index, double *dW, double *H);
+
+/* Same for one path only (index p within the batch): dW[m], H[m] (H may be NULL). */
+int slv_brownian_interval_path(slv_brownian *bm, size_t p, unsigned level, uint64_t index,
+                               double *dW, double *H);
+
+/* The root length the fixed-step driver uses for n_steps steps over |t1 - t0|: the grid is
+ * embedded in a dyadic tree so that N and 2N steps (any N) see the same Brownian path. */
+double slv_brownian_root_length(double span, size_t n_steps, unsigned *level);
+
+/* ---- One-step methods -------------------------------------------------------------------- */
+
+/* A method is a const table exported by name; choose one by passing its pointer. */
+typedef struct slv_sde_step_type slv_sde_step_type;
+struct slv_sde_step_type {
+    const char *name;        /* "em", "milstein", "sra1", "sra3", "sriw1", "sriw2" */
+    double strong_order;     /* for the noise it supports */
+    double weak_order;
+    unsigned noise_support;  /* bitmask of slv_noise_type */
+    int needs_additive;      /* SRA1/SRA3 */
+    int needs_levy_area;     /* wants H alongside ΔW */
+    int has_error_estimate;  /* usable by the adaptive driver */
+    size_t (*work_size)(const slv_sde *sys, size_t n);  /* doubles of workspace */
+    /* Advances x[n*d] from t to t + h (h may be negative) with increments dW[n*m], H[n*m].
+     * On failure x is unchanged. err_out (n*d, may be NULL) receives the embedded local error
+     * estimate of each component. n_drift/n_diffusion are incremented by the number of batched
+     * callback calls made. */
+    int (*apply)(const slv_sde *sys, double t, double h, size_t n, double *x, const double *dW,
+                 const double *H, double *err_out, double *work, size_t *n_drift,
+                 size_t *n_diffusion, slv_error *err);
+};
+
+extern const slv_sde_step_type *const slv_sde_step_em;
+extern const slv_sde_step_type *const slv_sde_step_milstein;
+extern const slv_sde_step_type *const slv_sde_step_sra1;
+extern const slv_sde_step_type *const slv_sde_step_sra3;
+extern const slv_sde_step_type *const slv_sde_step_sriw1;
+extern const slv_sde_step_type *const slv_sde_step_sriw2;
+
+/* NULL-terminated table of every method; and lookup by name ("sri2" is an alias of "sriw1"). */
+extern const slv_sde_step_type *const slv_sde_step_types[];
+const slv_sde_step_type *slv_sde_step_type_by_name(const char *name);
+
+/* ---- The driver ------------------------------------------------------------------------- */
+
+/* Called at t0, every `every` accepted steps (fixed-step driver) or at each multiple of the
+ * output interval (adaptive driver), and at t1. Return nonzero to stop the solve. */
+typedef int (*slv_sde_observer_fn)(double t, size_t n, size_t d, const double *x, void *data);
+
+typedef struct slv_sde_solver slv_sde_solver;
+
+/* n_paths: batch size. The solver keeps `sys` by pointer; it must outlive the solver. */
+slv_sde_solver *slv_sde_solver_alloc(const slv_sde_step_type *type, const slv_sde *sys,
+                                     size_t n_paths);
+void slv_sde_solver_free(slv_sde_solver *s);
+
+/* Seed of the Brownian path, and the global index of this batch's first path (for split batches). */
+int slv_sde_solver_set_seed(slv_sde_solver *s, uint64_t seed, size_t first_path);
+/* OpenMP threads over paths for the step arithmetic (callbacks are always called on the whole
+ * batch, from one thread). Results do not depend on it. 0 = OpenMP default. */
+int slv_sde_solver_set_threads(slv_sde_solver *s, int threads);
+int slv_sde_solver_set_observer(slv_sde_solver *s, slv_sde_observer_fn fn, void *data, size_t every);
+/* Adaptive driver: tolerances (> 0), initial step (0 = automatic), step budget per path. */
+int slv_sde_solver_set_tolerances(slv_sde_solver *s, double rtol, double atol);
+int slv_sde_solver_set_max_steps(slv_sde_solver *s, size_t max_steps);
+/* Optional flag polled between steps; when *flag becomes nonzero the solve stops with
+ * SLV_EINTERRUPTED. */
+void slv_sde_solver_set_interrupt(slv_sde_solver *s, volatile int *flag);
+
+/* Integrates x[n*d] from t0 to t1 (t1 < t0 allowed: reverse time) in n_steps equal steps.
+ * w_final (n*m, may be NULL) receives W(t1) − W(t0) for each path. */
+int slv_sde_solver_solve_fixed(slv_sde_solver *s, double t0, double t1, size_t n_steps,
+                               double *x, double *w_final);
+
+/* Adaptive: steps of (t1−t0)/2^k on the dyadic Brownian tree with root |t1 − t0|; each path has its
+ * own step sequence (error control per path, so a path's result does not depend on its
+ * batch-mates); paths that share (t, h) are evaluated in one batched callback call. A rejected step
+ * halves h and reuses the tree, so nothing already drawn is re-drawn. Requires a method with
+ * has_error_estimate. */
+int slv_sde_solver_solve_adaptive(slv_sde_solver *s, double t0, double t1, double *x,
+                                  double *w_final);
+
+/* Counters of the last solve: batched callback calls, accepted/rejected steps (summed over paths
+ * for the adaptive driver). */
+size_t slv_sde_solver_get_n_drift_evals(const slv_sde_solver *s);
+size_t slv_sde_solver_get_n_diffusion_evals(const slv_sde_solver *s);
+size_t slv_sde_solver_get_n_steps(const slv_sde_solver *s);
+size_t slv_sde_solver_get_n_rejected(const slv_sde_solver *s);
+const slv_error *slv_sde_solver_get_error(const slv_sde_solver *s);
+
+/* ---- Langevin MCMC ------------------------------------------------------------------------ */
+
+/* Unadjusted Langevin steps for a target with score s = ∇ log p:
+ *   x ← x + ε s(x) + √(2ε) z,  z ~ N(0, I),
+ * n_steps times with step size eps. Noise z for path p, step k comes from the counter-based
+ * stream keyed by (seed, first_path + p, k), so results do not depend on the batch split. */
+typedef int (*slv_score_fn)(double t, size_t n, size_t d, const double *x, double *out,
+                            void *params);
+int slv_langevin_run(slv_score_fn score, void *params, double t, size_t n, size_t d, double *x,
+                     double eps, size_t n_steps, uint64_t seed, size_t first_path,
+                     double *work /* n*d */, slv_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
