@@ -1,0 +1,93 @@
+/* cli.h — the option tables every scoresde subcommand is built from, and the small pieces of
+ * plumbing they share (atomic output files, progress, interrupt flag).
+ *
+ * A subcommand declares its options once, in a table: the same table parses argv, checks ranges,
+ * and prints --help with every option, its default and its units. A bad value is reported by name
+ * and the program exits with status 2.
+ */
+#ifndef SCORESDE_CLI_H
+#define SCORESDE_CLI_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
+
+typedef enum cli_kind {
+    CLI_FLAG,    /* int: set to 1 when present */
+    CLI_INT,     /* long */
+    CLI_SIZE,    /* size_t, >= min */
+    CLI_U64,     /* uint64_t (seeds) */
+    CLI_DOUBLE,  /* double, finite, in [min, max] (or (min, max] when min_open) */
+    CLI_STRING,  /* const char * */
+    CLI_CHOICE,  /* const char *, one of `choices` (comma-separated) */
+    CLI_REPEAT   /* calls `repeat(value, dest)` for each occurrence */
+} cli_kind;
+
+typedef struct cli_option {
+    const char *name;   /* without the leading "--" */
+    cli_kind kind;
+    void *dest;
+    const char *help;   /* one line; say the unit */
+    const char *choices;
+    double min, max;    /* numeric range (ignored when min == max == 0) */
+    int min_open;       /* 1: the minimum itself is not allowed */
+    int (*repeat)(const char *value, void *dest, char *msg, size_t msg_size);
+    int was_set;        /* filled by the parser */
+} cli_option;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage;   /* text after "scoresde <name> " */
+    const char *example; /* full example command line */
+} cli_command;
+
+/* Parses argv[1..argc) (argv[0] is the subcommand name) against opts (terminated by a
+ * zero entry). Returns 0 on success, 1 if --help was printed (caller exits 0), EXIT_USAGE after
+ * printing "scoresde <cmd>: <what is wrong>" to stderr. Defaults are the values already in *dest. */
+int cli_parse(const cli_command *cmd, cli_option *opts, int argc, char **argv);
+/* Prints the --help text: usage, each option with its default (read from dest) and help, example. */
+void cli_print_help(const cli_command *cmd, const cli_option *opts, FILE *out);
+/* Looks up an option by name to ask whether the user set it. */
+int cli_was_set(const cli_option *opts, const char *name);
+
+/* Reports a usage error for `cmd` and returns EXIT_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports a runtime failure for `cmd` (message on stderr) and returns 1. */
+int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses "1,2.5,-3" into at most max doubles; returns the count or -1 (msg filled). */
+int cli_parse_doubles(const char *text, double *out, int max, char *msg, size_t msg_size);
+
+/* ---- Atomic output: write to "<path>.tmp.<pid>", then fflush + fsync + rename. ---- */
+typedef struct atomic_file {
+    FILE *fp;
+    char *path;
+    char *tmp_path;
+} atomic_file;
+/* Returns 0 or -1 with msg naming the path and the errno text. */
+int atomic_open(atomic_file *af, const char *path, char *msg, size_t msg_size);
+int atomic_commit(atomic_file *af, char *msg, size_t msg_size); /* closes; the file appears whole */
+void atomic_abort(atomic_file *af);                             /* closes and removes the temporary */
+
+/* ---- Interrupts: SIGINT/SIGTERM raise this flag; solvers poll it and stop cleanly. ---- */
+extern volatile int cli_interrupted;
+void cli_install_signal_handlers(void);
+
+/* ---- Progress on stderr: a bar with rate and ETA on a terminal, a line per percent otherwise. */
+typedef struct progress {
+    const char *label;
+    size_t total, done;
+    double t_start, t_last;
+    int last_percent, tty, quiet;
+} progress;
+void progress_start(progress *p, const char *label, size_t total, int quiet);
+void progress_update(progress *p, size_t done);
+void progress_finish(progress *p);
+
+double wall_seconds(void);
+
+#endif

@@ -1,0 +1,403 @@
+/* scoresde solve — the generic SDE solvers on built-in equations that have nothing to do with
+ * machine learning: geometric Brownian motion, Ornstein–Uhlenbeck, a double-well Langevin
+ * equation and a stochastic Lorenz system. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "slv_sde.h"
+
+#define MAX_PARAMS 4
+#define MAX_DIM 3
+
+typedef struct builtin_sde builtin_sde;
+struct builtin_sde {
+    const char *name;
+    const char *description;
+    size_t dim;
+    slv_noise_type noise;
+    int additive;
+    const char *param_names[MAX_PARAMS];
+    double param_defaults[MAX_PARAMS];
+    double x0_default;
+    slv_sde_drift_fn drift;
+    slv_sde_diffusion_fn diffusion;
+    slv_sde_diffusion_fn diffusion_dx;
+    /* exact mean and variance of component 0 at time t from x0 at t0, or NULL */
+    void (*exact_moments)(const double *p, double x0, double t, double *mean, double *var);
+};
+
+/* ---- gbm: dX = mu X dt + sigma X dW ---- */
+static int gbm_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t;
+    const double *p = params;
+    for (size_t i = 0; i < n * d; i++)
+        out[i] = p[0] * x[i];
+    return 0;
+}
+static int gbm_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t;
+    const double *p = params;
+    for (size_t i = 0; i < n * d; i++)
+        out[i] = p[1] * x[i];
+    return 0;
+}
+static int gbm_diffusion_dx(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t, (void)x;
+    const double *p = params;
+    for (size_t i = 0; i < n * d; i++)
+        out[i] = p[1];
+    return 0;
+}
+static void gbm_moments(const double *p, double x0, double t, double *mean, double *var)
+{
+    *mean = x0 * exp(p[0] * t);
+    *var = x0 * x0 * exp(2 * p[0] * t) * expm1(p[1] * p[1] * t);
+}
+
+/* ---- ou: dX = theta (mu - X) dt + sigma dW ---- */
+static int ou_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t;
+    const double *p = params;
+    for (size_t i = 0; i < n * d; i++)
+        out[i] = p[0] * (p[1] - x[i]);
+    return 0;
+}
+/* Additive noise: called with n = 1, x = NULL. Shared by ou, double-well and lorenz, whose noise
+ * amplitude is the parameter `sigma_index` below. */
+static int additive_diffusion(double sigma, size_t d, double *out)
+{
+    for (size_t i = 0; i < d; i++)
+        out[i] = sigma;
+    return 0;
+}
+static int ou_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t, (void)n, (void)x;
+    return additive_diffusion(((const double *)params)[2], d, out);
+}
+static void ou_moments(const double *p, double x0, double t, double *mean, double *var)
+{
+    *mean = p[1] + (x0 - p[1]) * exp(-p[0] * t);
+    *var = p[2] * p[2] / (2 * p[0]) * -expm1(-2 * p[0] * t);
+}
+
+/* ---- double-well: dX = -U'(X) dt + sigma dW, U(x) = a (x^2 - 1)^2 / 4 ---- */
+static int dw_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t;
+    const double a = ((const double *)params)[0];
+    for (size_t i = 0; i < n * d; i++)
+        out[i] = -a * x[i] * (x[i] * x[i] - 1.0);
+    return 0;
+}
+static int dw_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t, (void)n, (void)x;
+    return additive_diffusion(((const double *)params)[1], d, out);
+}
+
+/* ---- lorenz: dx = s(y - x) dt, dy = (x(r - z) - y) dt, dz = (xy - b z) dt, + sigma dW ---- */
+static int lorenz_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t;
+    const double *p = params;
+    for (size_t i = 0; i < n; i++) {
+        const double *u = x + i * d;
+        double *du = out + i * d;
+        du[0] = p[0] * (u[1] - u[0]);
+        du[1] = u[0] * (p[1] - u[2]) - u[1];
+        du[2] = u[0] * u[1] - p[2] * u[2];
+    }
+    return 0;
+}
+static int lorenz_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)t, (void)n, (void)x;
+    return additive_diffusion(((const double *)params)[3], d, out);
+}
+
+static const builtin_sde builtin_sdes[] = {
+    {"gbm", "geometric Brownian motion dX = mu X dt + sigma X dW", 1, SLV_NOISE_DIAGONAL, 0,
+     {"mu", "sigma"}, {0.05, 0.2}, 1.0, gbm_drift, gbm_diffusion, gbm_diffusion_dx, gbm_moments},
+    {"ou", "Ornstein-Uhlenbeck dX = theta (mu - X) dt + sigma dW", 1, SLV_NOISE_DIAGONAL, 1,
+     {"theta", "mu", "sigma"}, {1.0, 0.0, 0.5}, 1.0, ou_drift, ou_diffusion, NULL, ou_moments},
+    {"double-well", "Langevin in U = a (x^2-1)^2/4: dX = -a X (X^2 - 1) dt + sigma dW", 1,
+     SLV_NOISE_DIAGONAL, 1, {"a", "sigma"}, {1.0, 0.7}, 0.0, dw_drift, dw_diffusion, NULL, NULL},
+    {"lorenz", "Lorenz system with additive noise sigma dW (3 components)", 3, SLV_NOISE_DIAGONAL, 1,
+     {"s", "r", "b", "sigma"}, {10.0, 28.0, 8.0 / 3.0, 1.0}, 1.0, lorenz_drift, lorenz_diffusion,
+     NULL, NULL},
+};
+#define N_BUILTIN (sizeof builtin_sdes / sizeof builtin_sdes[0])
+
+typedef struct param_list {
+    char names[16][32];
+    double values[16];
+    int count;
+} param_list;
+
+static int parse_param(const char *value, void *dest, char *msg, size_t msg_size)
+{
+    param_list *pl = dest;
+    const char *eq = strchr(value, '=');
+    char *end;
+    if (!eq || eq == value || (size_t)(eq - value) >= sizeof pl->names[0]) {
+        snprintf(msg, msg_size, "'%s' is not of the form name=value", value);
+        return -1;
+    }
+    double v = strtod(eq + 1, &end);
+    if (end == eq + 1 || *end || !isfinite(v)) {
+        snprintf(msg, msg_size, "'%s': value is not a finite number", value);
+        return -1;
+    }
+    if (pl->count == 16) {
+        snprintf(msg, msg_size, "too many parameters");
+        return -1;
+    }
+    snprintf(pl->names[pl->count], sizeof pl->names[0], "%.*s", (int)(eq - value), value);
+    pl->values[pl->count++] = v;
+    return 0;
+}
+
+typedef struct solve_output {
+    FILE *fp;
+    size_t m;
+    const double *w;  /* current Brownian values, n*m, or NULL */
+    int with_time;
+} solve_output;
+
+static void write_rows(FILE *fp, double t, size_t n, size_t d, const double *x, size_t m,
+                       const double *w, int with_time)
+{
+    for (size_t p = 0; p < n; p++) {
+        fprintf(fp, "%zu", p);
+        for (size_t i = 0; i < d; i++)
+            fprintf(fp, ",%.17g", x[p * d + i]);
+        for (size_t k = 0; k < m; k++)
+            if (w)
+                fprintf(fp, ",%.17g", w[p * m + k]);
+            else
+                fputc(',', fp);
+        if (with_time)
+            fprintf(fp, ",%.17g", t);
+        fputc('\n', fp);
+    }
+}
+
+static int observe_rows(double t, size_t n, size_t d, const double *x, void *data)
+{
+    solve_output *out = data;
+    write_rows(out->fp, t, n, d, x, out->m, NULL, 1);
+    return cli_interrupted;
+}
+
+static const cli_command solve_command = {
+    "solve",
+    "Integrates a built-in SDE for many paths with one of the generic steppers, prints a summary\n"
+    "(mean and variance of each component at t1, beside the exact values for gbm and ou) and\n"
+    "optionally writes the paths as CSV: path,x0..x{d-1},w0..w{m-1} (w = W(t1) - W(t0)), plus a\n"
+    "trailing t column and intermediate rows with --save-every.\n"
+    "SDEs and their parameters (--param name=value):\n"
+    "  gbm          mu=0.05 sigma=0.2, x0=1\n"
+    "  ou           theta=1 mu=0 sigma=0.5, x0=1\n"
+    "  double-well  a=1 sigma=0.7, x0=0\n"
+    "  lorenz       s=10 r=28 b=8/3 sigma=1, x0=1,1,1",
+    "--sde NAME [options]",
+    "scoresde solve --sde gbm --param mu=0.1 --param sigma=0.3 --method sri2 --steps 256 --paths 10000 --out gbm.csv"};
+
+int cmd_solve(int argc, char **argv)
+{
+    const char *sde_name = "gbm", *method = "em", *out_path = NULL, *x0_text = NULL;
+    double t0 = 0.0, t1 = 1.0, rtol = 1e-3, atol = 1e-3;
+    size_t steps = 100, paths = 1000, save_every = 0;
+    uint64_t seed = 1;
+    long threads = 0;
+    param_list params = {0};
+    cli_option opts[] = {
+        {"sde", CLI_CHOICE, &sde_name, "the equation", "gbm,ou,double-well,lorenz", 0, 0, 0, NULL, 0},
+        {"param", CLI_REPEAT, &params, "set a parameter, name=value (repeatable)", NULL, 0, 0, 0,
+         parse_param, 0},
+        {"x0", CLI_STRING, &x0_text, "initial state, one value or d comma-separated values", NULL, 0, 0,
+         0, NULL, 0},
+        {"t0", CLI_DOUBLE, &t0, "start time", NULL, -1e300, 1e300, 0, NULL, 0},
+        {"t1", CLI_DOUBLE, &t1, "end time (> t0)", NULL, -1e300, 1e300, 0, NULL, 0},
+        {"method", CLI_CHOICE, &method,
+         "stepper (adaptive: SRA1 for additive noise, SRIW1 otherwise)",
+         "em,milstein,sra1,sra3,sri2,sriw1,sriw2,adaptive", 0, 0, 0, NULL, 0},
+        {"steps", CLI_SIZE, &steps, "number of equal steps (fixed-step methods)", NULL, 1, 1e12, 0,
+         NULL, 0},
+        {"rtol", CLI_DOUBLE, &rtol, "relative tolerance (adaptive)", NULL, 0, 1, 1, NULL, 0},
+        {"atol", CLI_DOUBLE, &atol, "absolute tolerance (adaptive)", NULL, 0, 1e300, 1, NULL, 0},
+        {"paths", CLI_SIZE, &paths, "number of independent paths", NULL, 1, 1e9, 0, NULL, 0},
+        {"seed", CLI_U64, &seed, "seed of the Brownian paths", NULL, 0, 0, 0, NULL, 0},
+        {"threads", CLI_INT, &threads, "OpenMP threads (0: default); results do not depend on it",
+         NULL, 0, 1024, 0, NULL, 0},
+        {"save-every", CLI_SIZE, &save_every, "also write every K-th step (fixed-step methods)", NULL,
+         0, 1e12, 0, NULL, 0},
+        {"out", CLI_STRING, &out_path, "CSV file for the paths (written atomically)", NULL, 0, 0, 0,
+         NULL, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0},
+    };
+    int rc = cli_parse(&solve_command, opts, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+
+    const builtin_sde *b = NULL;
+    for (size_t i = 0; i < N_BUILTIN; i++)
+        if (strcmp(builtin_sdes[i].name, sde_name) == 0)
+            b = &builtin_sdes[i];
+    if (!(t1 > t0))
+        return cli_usage_error(&solve_command, "--t1 %g must be greater than --t0 %g", t1, t0);
+
+    double p[MAX_PARAMS];
+    memcpy(p, b->param_defaults, sizeof p);
+    for (int i = 0; i < params.count; i++) {
+        int found = 0;
+        for (int k = 0; k < MAX_PARAMS && b->param_names[k]; k++)
+            if (strcmp(params.names[i], b->param_names[k]) == 0) {
+                p[k] = params.values[i];
+                found = 1;
+            }
+        if (!found)
+            return cli_usage_error(&solve_command, "--param %s: '%s' has no parameter '%s' (see --help)",
+                                   params.names[i], b->name, params.names[i]);
+    }
+    if (strcmp(b->name, "ou") == 0 && !(p[0] > 0))
+        return cli_usage_error(&solve_command, "--param theta=%g: ou needs theta > 0", p[0]);
+
+    size_t d = b->dim, m = d;
+    double x0[MAX_DIM];
+    for (size_t i = 0; i < d; i++)
+        x0[i] = b->x0_default;
+    if (x0_text) {
+        char msg[256];
+        int count = cli_parse_doubles(x0_text, x0, MAX_DIM, msg, sizeof msg);
+        if (count < 0)
+            return cli_usage_error(&solve_command, "--x0: %s", msg);
+        if (count == 1)
+            for (size_t i = 1; i < d; i++)
+                x0[i] = x0[0];
+        else if ((size_t)count != d)
+            return cli_usage_error(&solve_command, "--x0: %d values given, '%s' has dimension %zu",
+                                   count, b->name, d);
+    }
+
+    int adaptive = strcmp(method, "adaptive") == 0;
+    const slv_sde_step_type *type =
+        adaptive ? (b->additive ? slv_sde_step_sra1 : slv_sde_step_sriw1) : slv_sde_step_type_by_name(method);
+    if (!type)
+        return cli_usage_error(&solve_command, "--method: '%s' is not available", method);
+    if (type->needs_additive && !b->additive)
+        return cli_usage_error(&solve_command,
+                               "--method %s needs additive noise; '%s' has multiplicative noise "
+                               "(use em, milstein, sri2 or adaptive)", method, b->name);
+    if (adaptive && save_every)
+        return cli_usage_error(&solve_command, "--save-every works with fixed-step methods only");
+
+    slv_sde sys = {b->drift, b->diffusion, b->diffusion_dx, d, m, b->noise, b->additive, p};
+    double *x = malloc(paths * d * sizeof *x), *w = malloc(paths * m * sizeof *w);
+    slv_sde_solver *solver = slv_sde_solver_alloc(type, &sys, paths);
+    atomic_file af = {0};
+    solve_output sink = {NULL, m, NULL, 1};
+    char msg[512];
+    int status = 1;
+    if (!x || !w || !solver) {
+        cli_fail("solve", "out of memory for %zu paths of dimension %zu", paths, d);
+        goto done;
+    }
+    for (size_t i = 0; i < paths; i++)
+        memcpy(x + i * d, x0, d * sizeof *x);
+    slv_sde_solver_set_seed(solver, seed, 0);
+    slv_sde_solver_set_threads(solver, (int)threads);
+    slv_sde_solver_set_interrupt(solver, &cli_interrupted);
+    if (out_path) {
+        if (atomic_open(&af, out_path, msg, sizeof msg)) {
+            cli_fail("solve", "--out %s", msg);
+            goto done;
+        }
+        fprintf(af.fp, "path");
+        for (size_t i = 0; i < d; i++)
+            fprintf(af.fp, ",x%zu", i);
+        for (size_t k = 0; k < m; k++)
+            fprintf(af.fp, ",w%zu", k);
+        fprintf(af.fp, save_every ? ",t\n" : "\n");
+        sink.fp = af.fp;
+        if (save_every)
+            slv_sde_solver_set_observer(solver, observe_rows, &sink, save_every);
+    }
+
+    double start = wall_seconds();
+    if (adaptive) {
+        slv_sde_solver_set_tolerances(solver, rtol, atol);
+        rc = slv_sde_solver_solve_adaptive(solver, t0, t1, x, w);
+    } else {
+        rc = slv_sde_solver_solve_fixed(solver, t0, t1, steps, x, w);
+    }
+    double seconds = wall_seconds() - start;
+    if (rc != SLV_OK) {
+        const slv_error *e = slv_sde_solver_get_error(solver);
+        if (rc == SLV_EINTERRUPTED) {
+            cli_fail("solve", "interrupted at t = %g; nothing written", e->t);
+            status = EXIT_INTERRUPTED;
+        } else {
+            cli_fail("solve", "%s at t = %g, path %ld: %s", slv_strerror(rc), e->t, e->path, e->message);
+        }
+        goto done;
+    }
+    if (out_path) {
+        if (save_every) {
+            /* The observer wrote the rows at t0 and every K steps; finish with the final rows. */
+            write_rows(af.fp, t1, paths, d, x, m, w, 1);
+        } else {
+            write_rows(af.fp, t1, paths, d, x, m, w, 0);
+        }
+        if (atomic_commit(&af, msg, sizeof msg)) {
+            cli_fail("solve", "--out %s", msg);
+            goto done;
+        }
+    }
+
+    printf("sde        %s (%s)\n", b->name, b->description);
+    printf("method     %s%s\n", type->name, adaptive ? " (adaptive)" : "");
+    printf("paths      %zu   t0 %g   t1 %g   seed %llu\n", paths, t0, t1, (unsigned long long)seed);
+    printf("steps      %zu accepted, %zu rejected\n", slv_sde_solver_get_n_steps(solver),
+           slv_sde_solver_get_n_rejected(solver));
+    printf("evals      %zu drift, %zu diffusion (batched calls)\n",
+           slv_sde_solver_get_n_drift_evals(solver), slv_sde_solver_get_n_diffusion_evals(solver));
+    printf("wall time  %.3f s\n\n", seconds);
+    printf("%-10s %14s %14s %14s %14s %12s\n", "component", "mean", "exact mean", "variance",
+           "exact var", "mean SE");
+    for (size_t i = 0; i < d; i++) {
+        double mean = 0, var = 0;
+        for (size_t k = 0; k < paths; k++)
+            mean += x[k * d + i];
+        mean /= (double)paths;
+        for (size_t k = 0; k < paths; k++)
+            var += (x[k * d + i] - mean) * (x[k * d + i] - mean);
+        var /= paths > 1 ? (double)(paths - 1) : 1.0;
+        char exact_mean[32] = "-", exact_var[32] = "-";
+        if (b->exact_moments) {
+            double em, ev;
+            b->exact_moments(p, x0[i], t1 - t0, &em, &ev);
+            snprintf(exact_mean, sizeof exact_mean, "%.6g", em);
+            snprintf(exact_var, sizeof exact_var, "%.6g", ev);
+        }
+        printf("x%-9zu %14.6g %14s %14.6g %14s %12.2g\n", i, mean, exact_mean, var, exact_var,
+               sqrt(var / (double)paths));
+    }
+    status = 0;
+done:
+    if (af.fp)
+        atomic_abort(&af);
+    slv_sde_solver_free(solver);
+    free(x);
+    free(w);
+    return status;
+}

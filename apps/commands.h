@@ -1,0 +1,19 @@
+/* commands.h — the subcommands of scoresde; each is int cmd_<name>(int argc, char **argv) with
+ * argv[0] the subcommand's name, returning the process exit status. */
+#ifndef SCORESDE_COMMANDS_H
+#define SCORESDE_COMMANDS_H
+
+typedef int (*command_fn)(int argc, char **argv);
+
+typedef struct command_entry {
+    const char *name;
+    command_fn run;
+    const char *summary;
+} command_entry;
+
+/* NULL-terminated table, defined in scoresde.c. */
+extern const command_entry scoresde_commands[];
+
+int cmd_solve(int argc, char **argv);
+
+#endif

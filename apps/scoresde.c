@@ -1,0 +1,48 @@
+/* scoresde — the one command-line tool: `scoresde <command> [options]`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+#ifndef SCORESDE_VERSION
+#define SCORESDE_VERSION "unknown"
+#endif
+
+const command_entry scoresde_commands[] = {
+    {"solve", cmd_solve, "integrate a built-in SDE (gbm, ou, double-well, lorenz) with any stepper"},
+    {NULL, NULL, NULL},
+};
+
+static void print_usage(FILE *out)
+{
+    fprintf(out, "usage: scoresde <command> [options]   (scoresde <command> --help for its options)\n\n"
+                 "commands:\n");
+    for (const command_entry *c = scoresde_commands; c->name; c++)
+        fprintf(out, "  %-12s %s\n", c->name, c->summary);
+    fprintf(out, "\n  --version    print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("scoresde %s\n", SCORESDE_VERSION);
+        return 0;
+    }
+    for (const command_entry *c = scoresde_commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) {
+            cli_install_signal_handlers();
+            return c->run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "scoresde: unknown command '%s'\n", argv[1]);
+    print_usage(stderr);
+    return EXIT_USAGE;
+}
