@@ -1,0 +1,197 @@
+/* snet_layers.c — forward/backward pairs; see snet_layers.h for shapes and conventions. */
+#include "snet_layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* Element-wise loops go parallel above this many floats: below it the thread start-up costs
+ * more than the loop. */
+#define SNET_OMP_MIN 32768
+
+void snet_zero(float *a, size_t n)
+{
+    if (n)
+        memset(a, 0, n * sizeof *a);
+}
+
+void snet_add_inplace(float *y, const float *x, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t i = 0; i < n; i++)
+        y[i] += x[i];
+}
+
+void snet_add(float *out, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+void snet_add_rows(float *out, const float *row, size_t row_stride, size_t B, size_t C)
+{
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+    for (size_t b = 0; b < B; b++) {
+        float *o = out + b * C;           // (C)
+        const float *r = row + b * row_stride; // (C)
+        for (size_t c = 0; c < C; c++)
+            o[c] += r[c];
+    }
+}
+
+/* ---- Linear ------------------------------------------------------------------------------------ */
+
+void snet_linear_forward(float *out, const float *in, const float *weight, const float *bias,
+                         size_t B, size_t C, size_t OC)
+{
+    // out (B, OC), in (B, C), weight (OC, C), bias (OC)
+    float beta = 0.0f;
+    if (bias) {
+#pragma omp parallel for schedule(static) if (B * OC >= SNET_OMP_MIN)
+        for (size_t b = 0; b < B; b++)
+            memcpy(out + b * OC, bias, OC * sizeof *out);
+        beta = 1.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)OC, (int)C, 1.0f, in, (int)C,
+                weight, (int)C, beta, out, (int)OC);
+}
+
+void snet_linear_backward(float *din, float *dweight, float *dbias, const float *dout,
+                          const float *in, const float *weight, size_t B, size_t C, size_t OC)
+{
+    // din (B, C) += dout (B, OC) · weight (OC, C)
+    if (din)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)C, (int)OC, 1.0f, dout,
+                    (int)OC, weight, (int)C, 1.0f, din, (int)C);
+    // dweight (OC, C) += doutᵀ (OC, B) · in (B, C)
+    if (dweight)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)OC, (int)C, (int)B, 1.0f, dout,
+                    (int)OC, in, (int)C, 1.0f, dweight, (int)C);
+    // dbias (OC) += Σ_b dout[b]; each output feature summed over b in order (thread-count free)
+    if (dbias) {
+        enum { CHUNK = 64 };
+        size_t n_chunks = (OC + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (B * OC >= SNET_OMP_MIN)
+        for (size_t k = 0; k < n_chunks; k++) {
+            size_t o0 = k * CHUNK, o1 = o0 + CHUNK < OC ? o0 + CHUNK : OC;
+            for (size_t b = 0; b < B; b++) {
+                const float *g = dout + b * OC;
+                for (size_t o = o0; o < o1; o++)
+                    dbias[o] += g[o];
+            }
+        }
+    }
+}
+
+/* ---- SiLU ---------------------------------------------------------------------------------------- */
+
+void snet_silu_forward(float *out, const float *in, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        out[i] = x / (1.0f + expf(-x));
+    }
+}
+
+void snet_silu_backward(float *din, const float *dout, const float *in, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        float sig = 1.0f / (1.0f + expf(-x));
+        din[i] += dout[i] * sig * (1.0f + x * (1.0f - sig));
+    }
+}
+
+/* ---- LayerNorm ------------------------------------------------------------------------------------ */
+
+void snet_layernorm_forward(float *out, float *mean, float *rstd, const float *in,
+                            const float *weight, const float *bias, size_t B, size_t C)
+{
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+    for (size_t b = 0; b < B; b++) {
+        const float *x = in + b * C; // (C)
+        float *y = out + b * C;      // (C)
+        double sum = 0.0;
+        for (size_t c = 0; c < C; c++)
+            sum += x[c];
+        double mu = sum / (double)C;
+        double ss = 0.0;
+        for (size_t c = 0; c < C; c++) {
+            double d = x[c] - mu;
+            ss += d * d;
+        }
+        float r = (float)(1.0 / sqrt(ss / (double)C + SNET_LAYERNORM_EPS));
+        float m = (float)mu;
+        for (size_t c = 0; c < C; c++)
+            y[c] = (x[c] - m) * r * weight[c] + bias[c];
+        mean[b] = m;
+        rstd[b] = r;
+    }
+}
+
+void snet_layernorm_backward(float *din, float *dweight, float *dbias, const float *dout,
+                             const float *in, const float *weight, const float *mean,
+                             const float *rstd, size_t B, size_t C)
+{
+    if (din) {
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+        for (size_t b = 0; b < B; b++) {
+            const float *x = in + b * C, *g = dout + b * C; // (C), (C)
+            float *dx = din + b * C;                        // (C)
+            float m = mean[b], r = rstd[b];
+            // with n = (x − μ)·rstd and dn = w·dout:
+            // dx = rstd · (dn − mean(dn) − n · mean(dn · n))
+            double s_dn = 0.0, s_dnn = 0.0;
+            for (size_t c = 0; c < C; c++) {
+                float nrm = (x[c] - m) * r;
+                float dn = weight[c] * g[c];
+                s_dn += dn;
+                s_dnn += (double)dn * nrm;
+            }
+            float mean_dn = (float)(s_dn / (double)C), mean_dnn = (float)(s_dnn / (double)C);
+            for (size_t c = 0; c < C; c++) {
+                float nrm = (x[c] - m) * r;
+                float dn = weight[c] * g[c];
+                dx[c] += (dn - mean_dn - nrm * mean_dnn) * r;
+            }
+        }
+    }
+    if (dweight || dbias) {
+        enum { CHUNK = 64 };
+        size_t n_chunks = (C + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+        for (size_t k = 0; k < n_chunks; k++) {
+            size_t c0 = k * CHUNK, c1 = c0 + CHUNK < C ? c0 + CHUNK : C;
+            for (size_t b = 0; b < B; b++) {
+                const float *x = in + b * C, *g = dout + b * C;
+                float m = mean[b], r = rstd[b];
+                for (size_t c = c0; c < c1; c++) {
+                    if (dweight)
+                        dweight[c] += (x[c] - m) * r * g[c];
+                    if (dbias)
+                        dbias[c] += g[c];
+                }
+            }
+        }
+    }
+}
+
+/* ---- Gaussian Fourier features ---------------------------------------------------------------------- */
+
+void snet_fourier_forward(float *out, const float *tau, const float *freq, size_t B, size_t F)
+{
+    const double two_pi = 2.0 * M_PI;
+#pragma omp parallel for schedule(static) if (B * F >= SNET_OMP_MIN / 8)
+    for (size_t b = 0; b < B; b++) {
+        float *o = out + b * 2 * F; // (2F)
+        double tb = tau[b];
+        for (size_t j = 0; j < F; j++) {
+            double arg = two_pi * (double)freq[j] * tb;
+            o[j] = (float)sin(arg);
+            o[F + j] = (float)cos(arg);
+        }
+    }
+}
