@@ -169,8 +169,7 @@ static int parse_param(const char *value, void *dest, char *msg, size_t msg_size
 typedef struct solve_output {
     FILE *fp;
     size_t m;
-    const double *w;  /* current Brownian values, n*m, or NULL */
-    int with_time;
+    double t1;        /* the final rows are written after the solve, with W(t1) */
 } solve_output;
 
 static void write_rows(FILE *fp, double t, size_t n, size_t d, const double *x, size_t m,
@@ -194,7 +193,8 @@ static void write_rows(FILE *fp, double t, size_t n, size_t d, const double *x, 
 static int observe_rows(double t, size_t n, size_t d, const double *x, void *data)
 {
     solve_output *out = data;
-    write_rows(out->fp, t, n, d, x, out->m, NULL, 1);
+    if (t != out->t1)
+        write_rows(out->fp, t, n, d, x, out->m, NULL, 1);
     return cli_interrupted;
 }
 
@@ -305,7 +305,7 @@ int cmd_solve(int argc, char **argv)
     double *x = malloc(paths * d * sizeof *x), *w = malloc(paths * m * sizeof *w);
     slv_sde_solver *solver = slv_sde_solver_alloc(type, &sys, paths);
     atomic_file af = {0};
-    solve_output sink = {NULL, m, NULL, 1};
+    solve_output sink = {NULL, m, t1};
     char msg[512];
     int status = 1;
     if (!x || !w || !solver) {
@@ -352,12 +352,8 @@ int cmd_solve(int argc, char **argv)
         goto done;
     }
     if (out_path) {
-        if (save_every) {
-            /* The observer wrote the rows at t0 and every K steps; finish with the final rows. */
-            write_rows(af.fp, t1, paths, d, x, m, w, 1);
-        } else {
-            write_rows(af.fp, t1, paths, d, x, m, w, 0);
-        }
+        /* With --save-every the observer wrote the earlier rows; these carry W(t1). */
+        write_rows(af.fp, t1, paths, d, x, m, w, save_every > 0);
         if (atomic_commit(&af, msg, sizeof msg)) {
             cli_fail("solve", "--out %s", msg);
             goto done;
