@@ -62,6 +62,19 @@ double snet_marginal_mean(const snet_config *cfg, double t);
 /* g(t)² of the configured SDE (for the likelihood weighting). */
 double snet_diffusion_sq(const snet_config *cfg, double t);
 
+/* One named tensor of the flat parameter buffer (the parameter table). Offsets and sizes count
+ * floats. Non-trainable tensors (the fixed random Fourier frequencies) are stored and saved like
+ * the others but skipped by the optimizer and the EMA. */
+#define SNET_NAME_MAX 32
+#define SNET_MAX_DIMS 4
+typedef struct snet_tensor {
+    char name[SNET_NAME_MAX]; /* NUL-terminated, e.g. "blk0.fc1.w" */
+    uint32_t ndim;            /* 1..SNET_MAX_DIMS */
+    uint32_t shape[SNET_MAX_DIMS]; /* unused dims are 1 */
+    uint64_t offset, size;    /* in floats; size = product of shape */
+    uint32_t trainable;       /* 1 = updated by the optimizer and the EMA */
+} snet_tensor;
+
 /* An architecture: a raw network r(x, t) over one flat parameter buffer. The model turns r into a
  * score: VP/sub-VP: s = −r/s(t) (r predicts the noise); VE: s = r/σ(t).
  * acts: activation workspace of act_size(cfg, B) floats, written by forward and read by backward.
@@ -79,11 +92,36 @@ typedef struct snet_arch_ops {
     void (*backward)(const snet_config *cfg, const float *params, size_t B, const float *x,
                      const float *t, const float *acts, const float *dout, float *dparams,
                      float *dx, float *scratch);
+    /* Optional (may be NULL; the model then sees one trainable tensor "params"): fills up to cap
+     * entries of table (table may be NULL to count) in buffer order, returns the number of
+     * tensors. The tensors must tile [0, n_params) without gaps or overlaps. */
+    size_t (*tensors)(const snet_config *cfg, snet_tensor *table, size_t cap);
+    /* Optional (may be NULL): floating-point operations of one forward pass on B samples
+     * (2 per multiply–add of the matrix products; element-wise work not counted). */
+    double (*forward_flops)(const snet_config *cfg, size_t B);
 } snet_arch_ops;
 
 extern const snet_arch_ops snet_arch_mlp;
 extern const snet_arch_ops snet_arch_unet;
+/* The table of architectures: kind → ops (NULL for an unknown kind), name → ops ("mlp", "unet";
+ * NULL if unknown). */
 const snet_arch_ops *snet_arch_get(snet_arch_kind kind);
+const snet_arch_ops *snet_arch_by_name(const char *name);
+/* Names of the SDE kinds ("ve", "vp", "subvp"); snet_sde_by_name returns 0 for an unknown name. */
+const char *snet_sde_name(snet_sde_kind sde);
+snet_sde_kind snet_sde_by_name(const char *name);
+
+/* Checks a whole config: architecture known and its validate() passes, dimensions non-zero,
+ * SDE parameters positive and ordered (σ_min < σ_max, β_min < β_max), data_scale non-zero and
+ * finite. Returns SNET_OK or SNET_EINVAL with the offending field and value in msg. */
+int snet_config_validate(const snet_config *cfg, char *msg, size_t msg_size);
+
+/* A static string for a status code ("invalid argument", ...). */
+const char *snet_strerror(int status);
+
+/* Threads for OpenBLAS (openblas_set_num_threads) and the element-wise OpenMP loops
+ * (omp_set_num_threads). n ≤ 0 leaves both at their defaults. Results do not depend on it. */
+void snet_set_num_threads(int n);
 
 #ifdef __cplusplus
 }
