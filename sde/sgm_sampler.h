@@ -1,0 +1,192 @@
+/* sgm_sampler.h — sampling from a diffusion model given by any score model: the predictor–corrector
+ * sampler, the probability-flow ODE sampler and the reverse-SDE sampler, with inpainting and
+ * (through sgm_guided_score) guidance.
+ *
+ * Common shape of every sampler call:
+ *     status = sgm_<kind>_sample(process, model, options, n, seed, first_sample, x, stats, err);
+ *   - x[n*d] (caller-owned) receives the samples, d = model->dim;
+ *   - sample i of the call is global sample first_sample + i: every random number it uses comes
+ *     from slv_rng_counter streams keyed (seed, first_sample + i, ...), so sampling 8 at once or
+ *     as 3 + 5 with first_sample = 0 and 3 gives the same bits (the ODE sampler in
+ *     SLV_BATCH_INDEPENDENT mode, which is the default; SLV_BATCH_JOINT is faster for networks but
+ *     its steps depend on the batch);
+ *   - stats (may be NULL) receives NFE and counters (sgm_score.h), err (may be NULL) the report;
+ *   - return SLV_OK, or: SLV_EINVAL (bad option: message names it), SLV_ENOMEM, SLV_ENONFINITE (the
+ *     score returned NaN/Inf: err->t is the time, err->path the global sample index),
+ *     SLV_ECALLBACK (the score returned nonzero), SLV_EUNSUPPORTED (e.g. ancestral with sub-VP),
+ *     SLV_EINTERRUPTED (options.interrupt became nonzero), or the ODE/SDE solver's status. On
+ *     failure x holds the state when it stopped.
+ * Workspaces are allocated once at the start of a call and freed before it returns; nothing is
+ * allocated per step.
+ */
+#ifndef SGM_SAMPLER_H
+#define SGM_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sgm_process.h"
+#include "sgm_score.h"
+#include "slv_ode.h"
+#include "slv_sde.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Use the process's default (sgm_process_default_eps) for an `eps` option. */
+#define SGM_EPS_DEFAULT (-1.0)
+
+/* ---- Inpainting / imputation (the paper's Appendix I) ------------------------------------- */
+
+/* Coordinates j with mask[j] != 0 are known. Before every score evaluation at time t the known
+ * coordinates of the state are replaced by a sample of the forward marginal of the observed values,
+ * m(t) y_j + s(t) z_j (PC: fresh z at every evaluation; ODE: one z per sample for the whole solve,
+ * so the vector field is smooth in t), and only the unknown coordinates are moved. At the end the
+ * known coordinates are set to y exactly. This is the paper's approximation of the conditional
+ * score: exact when the observed coordinates carry no information the noisy ones lack (see
+ * docs/sde.md). */
+typedef struct sgm_inpaint {
+    const unsigned char *mask; /* (d) */
+    const double *observed;    /* (n, d) one row per sample of the call, or (d) if shared */
+    int shared;                /* nonzero: one observed row for the whole batch */
+} sgm_inpaint;
+
+/* ---- The predictor–corrector sampler ------------------------------------------------------- */
+
+typedef enum sgm_predictor {
+    SGM_PREDICTOR_NONE = 0,
+    SGM_PREDICTOR_EULER_MARUYAMA = 1,
+    SGM_PREDICTOR_REVERSE_DIFFUSION = 2,
+    SGM_PREDICTOR_ANCESTRAL = 3 /* VE and VP only */
+} sgm_predictor;
+
+typedef enum sgm_corrector {
+    SGM_CORRECTOR_NONE = 0,
+    SGM_CORRECTOR_LANGEVIN = 1, /* ε = 2α (snr ‖z‖/‖s‖)², per sample */
+    SGM_CORRECTOR_ALD = 2       /* annealed Langevin dynamics (NCSN): ε = 2α (snr s(t))² */
+} sgm_corrector;
+
+/* Names for the command line: "none", "euler_maruyama", "reverse_diffusion", "ancestral";
+ * "none", "langevin", "ald". parse returns SLV_OK or SLV_EINVAL. */
+const char *sgm_predictor_name(sgm_predictor p);
+int sgm_predictor_parse(const char *name, sgm_predictor *p);
+const char *sgm_corrector_name(sgm_corrector c);
+int sgm_corrector_parse(const char *name, sgm_corrector *c);
+
+typedef struct sgm_pc_options {
+    sgm_predictor predictor;   /* default: VE reverse_diffusion, VP/sub-VP euler_maruyama */
+    sgm_corrector corrector;   /* default: VE langevin, VP/sub-VP none */
+    double snr;                /* default 0.16 */
+    size_t corrector_steps;    /* default 1 */
+    double eps;                /* end time; default SGM_EPS_DEFAULT (1e-3 VP/sub-VP, 1e-5 VE) */
+    int denoise;               /* default 1: output the noise-free mean of the last update */
+    const sgm_inpaint *inpaint; /* default NULL */
+    volatile int *interrupt;   /* default NULL; polled between steps */
+} sgm_pc_options;
+
+/* Fills o with the paper's pairing for the process kind (see above). */
+void sgm_pc_options_init(sgm_pc_options *o, const sgm_process *p);
+
+/* The PC sampler. Steps k = 0..N−1 (N = process->N) on the grid t_k = T + k (eps − T)/N; at step k
+ * the corrector runs corrector_steps times at t_k, then the predictor moves the state from t_k to
+ * t_{k+1} (so the chain ends exactly at eps):
+ *   euler_maruyama     x ← x + [a x − g² s] Δt + g √|Δt| z,   Δt = t_{k+1} − t_k < 0
+ *   reverse_diffusion  x ← x − f_i + G_i² s + G_i z            (discretisation index i = N−1−k)
+ *   ancestral          VE: x ← x + (σ_i² − σ_{i−1}²) s + √(σ_{i−1}² (σ_i² − σ_{i−1}²)/σ_i²) z
+ *                      VP: x ← (x + β_i s)/√(1 − β_i) + √β_i z
+ *   langevin           x ← x + ε s + √(2ε) z, ε = 2α (snr ‖z‖/‖s‖)² with each sample's own norms
+ *                      (batch-independent; the official code averages the norms over the batch),
+ *                      α = 1 − β_i (VP, sub-VP: the DDPM β_i), 1 (VE)
+ *   ald                same update with ε = 2α (snr s(t_k))²
+ * Noise of sample i at step k: stream SGM_STREAM_STEP(k, j), j = 0 predictor, j = 1 + c corrector
+ * iteration c, j = 0x10000 + e inpainting replacement before evaluation e of the step.
+ * The prior sample uses SGM_STREAM_PRIOR. stats->nfe = N (corrector_steps + 1) (predictor none:
+ * N corrector_steps). */
+int sgm_pc_sample(const sgm_process *process, const sgm_score_model *model,
+                  const sgm_pc_options *options, size_t n, uint64_t seed, size_t first_sample,
+                  double *x, sgm_stats *stats, slv_error *err);
+
+/* Same, starting from the given states x[n*d] at time T instead of a prior sample (x is updated in
+ * place). */
+int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
+                       const sgm_pc_options *options, size_t n, uint64_t seed,
+                       size_t first_sample, double *x, sgm_stats *stats, slv_error *err);
+
+/* ---- The probability-flow ODE sampler ------------------------------------------------------ */
+
+/*   dx/dt = a(t) x − ½ g(t)² s(x, t), integrated from T down to eps by any slv_ode_method. */
+typedef struct sgm_ode_options {
+    const slv_ode_method *method; /* default slv_ode_dopri5 */
+    double rtol, atol;            /* adaptive methods; default 1e-5, 1e-5 */
+    size_t n_steps;               /* fixed-step methods; default 100 */
+    size_t max_steps;             /* adaptive step budget per solve; default 100000 */
+    double eps;                   /* default SGM_EPS_DEFAULT (sampling) */
+    int denoise;                  /* default 1: one noise-free reverse-diffusion step at eps */
+    slv_batch_mode batch_mode;    /* default SLV_BATCH_INDEPENDENT (reproducible under splits) */
+    const sgm_inpaint *inpaint;   /* default NULL */
+    volatile int *interrupt;      /* default NULL */
+} sgm_ode_options;
+
+void sgm_ode_options_init(sgm_ode_options *o);
+
+/* Prior sample (SGM_STREAM_PRIOR) then decode. stats->nfe counts vector-field evaluations (max
+ * over samples in independent mode) plus 1 for the denoising step. */
+int sgm_ode_sample(const sgm_process *process, const sgm_score_model *model,
+                   const sgm_ode_options *options, size_t n, uint64_t seed, size_t first_sample,
+                   double *x, sgm_stats *stats, slv_error *err);
+
+/* Decode latents z[n*d] at T into x[n*d] at eps (z and x may be the same array), with the
+ * optional denoising step and inpainting of the options. nfe[n] (may be NULL) receives each
+ * sample's count. seed/first_sample matter only for inpainting (its fixed forward noise). */
+int sgm_decode(const sgm_process *process, const sgm_score_model *model,
+               const sgm_ode_options *options, size_t n, const double *z, uint64_t seed,
+               size_t first_sample, double *x, size_t *nfe, sgm_stats *stats, slv_error *err);
+
+/* Encode x[n*d] at eps into latents z[n*d] at T (z and x may be the same array) by integrating
+ * the probability-flow ODE forward; options->denoise and ->inpaint are ignored. eps is
+ * options->eps (SGM_EPS_DEFAULT: the process's sampling eps, so that decode inverts encode with
+ * the same options; the likelihood uses SGM_LIKELIHOOD_EPS). */
+int sgm_encode(const sgm_process *process, const sgm_score_model *model,
+               const sgm_ode_options *options, size_t n, const double *x, double *z,
+               size_t *nfe, sgm_stats *stats, slv_error *err);
+
+/* Spherical interpolation between latents z0[d] and z1[d] (for a Gaussian prior, a slerp keeps the
+ * norm statistics of prior samples): out[k*d..] for k = 0..n_points−1 at α_k = k/(n_points − 1),
+ *   out = sin((1−α)θ)/sin θ · z0 + sin(αθ)/sin θ · z1,  cos θ = z0·z1/(‖z0‖‖z1‖);
+ * linear interpolation when θ < 1e-6. n_points >= 2 (1 gives z0). */
+void sgm_slerp(size_t d, const double *z0, const double *z1, size_t n_points, double *out);
+
+/* The denoising step at time t: x ← x − f_i + G_i² s(x, t), i = discrete index of t (a
+ * reverse-diffusion step without noise), as the official samplers' final noise removal. */
+int sgm_denoise(const sgm_process *process, const sgm_score_model *model, double t, size_t n,
+                size_t first_sample, double *x, sgm_stats *stats, slv_error *err);
+
+/* ---- The reverse-time SDE sampler ---------------------------------------------------------- */
+
+/*   dx = [a(t) x − g(t)² s(x, t)] dt + g(t) dw̄ from T down to eps, handed to slv_sde_solver as a
+ * DIAGONAL, additive system (g depends on t only), so every step type applies, SRA1/SRA3
+ * included. The Brownian path comes from slv_sde_solver_set_seed(seed, first_sample). */
+typedef struct sgm_sde_options {
+    const slv_sde_step_type *method; /* default slv_sde_step_em */
+    size_t n_steps;                  /* fixed steps; default 0 = process->N */
+    int adaptive;                    /* default 0; 1: slv adaptive driver with rtol/atol */
+    double rtol, atol;               /* default 1e-3, 1e-3 */
+    size_t max_steps;                /* adaptive budget per path; default 100000 */
+    double eps;                      /* default SGM_EPS_DEFAULT */
+    int denoise;                     /* default 1 */
+    int threads;                     /* slv_sde_solver_set_threads; default 0 */
+    volatile int *interrupt;
+} sgm_sde_options;
+
+void sgm_sde_options_init(sgm_sde_options *o);
+
+/* stats->nfe = batched drift calls (one score evaluation each) + 1 with denoising. */
+int sgm_sde_sample(const sgm_process *process, const sgm_score_model *model,
+                   const sgm_sde_options *options, size_t n, uint64_t seed, size_t first_sample,
+                   double *x, sgm_stats *stats, slv_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
