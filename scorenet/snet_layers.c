@@ -40,6 +40,18 @@ void snet_add_rows(float *out, const float *row, size_t row_stride, size_t B, si
     }
 }
 
+void snet_add_block(float *out, size_t out_stride, const float *in, size_t in_stride, size_t B,
+                    size_t C)
+{
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+    for (size_t b = 0; b < B; b++) {
+        float *o = out + b * out_stride;     // (C)
+        const float *r = in + b * in_stride; // (C)
+        for (size_t c = 0; c < C; c++)
+            o[c] += r[c];
+    }
+}
+
 /* ---- Linear ------------------------------------------------------------------------------------ */
 
 void snet_linear_forward(float *out, const float *in, const float *weight, const float *bias,

@@ -37,6 +37,11 @@ void snet_add(float *out, const float *a, const float *b, size_t n);
  * its own row stride row_stride (≥ C), so a column block of a wider matrix can be added. */
 void snet_add_rows(float *out, const float *row, size_t row_stride, size_t B, size_t C);
 
+/* Strided block add: out[b·out_stride + c] += in[b·in_stride + c] for b < B, c < C (a column
+ * block of one matrix added into a column block of another; the gradient of snet_add_rows). */
+void snet_add_block(float *out, size_t out_stride, const float *in, size_t in_stride, size_t B,
+                    size_t C);
+
 /* ---- Linear: out = in · Wᵀ + b ------------------------------------------------------------- */
 /* out    (B, OC)
  * in     (B, C)

@@ -1,0 +1,447 @@
+/* snet_model.c — config defaults and schedule arithmetic (snet.h), the model and its score
+ * (snet_model.h). */
+#include "snet_model.h"
+#include "snet_layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* OpenBLAS' own call (declared in its cblas.h on Debian, repeated here for other builds). */
+void openblas_set_num_threads(int num_threads);
+
+/* The U-Net lives in its own files; until they are linked in, the weak reference is NULL and
+ * snet_arch_get(SNET_ARCH_UNET) answers NULL. */
+#pragma weak snet_arch_unet
+
+/* ---- snet.h: names, defaults, schedules -------------------------------------------------------- */
+
+const char *snet_strerror(int status)
+{
+    switch (status) {
+    case SNET_OK: return "success";
+    case SNET_EINVAL: return "invalid argument";
+    case SNET_ENOMEM: return "out of memory";
+    case SNET_EIO: return "input/output error";
+    case SNET_EFORMAT: return "bad file format";
+    case SNET_ENONFINITE: return "non-finite value";
+    default: return "unknown status";
+    }
+}
+
+const snet_arch_ops *snet_arch_get(snet_arch_kind kind)
+{
+    switch (kind) {
+    case SNET_ARCH_MLP: return &snet_arch_mlp;
+    case SNET_ARCH_UNET: return &snet_arch_unet; /* NULL while the U-Net is not linked in */
+    default: return NULL;
+    }
+}
+
+const snet_arch_ops *snet_arch_by_name(const char *name)
+{
+    static const struct { const char *name; snet_arch_kind kind; } table[] = {
+        {"mlp", SNET_ARCH_MLP}, {"unet", SNET_ARCH_UNET}};
+    for (size_t i = 0; name && i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(name, table[i].name) == 0)
+            return snet_arch_get(table[i].kind);
+    return NULL;
+}
+
+static const struct { const char *name; snet_sde_kind kind; } sde_names[] = {
+    {"ve", SNET_SDE_VE}, {"vp", SNET_SDE_VP}, {"subvp", SNET_SDE_SUBVP}};
+
+const char *snet_sde_name(snet_sde_kind sde)
+{
+    for (size_t i = 0; i < sizeof sde_names / sizeof sde_names[0]; i++)
+        if (sde_names[i].kind == sde)
+            return sde_names[i].name;
+    return "unknown";
+}
+
+snet_sde_kind snet_sde_by_name(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof sde_names / sizeof sde_names[0]; i++)
+        if (strcmp(name, sde_names[i].name) == 0)
+            return sde_names[i].kind;
+    return (snet_sde_kind)0;
+}
+
+void snet_config_default(snet_config *cfg, snet_arch_kind arch, uint32_t channels, uint32_t height,
+                         uint32_t width, snet_sde_kind sde)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->arch = arch;
+    cfg->channels = channels;
+    cfg->height = height;
+    cfg->width = width;
+    int image = height > 1 || width > 1;
+    /* MLP trunk (also the U-Net's time-embedding width) */
+    cfg->hidden = image ? 1024 : 256;
+    cfg->n_blocks = 3;
+    cfg->n_fourier = 64;
+    cfg->fourier_scale = 16.0f;
+    cfg->layer_norm = 1;
+    /* U-Net */
+    cfg->base_channels = 32;
+    cfg->n_levels = 3;
+    cfg->n_groups = 8;
+    cfg->sde = sde;
+    cfg->sigma_min = 0.01f;
+    /* σ_max about the largest distance between data points (Song & Ermon 2020, technique 1):
+     * 50 for images (official CIFAR-10), 10 for toy sets that live in [−5, 5]². */
+    cfg->sigma_max = image ? 50.0f : 10.0f;
+    cfg->beta_min = 0.1f;
+    cfg->beta_max = 20.0f;
+    if (image) {
+        /* raw = k + u in [0, 256) (8-bit value plus dequantisation noise) → [−1, 1) */
+        cfg->data_scale = 2.0f / 256.0f;
+        cfg->data_shift = -1.0f;
+        cfg->quantized = 1;
+    } else {
+        cfg->data_scale = 1.0f;
+        cfg->data_shift = 0.0f;
+        cfg->quantized = 0;
+    }
+}
+
+size_t snet_config_dim(const snet_config *cfg)
+{
+    return (size_t)cfg->channels * cfg->height * cfg->width;
+}
+
+int snet_config_validate(const snet_config *cfg, char *msg, size_t msg_size)
+{
+    const snet_arch_ops *ops = snet_arch_get(cfg->arch);
+    if (!ops) {
+        snprintf(msg, msg_size, "arch = %d: %s", (int)cfg->arch,
+                 cfg->arch == SNET_ARCH_UNET ? "the U-Net is not built into this library"
+                                              : "expected 1 (mlp) or 2 (unet)");
+        return SNET_EINVAL;
+    }
+    if (!cfg->channels || !cfg->height || !cfg->width ||
+        (uint64_t)cfg->channels * cfg->height * cfg->width > (1u << 24)) {
+        snprintf(msg, msg_size, "data shape %u×%u×%u: expected non-zero dimensions, at most 2^24 in all",
+                 cfg->channels, cfg->height, cfg->width);
+        return SNET_EINVAL;
+    }
+    if (cfg->sde != SNET_SDE_VE && cfg->sde != SNET_SDE_VP && cfg->sde != SNET_SDE_SUBVP) {
+        snprintf(msg, msg_size, "sde = %d: expected 1 (ve), 2 (vp) or 3 (subvp)", (int)cfg->sde);
+        return SNET_EINVAL;
+    }
+    if (cfg->sde == SNET_SDE_VE &&
+        !(cfg->sigma_min > 0.0f && cfg->sigma_max > cfg->sigma_min && isfinite(cfg->sigma_max))) {
+        snprintf(msg, msg_size, "sigma_min = %g, sigma_max = %g: expected 0 < sigma_min < sigma_max",
+                 (double)cfg->sigma_min, (double)cfg->sigma_max);
+        return SNET_EINVAL;
+    }
+    if (cfg->sde != SNET_SDE_VE &&
+        !(cfg->beta_min > 0.0f && cfg->beta_max > cfg->beta_min && isfinite(cfg->beta_max))) {
+        snprintf(msg, msg_size, "beta_min = %g, beta_max = %g: expected 0 < beta_min < beta_max",
+                 (double)cfg->beta_min, (double)cfg->beta_max);
+        return SNET_EINVAL;
+    }
+    if (!(cfg->data_scale != 0.0f && isfinite(cfg->data_scale) && isfinite(cfg->data_shift))) {
+        snprintf(msg, msg_size, "data_scale = %g, data_shift = %g: expected finite, scale non-zero",
+                 (double)cfg->data_scale, (double)cfg->data_shift);
+        return SNET_EINVAL;
+    }
+    if (cfg->quantized > 1) {
+        snprintf(msg, msg_size, "quantized = %u: expected 0 or 1", cfg->quantized);
+        return SNET_EINVAL;
+    }
+    return ops->validate ? ops->validate(cfg, msg, msg_size) : SNET_OK;
+}
+
+/* L(t) = −¼ t² (β_max − β_min) − ½ t β_min, the log of the VP/sub-VP mean factor */
+static double vp_log_mean(const snet_config *cfg, double t)
+{
+    return -0.25 * t * t * ((double)cfg->beta_max - cfg->beta_min) - 0.5 * t * cfg->beta_min;
+}
+
+double snet_marginal_std(const snet_config *cfg, double t)
+{
+    switch (cfg->sde) {
+    case SNET_SDE_VE:
+        return (double)cfg->sigma_min * pow((double)cfg->sigma_max / cfg->sigma_min, t);
+    case SNET_SDE_VP:
+        return sqrt(-expm1(2.0 * vp_log_mean(cfg, t)));
+    case SNET_SDE_SUBVP:
+        return -expm1(2.0 * vp_log_mean(cfg, t));
+    default:
+        return NAN;
+    }
+}
+
+double snet_marginal_mean(const snet_config *cfg, double t)
+{
+    return cfg->sde == SNET_SDE_VE ? 1.0 : exp(vp_log_mean(cfg, t));
+}
+
+double snet_diffusion_sq(const snet_config *cfg, double t)
+{
+    double beta_t = cfg->beta_min + t * ((double)cfg->beta_max - cfg->beta_min);
+    switch (cfg->sde) {
+    case SNET_SDE_VE: {
+        double sigma = snet_marginal_std(cfg, t);
+        return sigma * sigma * 2.0 * log((double)cfg->sigma_max / cfg->sigma_min);
+    }
+    case SNET_SDE_VP:
+        return beta_t;
+    case SNET_SDE_SUBVP:
+        return beta_t * -expm1(-2.0 * cfg->beta_min * t - ((double)cfg->beta_max - cfg->beta_min) * t * t);
+    default:
+        return NAN;
+    }
+}
+
+void snet_set_num_threads(int n)
+{
+    if (n <= 0)
+        return;
+    openblas_set_num_threads(n);
+    omp_set_num_threads(n);
+}
+
+/* ---- the model ---------------------------------------------------------------------------------- */
+
+int snet_model_alloc(snet_model **out, const snet_config *cfg, char *msg, size_t msg_size)
+{
+    *out = NULL;
+    int rc = snet_config_validate(cfg, msg, msg_size);
+    if (rc)
+        return rc;
+    snet_model *m = calloc(1, sizeof *m);
+    if (!m)
+        goto fail;
+    m->cfg = *cfg;
+    m->arch = snet_arch_get(cfg->arch);
+    m->n_params = m->arch->n_params(cfg);
+    m->params = calloc(m->n_params ? m->n_params : 1, sizeof *m->params);
+    if (!m->params)
+        goto fail;
+    if (m->arch->tensors) {
+        m->n_tensors = m->arch->tensors(cfg, NULL, 0);
+        m->tensors = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *m->tensors);
+        if (!m->tensors)
+            goto fail;
+        m->arch->tensors(cfg, m->tensors, m->n_tensors);
+    } else {
+        m->n_tensors = 1;
+        m->tensors = calloc(1, sizeof *m->tensors);
+        if (!m->tensors)
+            goto fail;
+        snprintf(m->tensors[0].name, SNET_NAME_MAX, "params");
+        m->tensors[0].ndim = 1;
+        m->tensors[0].shape[0] = (uint32_t)m->n_params;
+        m->tensors[0].shape[1] = m->tensors[0].shape[2] = m->tensors[0].shape[3] = 1;
+        m->tensors[0].size = m->n_params;
+        m->tensors[0].trainable = 1;
+    }
+    /* the table must tile the buffer: a broken architecture is caught here, not in a file */
+    uint64_t next = 0;
+    for (size_t k = 0; k < m->n_tensors; k++) {
+        if (m->tensors[k].offset != next) {
+            snprintf(msg, msg_size, "%s: tensor '%s' starts at %llu, expected %llu", m->arch->name,
+                     m->tensors[k].name, (unsigned long long)m->tensors[k].offset,
+                     (unsigned long long)next);
+            snet_model_free(m);
+            return SNET_EINVAL;
+        }
+        next += m->tensors[k].size;
+    }
+    if (next != m->n_params) {
+        snprintf(msg, msg_size, "%s: tensors cover %llu floats, n_params = %zu", m->arch->name,
+                 (unsigned long long)next, m->n_params);
+        snet_model_free(m);
+        return SNET_EINVAL;
+    }
+    *out = m;
+    return SNET_OK;
+fail:
+    snet_model_free(m);
+    snprintf(msg, msg_size, "out of memory allocating a model of %zu parameters",
+             cfg ? snet_arch_get(cfg->arch)->n_params(cfg) : (size_t)0);
+    return SNET_ENOMEM;
+}
+
+void snet_model_init(snet_model *m, uint64_t seed)
+{
+    m->arch->init(&m->cfg, m->params, seed);
+}
+
+void snet_model_free(snet_model *m)
+{
+    if (!m)
+        return;
+    free(m->params);
+    free(m->tensors);
+    free(m);
+}
+
+const snet_tensor *snet_model_find_tensor(const snet_model *m, const char *name)
+{
+    for (size_t k = 0; k < m->n_tensors; k++)
+        if (strcmp(m->tensors[k].name, name) == 0)
+            return &m->tensors[k];
+    return NULL;
+}
+
+size_t snet_model_n_trainable(const snet_model *m)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < m->n_tensors; k++)
+        if (m->tensors[k].trainable)
+            n += m->tensors[k].size;
+    return n;
+}
+
+double snet_model_output_scale(const snet_model *m, double t)
+{
+    double s = snet_marginal_std(&m->cfg, t);
+    return m->cfg.sde == SNET_SDE_VE ? 1.0 / s : -1.0 / s;
+}
+
+double snet_model_forward_flops(const snet_model *m, size_t B)
+{
+    return m->arch->forward_flops ? m->arch->forward_flops(&m->cfg, B) : 0.0;
+}
+
+/* ---- workspaces and the score -------------------------------------------------------------------- */
+
+struct snet_workspace {
+    size_t max_batch, dim;
+    float *acts;    // act_size(max_batch)
+    float *scratch; // scratch_size(max_batch)
+    float *dout;    // (max_batch, D)
+    float *dx;      // (max_batch, D)
+    float *raw;     // (max_batch, D)
+    float *coef;    // (max_batch)
+};
+
+snet_workspace *snet_workspace_alloc(const snet_model *m, size_t max_batch)
+{
+    if (!max_batch)
+        return NULL;
+    snet_workspace *ws = calloc(1, sizeof *ws);
+    if (!ws)
+        return NULL;
+    ws->max_batch = max_batch;
+    ws->dim = snet_config_dim(&m->cfg);
+    size_t BD = max_batch * ws->dim;
+    ws->acts = malloc((m->arch->act_size(&m->cfg, max_batch) + 1) * sizeof(float));
+    ws->scratch = malloc((m->arch->scratch_size(&m->cfg, max_batch) + 1) * sizeof(float));
+    ws->dout = malloc(BD * sizeof(float));
+    ws->dx = malloc(BD * sizeof(float));
+    ws->raw = malloc(BD * sizeof(float));
+    ws->coef = malloc(max_batch * sizeof(float));
+    if (!ws->acts || !ws->scratch || !ws->dout || !ws->dx || !ws->raw || !ws->coef)
+        goto fail;
+    return ws;
+fail:
+    snet_workspace_free(ws);
+    return NULL;
+}
+
+void snet_workspace_free(snet_workspace *ws)
+{
+    if (!ws)
+        return;
+    free(ws->acts);
+    free(ws->scratch);
+    free(ws->dout);
+    free(ws->dx);
+    free(ws->raw);
+    free(ws->coef);
+    free(ws);
+}
+
+size_t snet_workspace_max_batch(const snet_workspace *ws)
+{
+    return ws->max_batch;
+}
+
+/* Forward into ws->raw, coefficients c(t_b) into ws->coef; score = c·raw if asked. */
+static int score_forward(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
+                         const float *x, float *score)
+{
+    if (B == 0 || B > ws->max_batch || ws->dim != snet_config_dim(&m->cfg))
+        return SNET_EINVAL;
+    size_t D = ws->dim;
+    m->arch->forward(&m->cfg, m->params, B, x, t, ws->raw, ws->acts);
+    int finite = 1;
+    for (size_t b = 0; b < B; b++) {
+        float c = (float)snet_model_output_scale(m, t[b]);
+        ws->coef[b] = c;
+        const float *r = ws->raw + b * D; // (D)
+        if (score) {
+            float *s = score + b * D; // (D)
+            for (size_t d = 0; d < D; d++) {
+                s[d] = c * r[d];
+                finite &= isfinite(s[d]);
+            }
+        } else {
+            for (size_t d = 0; d < D; d++)
+                finite &= isfinite(r[d]);
+        }
+        finite &= isfinite(c);
+    }
+    return finite ? SNET_OK : SNET_ENONFINITE;
+}
+
+int snet_model_score(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
+                     const float *x, float *score)
+{
+    return score_forward(m, ws, B, t, x, score);
+}
+
+int snet_model_score_and_vjp(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
+                             const float *x, const float *v, float *score, float *vjp)
+{
+    int rc = score_forward(m, ws, B, t, x, score);
+    if (rc == SNET_EINVAL)
+        return rc;
+    size_t D = ws->dim;
+    // s = c·r ⇒ vᵀ ∂s/∂x = (c v)ᵀ ∂r/∂x
+    for (size_t b = 0; b < B; b++)
+        for (size_t d = 0; d < D; d++)
+            ws->dout[b * D + d] = ws->coef[b] * v[b * D + d];
+    m->arch->backward(&m->cfg, m->params, B, x, t, ws->acts, ws->dout, NULL, vjp, ws->scratch);
+    for (size_t i = 0; rc == SNET_OK && i < B * D; i++)
+        if (!isfinite(vjp[i]))
+            rc = SNET_ENONFINITE;
+    return rc;
+}
+
+int snet_model_score_vjp(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
+                         const float *x, const float *v, float *vjp)
+{
+    return snet_model_score_and_vjp(m, ws, B, t, x, v, NULL, vjp);
+}
+
+int snet_model_score_divergence(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
+                                const float *x, float *score, double *div)
+{
+    int rc = score_forward(m, ws, B, t, x, score);
+    if (rc == SNET_EINVAL)
+        return rc;
+    size_t D = ws->dim;
+    for (size_t b = 0; b < B; b++)
+        div[b] = 0.0;
+    for (size_t e = 0; e < D; e++) {
+        // dout = c·e_e for every sample; the e-th input-gradient entry is ∂s_e/∂x_e
+        snet_zero(ws->dout, B * D);
+        for (size_t b = 0; b < B; b++)
+            ws->dout[b * D + e] = ws->coef[b];
+        m->arch->backward(&m->cfg, m->params, B, x, t, ws->acts, ws->dout, NULL, ws->dx, ws->scratch);
+        for (size_t b = 0; b < B; b++)
+            div[b] += ws->dx[b * D + e];
+    }
+    for (size_t b = 0; rc == SNET_OK && b < B; b++)
+        if (!isfinite(div[b]))
+            rc = SNET_ENONFINITE;
+    return rc;
+}
