@@ -44,7 +44,7 @@ typedef struct sgm_gmm {
     double *log_weights; /* (K) */
     double *means;       /* (K, d) */
     double *stds;        /* (K, d) */
-    double *work;        /* (3d)   scratch, private */
+    double *work;        /* (2K + 2d) scratch, private */
 } sgm_gmm;
 
 /* Allocates a mixture of K components in d dimensions (weights 1/K, means 0, stds 1).
@@ -90,8 +90,9 @@ int sgm_gmm_class_log_posterior_grad(const sgm_gmm *g, const sgm_process *proces
                                      size_t k, size_t n, const double *x, double *out);
 
 /* Exact samples x[n*d] of p_t (process NULL: the data distribution). Sample i uses the counter
- * stream (seed, first_sample + i, 0); component chosen by gsl_ran_discrete. labels[n] (may be
- * NULL) receives the component of each sample. SLV_ENOMEM if the lookup table cannot be made. */
+ * stream (seed, first_sample + i, SGM_STREAM_GMM); its component is chosen by gsl_ran_discrete.
+ * labels[n] (may be NULL) receives the component of each sample. SLV_ENOMEM if the lookup table
+ * cannot be made. */
 int sgm_gmm_sample(const sgm_gmm *g, const sgm_process *process, double t, size_t n,
                    uint64_t seed, size_t first_sample, double *x, size_t *labels);
 

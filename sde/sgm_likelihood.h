@@ -83,9 +83,10 @@ int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
 /* Uniform dequantisation of quantised data in place: x[n*d] holds values lo + k·width/(levels−1),
  * k in 0..levels−1 (e.g. pixels/255); each becomes lo + (k + u)·width/levels, u ~ U[0, 1) from
  * stream (seed, first_sample + i, SGM_STREAM_DEQUANTISE(pass)) — pass numbers the test-set passes
- * with fresh noise. Values are rounded to the nearest k first. */
-void sgm_dequantise(size_t n, size_t d, double *x, double lo, double width, double levels,
-                    uint64_t seed, size_t first_sample, uint64_t pass);
+ * with fresh noise. Values are rounded to the nearest k first (and clamped to 0..levels−1).
+ * Returns SLV_OK, SLV_EINVAL (x NULL, width <= 0, levels <= 1, non-finite) or SLV_ENOMEM. */
+int sgm_dequantise(size_t n, size_t d, double *x, double lo, double width, double levels,
+                   uint64_t seed, size_t first_sample, uint64_t pass);
 
 #ifdef __cplusplus
 }

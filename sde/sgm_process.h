@@ -88,13 +88,16 @@ int sgm_process_prior_sample(const sgm_process *p, size_t n, size_t d, uint64_t 
 void sgm_process_prior_logp(const sgm_process *p, size_t n, size_t d, const double *z,
                             double *logp);
 
-/* Counter-stream identifiers (the `b` of slv_rng_set_stream(r, seed, sample, b)) used by this
- * layer; PC step k, stage j uses SGM_STREAM_STEP(k, j). */
-#define SGM_STREAM_PRIOR 0u
-#define SGM_STREAM_PROBE 1u      /* Hutchinson probe of a point (likelihood) */
+/* Counter-stream identifiers (the `b` of slv_rng_set_stream(r, seed, global sample index, b))
+ * used by this layer. slv_rng uses the low 48 bits of b and reserves bit 47 for the Brownian
+ * tree, so every id here stays below 2^47: PC step k (k < 2^26), stage j (j < 2^20) uses
+ * SGM_STREAM_STEP(k, j). */
+#define SGM_STREAM_PRIOR 0u       /* prior sample */
+#define SGM_STREAM_PROBE 1u       /* Hutchinson probe of a point (likelihood) */
 #define SGM_STREAM_INPAINT_ODE 2u /* fixed forward noise of the observed coordinates (ODE) */
-#define SGM_STREAM_DEQUANTISE(pass) (((uint64_t)3u << 32) + (uint64_t)(pass))
-#define SGM_STREAM_STEP(k, j) ((((uint64_t)(k) + 1u) << 32) + (uint64_t)(j))
+#define SGM_STREAM_GMM 3u         /* exact samples of the mixture oracle */
+#define SGM_STREAM_DEQUANTISE(pass) ((uint64_t)16u + (uint64_t)(pass)) /* pass < 2^20 − 16 */
+#define SGM_STREAM_STEP(k, j) ((((uint64_t)(k) + 1u) << 20) + (uint64_t)(j))
 
 /* ---- Discretisation ------------------------------------------------------------------------- */
 

@@ -154,7 +154,8 @@ int sgm_encode(const sgm_process *process, const sgm_score_model *model,
 /* Spherical interpolation between latents z0[d] and z1[d] (for a Gaussian prior, a slerp keeps the
  * norm statistics of prior samples): out[k*d..] for k = 0..n_points−1 at α_k = k/(n_points − 1),
  *   out = sin((1−α)θ)/sin θ · z0 + sin(αθ)/sin θ · z1,  cos θ = z0·z1/(‖z0‖‖z1‖);
- * linear interpolation when θ < 1e-6. n_points >= 2 (1 gives z0). */
+ * linear interpolation when θ < 1e-6 or π − θ < 1e-6 (no unique great circle). n_points >= 2
+ * (1 gives z0). */
 void sgm_slerp(size_t d, const double *z0, const double *z1, size_t n_points, double *out);
 
 /* The denoising step at time t: x ← x − f_i + G_i² s(x, t), i = discrete index of t (a

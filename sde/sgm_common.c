@@ -1,0 +1,160 @@
+/* sgm_common.c — helpers shared by the samplers and the likelihood: checked score calls,
+ * option checks, inpainting replacement, error reports. */
+#include "sgm_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_randist.h>
+
+#include "slv_rng.h"
+
+int sgm_call_init(sgm_call *c, const sgm_process *process, const sgm_score_model *model,
+                  size_t n, size_t first_sample)
+{
+    memset(c, 0, sizeof *c);
+    slv_error_clear(&c->err);
+    c->process = process;
+    c->model = model;
+    c->first_sample = first_sample;
+    int status = sgm_process_validate(process, &c->err);
+    if (status != SLV_OK)
+        return status;
+    status = sgm_score_model_validate(model, &c->err);
+    if (status != SLV_OK)
+        return status;
+    c->d = model->dim;
+    if (n == 0)
+        return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1, "batch size n = 0, expected >= 1");
+    if (n > ((size_t)-1) / sizeof(double) / (c->d + 1))
+        return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1,
+                             "batch of n = %zu points of dimension %zu overflows memory sizes", n,
+                             c->d);
+    return SLV_OK;
+}
+
+int sgm_call_score(sgm_call *c, double t, size_t n, size_t row0, const double *x, double *out)
+{
+    const size_t d = c->d;
+    c->stats.n_score_calls++;
+    int rc = c->model->score(t, n, d, x, out, c->model->params);
+    if (rc != 0)
+        return slv_error_set(&c->err, SLV_ECALLBACK, t,
+                             n == 1 ? (long)(c->first_sample + row0) : -1,
+                             "score model returned %d at t = %.17g (batch of %zu from sample %zu)",
+                             rc, t, n, c->first_sample + row0);
+    long bad = slv_find_nonfinite(out, n * d);
+    if (bad >= 0) {
+        size_t sample = c->first_sample + row0 + (size_t)bad / d;
+        return slv_error_set(&c->err, SLV_ENONFINITE, t, (long)sample,
+                             "score model returned %g for sample %zu, component %zu at t = %.17g",
+                             out[bad], sample, (size_t)bad % d, t);
+    }
+    return SLV_OK;
+}
+
+int sgm_resolve_eps(sgm_call *c, double eps_option, double dflt, double *eps)
+{
+    if (eps_option == SGM_EPS_DEFAULT) {
+        *eps = dflt;
+        return SLV_OK;
+    }
+    if (!isfinite(eps_option) || eps_option < 0.0 || !(eps_option < c->process->T))
+        return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1,
+                             "eps = %g, expected 0 <= eps < T = %g (or SGM_EPS_DEFAULT)",
+                             eps_option, c->process->T);
+    *eps = eps_option;
+    return SLV_OK;
+}
+
+int sgm_inpaint_validate(sgm_call *c, const sgm_inpaint *inpaint)
+{
+    if (!inpaint)
+        return SLV_OK;
+    if (!inpaint->mask || !inpaint->observed)
+        return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1,
+                             "inpaint: mask and observed must both be set");
+    size_t known = 0;
+    for (size_t j = 0; j < c->d; j++)
+        known += inpaint->mask[j] != 0;
+    if (known == c->d)
+        return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1,
+                             "inpaint: all %zu coordinates are masked as known, nothing to sample",
+                             c->d);
+    return SLV_OK;
+}
+
+static const double *observed_row(const sgm_inpaint *inpaint, size_t d, size_t row)
+{
+    return inpaint->shared ? inpaint->observed : inpaint->observed + row * d;
+}
+
+void sgm_inpaint_replace(const sgm_call *c, const sgm_inpaint *inpaint, double t, size_t n,
+                         size_t row0, double *x, const double *noise, gsl_rng *r, uint64_t seed,
+                         uint64_t stream)
+{
+    const size_t d = c->d;
+    const double m = sgm_process_mean_coef(c->process, t), s = sgm_process_std(c->process, t);
+    for (size_t i = 0; i < n; i++) {
+        size_t row = row0 + i;
+        const double *y = observed_row(inpaint, d, row);
+        double *xi = x + i * d;
+        if (!noise)
+            slv_rng_set_stream(r, seed, (uint64_t)(c->first_sample + row), stream);
+        for (size_t j = 0; j < d; j++) {
+            if (!inpaint->mask[j])
+                continue;
+            double z = noise ? noise[row * d + j] : gsl_ran_gaussian_ziggurat(r, 1.0);
+            xi[j] = m * y[j] + s * z;
+        }
+    }
+}
+
+void sgm_inpaint_finish(const sgm_call *c, const sgm_inpaint *inpaint, size_t n, size_t row0,
+                        double *x)
+{
+    const size_t d = c->d;
+    for (size_t i = 0; i < n; i++) {
+        const double *y = observed_row(inpaint, d, row0 + i);
+        for (size_t j = 0; j < d; j++)
+            if (inpaint->mask[j])
+                x[i * d + j] = y[j];
+    }
+}
+
+int sgm_call_finish(const sgm_call *c, int status, sgm_stats *stats, slv_error *err)
+{
+    if (stats)
+        *stats = c->stats;
+    if (err) {
+        if (status == SLV_OK)
+            slv_error_clear(err);
+        else
+            *err = c->err;
+    }
+    return status;
+}
+
+int sgm_call_adopt(sgm_call *c, int status, const slv_error *solver_err, long offset)
+{
+    if (c->err.status != SLV_OK)
+        return c->err.status; /* our own report (score NaN, callback) is the precise one */
+    c->err = *solver_err;
+    c->err.status = status;
+    if (c->err.path >= 0 && offset >= 0)
+        c->err.path += offset;
+    return status;
+}
+
+int sgm_call_denoise(sgm_call *c, double t, size_t n, double *x, double *score)
+{
+    const size_t d = c->d;
+    double f_coef, G;
+    sgm_process_discretize(c->process, sgm_process_discrete_index(c->process, t), t, &f_coef, &G);
+    int status = sgm_call_score(c, t, n, 0, x, score);
+    if (status != SLV_OK)
+        return status;
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = (1.0 - f_coef) * x[i] + G * G * score[i];
+    return SLV_OK;
+}
