@@ -15,5 +15,11 @@ typedef struct command_entry {
 extern const command_entry scoresde_commands[];
 
 int cmd_solve(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_likelihood(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_interpolate(int argc, char **argv);
+int cmd_inpaint(int argc, char **argv);
 
 #endif

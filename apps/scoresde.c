@@ -11,6 +11,12 @@
 
 const command_entry scoresde_commands[] = {
     {"solve", cmd_solve, "integrate a built-in SDE (gbm, ou, double-well, lorenz) with any stepper"},
+    {"sample", cmd_sample, "draw samples with the PC, ODE or reverse-SDE sampler"},
+    {"likelihood", cmd_likelihood, "exact log-likelihood and bits/dim through the probability-flow ODE"},
+    {"encode", cmd_encode, "map data to latents through the probability-flow ODE"},
+    {"decode", cmd_decode, "map latents to data through the probability-flow ODE"},
+    {"interpolate", cmd_interpolate, "decode a spherical interpolation between two encoded points"},
+    {"inpaint", cmd_inpaint, "fill in unknown coordinates or pixels given a mask"},
     {NULL, NULL, NULL},
 };
 

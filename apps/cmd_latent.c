@@ -1,0 +1,362 @@
+/* scoresde encode | decode | interpolate | inpaint — the probability-flow ODE as a bijection
+ * between data and latents, and conditional sampling with known coordinates. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "io.h"
+#include "picture.h"
+#include "sampling.h"
+
+int write_points_png(const char *path, const app_model *m, const double *x, size_t n, const char *title,
+                     char *msg, size_t msg_size);
+
+/* Writes x[n*d] to out (.csv/.npy rows, or .png); returns 0 or 1 after reporting. */
+static int write_points(const char *cmd, const char *out, const app_model *m, const double *x, size_t n,
+                        const char *title)
+{
+    char msg[1024];
+    int rc = has_extension(out, ".png") ? write_points_png(out, m, x, n, title, msg, sizeof msg)
+                                        : matrix_write(out, x, n, m->dim, msg, sizeof msg);
+    if (rc)
+        return cli_fail(cmd, "--out %s", msg);
+    return 0;
+}
+
+static double mean_nfe(const size_t *nfe, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)nfe[i];
+    return n ? s / (double)n : 0;
+}
+
+/* encode and decode share everything but the direction. */
+static int run_transport(const cli_command *command, int encode, int argc, char **argv)
+{
+    common_options c;
+    common_options_init(&c);
+    c.num = 1000000000;
+    cli_option opts[64];
+    size_t count = 0;
+    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
+    opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
+                                 "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
+                                 0, NULL, 0};
+    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance", NULL, 0, 1, 1, NULL, 0};
+    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance", NULL, 0, 1e6, 1, NULL, 0};
+    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step solvers", NULL, 0,
+                                 1e8, 0, NULL, 0};
+    opts[count++] = (cli_option){"num", CLI_SIZE, &c.num, "at most this many rows of --in", NULL, 1,
+                                 1e12, 0, NULL, 0};
+    opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed (dequantisation of data sets)", NULL,
+                                 0, 0, 0, NULL, 0};
+    if (!encode)
+        opts[count++] = (cli_option){"no-denoise", CLI_FLAG, &c.no_denoise,
+                                     "skip the final denoising step", NULL, 0, 0, 0, NULL, 0};
+    opts[count] = (cli_option){0};
+    int rc = cli_parse(command, opts, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    common_options_finish(&c, opts);
+    if (!c.in || !c.out)
+        return cli_usage_error(command, "--in and --out are required");
+    if (encode && has_extension(c.out, ".png"))
+        return cli_usage_error(command, "--out: latents are written as .csv or .npy");
+    app_model m;
+    if (load_model_or_fail(command->name, &c, &m))
+        return 1;
+    sgm_ode_options o;
+    matrix pts = {0};
+    size_t *nfe = NULL;
+    int status = 1;
+    char msg[1024];
+    if ((rc = ode_from_options(command, &c, &o))) {
+        status = rc;
+        goto done;
+    }
+    if (load_points(c.in, &m, c.num, c.seed, &pts, msg, sizeof msg)) {
+        cli_fail(command->name, "--in %s", msg);
+        goto done;
+    }
+    if (!(nfe = malloc(pts.n * sizeof *nfe))) {
+        cli_fail(command->name, "out of memory");
+        goto done;
+    }
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    double start = wall_seconds();
+    rc = encode ? sgm_encode(&m.process, &m.score, &o, pts.n, pts.x, pts.x, nfe, &stats, &err)
+                : sgm_decode(&m.process, &m.score, &o, pts.n, pts.x, c.seed, 0, pts.x, nfe, &stats, &err);
+    if (rc != SLV_OK) {
+        status = report_solver_failure(command->name, rc, &err);
+        goto done;
+    }
+    if ((status = write_points(command->name, c.out, &m, pts.x, pts.n, command->name)))
+        goto done;
+    printf("%s %zu points with %s (rtol %g, atol %g): NFE %.1f per point, %.3f s -> %s\n",
+           encode ? "encoded" : "decoded", pts.n, o.method->name, o.rtol, o.atol, mean_nfe(nfe, pts.n),
+           wall_seconds() - start, c.out);
+    status = 0;
+done:
+    matrix_free(&pts);
+    free(nfe);
+    app_model_free(&m);
+    return status;
+}
+
+static const cli_command encode_command = {
+    "encode",
+    "Maps data points to latents x(T) through the probability-flow ODE (a bijection: decode inverts\n"
+    "it). Rows of --in (model space) become rows of --out with the same x0..x{d-1} layout.",
+    "--model M --in POINTS --out LATENTS [options]",
+    "scoresde encode --model gmm:models/gmm2d.txt --sde vp --in points.csv --out latents.csv --rtol 1e-6 --atol 1e-6"};
+
+static const cli_command decode_command = {
+    "decode",
+    "Maps latents at T to data through the probability-flow ODE. --out may be .png (image grid or\n"
+    "2-D scatter plot).",
+    "--model M --in LATENTS --out POINTS [options]",
+    "scoresde decode --model gmm:models/gmm2d.txt --sde vp --in latents.csv --out decoded.csv"};
+
+int cmd_encode(int argc, char **argv) { return run_transport(&encode_command, 1, argc, argv); }
+int cmd_decode(int argc, char **argv) { return run_transport(&decode_command, 0, argc, argv); }
+
+static const cli_command interpolate_command = {
+    "interpolate",
+    "Interpolates between the first two rows of --in: both are encoded to latents (unless --latent),\n"
+    "joined by spherical interpolation (--points values, ends included) and decoded back. --out .png\n"
+    "shows the row of images from one end to the other (2-D models: the path as points).",
+    "--model M --in TWO_POINTS --out FILE [options]",
+    "scoresde interpolate --in fashion-mnist:test --points 10 --out row.png"};
+
+int cmd_interpolate(int argc, char **argv)
+{
+    common_options c;
+    common_options_init(&c);
+    size_t n_points = 8;
+    int latent = 0;
+    cli_option opts[64];
+    size_t count = 0;
+    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
+    opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
+                                 "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
+                                 0, NULL, 0};
+    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance", NULL, 0, 1, 1, NULL, 0};
+    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance", NULL, 0, 1e6, 1, NULL, 0};
+    opts[count++] = (cli_option){"points", CLI_SIZE, &n_points, "points along the path, ends included",
+                                 NULL, 2, 10000, 0, NULL, 0};
+    opts[count++] = (cli_option){"latent", CLI_FLAG, &latent, "--in rows are latents already", NULL, 0,
+                                 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed (dequantisation of data sets)", NULL,
+                                 0, 0, 0, NULL, 0};
+    opts[count] = (cli_option){0};
+    int rc = cli_parse(&interpolate_command, opts, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    common_options_finish(&c, opts);
+    if (!c.in || !c.out)
+        return cli_usage_error(&interpolate_command, "--in and --out are required");
+    app_model m;
+    if (load_model_or_fail("interpolate", &c, &m))
+        return 1;
+    sgm_ode_options o;
+    matrix pts = {0};
+    double *path = NULL, *ends = NULL;
+    int status = 1;
+    char msg[1024];
+    if ((rc = ode_from_options(&interpolate_command, &c, &o))) {
+        status = rc;
+        goto done;
+    }
+    if (load_points(c.in, &m, 2, c.seed, &pts, msg, sizeof msg)) {
+        cli_fail("interpolate", "--in %s", msg);
+        goto done;
+    }
+    if (pts.n < 2) {
+        cli_fail("interpolate", "--in %s: %zu row, two are needed (the ends)", c.in, pts.n);
+        goto done;
+    }
+    path = malloc(n_points * m.dim * sizeof *path);
+    ends = malloc(2 * m.dim * sizeof *ends);
+    if (!path || !ends) {
+        cli_fail("interpolate", "out of memory");
+        goto done;
+    }
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    memcpy(ends, pts.x, 2 * m.dim * sizeof *ends);
+    if (!latent && (rc = sgm_encode(&m.process, &m.score, &o, 2, ends, ends, NULL, &stats, &err))) {
+        status = report_solver_failure("interpolate", rc, &err);
+        goto done;
+    }
+    sgm_slerp(m.dim, ends, ends + m.dim, n_points, path);
+    if ((rc = sgm_decode(&m.process, &m.score, &o, n_points, path, c.seed, 0, path, NULL, &stats, &err))) {
+        status = report_solver_failure("interpolate", rc, &err);
+        goto done;
+    }
+    if (has_extension(c.out, ".png") && m.is_image)
+        rc = png_write_grid(c.out, &m, path, n_points, n_points, msg, sizeof msg) ? cli_fail("interpolate", "--out %s", msg) : 0;
+    else
+        rc = write_points("interpolate", c.out, &m, path, n_points, "interpolation");
+    if (rc)
+        goto done;
+    printf("interpolated %zu points between the first two rows of %s -> %s\n", n_points, c.in, c.out);
+    status = 0;
+done:
+    matrix_free(&pts);
+    free(path);
+    free(ends);
+    app_model_free(&m);
+    return status;
+}
+
+static const cli_command inpaint_command = {
+    "inpaint",
+    "Fills in the unknown coordinates of each row of --in, keeping the known ones (the paper's\n"
+    "Appendix I: known coordinates are replaced by their forward-diffused values at every step).\n"
+    "--mask: comma-separated 0/1 per coordinate (1 = known), or for images one of left, right,\n"
+    "top, bottom (the half that is known) or center (all known but a centred square).\n"
+    "--out .png shows masked input, sample and original side by side for each row.",
+    "--model M --in POINTS --mask MASK --out FILE [options]",
+    "scoresde inpaint --in fashion-mnist:test --num 8 --mask top --sampler pc --out inpaint.png"};
+
+static int build_mask(const char *text, const app_model *m, unsigned char *mask, char *msg, size_t size)
+{
+    size_t H = m->height, W = m->width, C = m->channels;
+    const char *shapes[] = {"left", "right", "top", "bottom", "center"};
+    for (int s = 0; s < 5; s++) {
+        if (strcmp(text, shapes[s]) != 0)
+            continue;
+        if (!m->is_image) {
+            snprintf(msg, size, "'%s' is an image mask; this model has points of dimension %zu", text, m->dim);
+            return -1;
+        }
+        for (size_t c = 0; c < C; c++)
+            for (size_t i = 0; i < H; i++)
+                for (size_t j = 0; j < W; j++) {
+                    int known = s == 0 ? j < W / 2 : s == 1 ? j >= W / 2 : s == 2 ? i < H / 2
+                              : s == 3 ? i >= H / 2
+                                       : !(i >= H / 4 && i < H - H / 4 && j >= W / 4 && j < W - W / 4);
+                    mask[(c * H + i) * W + j] = (unsigned char)known;
+                }
+        return 0;
+    }
+    size_t k = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == ',')
+            continue;
+        if ((*p != '0' && *p != '1') || (p[1] && p[1] != ',')) {
+            snprintf(msg, size, "'%s' is not a comma-separated list of 0 and 1", text);
+            return -1;
+        }
+        if (k == m->dim) {
+            snprintf(msg, size, "'%s' has more than %zu entries (the model's dimension)", text, m->dim);
+            return -1;
+        }
+        mask[k++] = (unsigned char)(*p == '1');
+    }
+    if (k != m->dim) {
+        snprintf(msg, size, "'%s' has %zu entries, the model's dimension is %zu", text, k, m->dim);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_inpaint(int argc, char **argv)
+{
+    common_options c;
+    common_options_init(&c);
+    c.num = 16;
+    const char *mask_text = NULL;
+    cli_option opts[64];
+    size_t count = 0;
+    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM | OPTS_IO);
+    opts[count++] = (cli_option){"mask", CLI_STRING, &mask_text, "known coordinates (see above)", NULL,
+                                 0, 0, 0, NULL, 0};
+    opts[count] = (cli_option){0};
+    int rc = cli_parse(&inpaint_command, opts, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    common_options_finish(&c, opts);
+    if (!c.in || !c.out || !mask_text)
+        return cli_usage_error(&inpaint_command, "--in, --mask and --out are required");
+    app_model m;
+    if (load_model_or_fail("inpaint", &c, &m))
+        return 1;
+    sampler_spec spec;
+    matrix pts = {0};
+    unsigned char *mask = NULL;
+    double *x = NULL, *panel = NULL;
+    int status = 1;
+    char msg[1024];
+    if ((rc = sampler_from_options(&inpaint_command, &c, opts, &m.process, &spec))) {
+        status = rc;
+        goto done;
+    }
+    if (spec.kind == SAMPLER_SDE) {
+        status = cli_usage_error(&inpaint_command, "--sampler sde has no inpainting; use pc or ode");
+        goto done;
+    }
+    mask = malloc(m.dim);
+    if (!mask || build_mask(mask_text, &m, mask, msg, sizeof msg)) {
+        status = cli_usage_error(&inpaint_command, "--mask %s", mask ? msg : "out of memory");
+        goto done;
+    }
+    if (load_points(c.in, &m, c.num, c.seed, &pts, msg, sizeof msg)) {
+        cli_fail("inpaint", "--in %s", msg);
+        goto done;
+    }
+    x = malloc(pts.n * m.dim * sizeof *x);
+    if (!x) {
+        cli_fail("inpaint", "out of memory");
+        goto done;
+    }
+    sgm_inpaint inpaint = {mask, pts.x, 0};
+    spec.pc.inpaint = &inpaint;
+    spec.ode.inpaint = &inpaint;
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    rc = sampler_run(&spec, &m, pts.n, c.seed, 0, x, &stats, &err);
+    if (rc != SLV_OK) {
+        status = report_solver_failure("inpaint", rc, &err);
+        goto done;
+    }
+    if (has_extension(c.out, ".png") && m.is_image) {
+        /* rows of (masked input, sample, original); unknown pixels shown at the range's middle */
+        panel = malloc(3 * pts.n * m.dim * sizeof *panel);
+        if (!panel) {
+            cli_fail("inpaint", "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < pts.n; i++) {
+            double *row = panel + 3 * i * m.dim;
+            for (size_t k = 0; k < m.dim; k++)
+                row[k] = mask[k] ? pts.x[i * m.dim + k] : m.data_lo + 0.5 * m.data_width;
+            memcpy(row + m.dim, x + i * m.dim, m.dim * sizeof *row);
+            memcpy(row + 2 * m.dim, pts.x + i * m.dim, m.dim * sizeof *row);
+        }
+        if (png_write_grid(c.out, &m, panel, 3 * pts.n, 3, msg, sizeof msg)) {
+            cli_fail("inpaint", "--out %s", msg);
+            goto done;
+        }
+    } else if (write_points("inpaint", c.out, &m, x, pts.n, "inpainting")) {
+        goto done;
+    }
+    printf("inpainted %zu rows of %s with %s (NFE %zu per sample) -> %s\n", pts.n, c.in, spec.label,
+           stats.nfe, c.out);
+    status = 0;
+done:
+    matrix_free(&pts);
+    free(mask);
+    free(x);
+    free(panel);
+    app_model_free(&m);
+    return status;
+}

@@ -1,0 +1,202 @@
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snet_io.h"
+
+/* The network behind the score callback: double batches in, float batches through the network in
+ * chunks of the workspace's size, double out. */
+typedef struct net_params {
+    snet_model *net;
+    snet_workspace *ws;
+    size_t max_batch;
+    float *t, *x, *v, *out; /* (max_batch), (max_batch, D) ×3 */
+} net_params;
+
+static void to_float(float *dst, const double *src, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        dst[i] = (float)src[i];
+}
+
+static int net_score(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    net_params *p = params;
+    for (size_t first = 0; first < n; first += p->max_batch) {
+        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
+        for (size_t b = 0; b < B; b++)
+            p->t[b] = (float)t;
+        to_float(p->x, x + first * d, B * d);
+        int rc = snet_model_score(p->net, p->ws, B, p->t, p->x, p->out);
+        if (rc != SNET_OK && rc != SNET_ENONFINITE)
+            return -1;
+        /* Non-finite scores are passed on: the samplers check and report time and sample. */
+        for (size_t i = 0; i < B * d; i++)
+            out[first * d + i] = p->out[i];
+    }
+    return 0;
+}
+
+static int net_score_vjp(double t, size_t n, size_t d, const double *x, const double *v, double *out,
+                         void *params)
+{
+    net_params *p = params;
+    for (size_t first = 0; first < n; first += p->max_batch) {
+        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
+        for (size_t b = 0; b < B; b++)
+            p->t[b] = (float)t;
+        to_float(p->x, x + first * d, B * d);
+        to_float(p->v, v + first * d, B * d);
+        int rc = snet_model_score_vjp(p->net, p->ws, B, p->t, p->x, p->v, p->out);
+        if (rc != SNET_OK && rc != SNET_ENONFINITE)
+            return -1;
+        for (size_t i = 0; i < B * d; i++)
+            out[first * d + i] = p->out[i];
+    }
+    return 0;
+}
+
+/* Exact divergence for small D (the 2-D toy models): D backward passes per batch. */
+#define NET_EXACT_DIVERGENCE_MAX_DIM 16
+static int net_divergence(double t, size_t n, size_t d, const double *x, double *div, void *params)
+{
+    net_params *p = params;
+    for (size_t first = 0; first < n; first += p->max_batch) {
+        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
+        for (size_t b = 0; b < B; b++)
+            p->t[b] = (float)t;
+        to_float(p->x, x + first * d, B * d);
+        int rc = snet_model_score_divergence(p->net, p->ws, B, p->t, p->x, NULL, div + first);
+        if (rc != SNET_OK && rc != SNET_ENONFINITE)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_network(const char *path, const process_options *po, size_t max_batch, app_model *m,
+                        char *msg, size_t msg_size)
+{
+    if (snet_model_load(path, SNET_LOAD_EMA, &m->net, NULL, msg, msg_size) != SNET_OK)
+        return -1;
+    const snet_config *cfg = &m->net->cfg;
+    sgm_process_kind kind = cfg->sde == SNET_SDE_VE   ? SGM_PROCESS_VE
+                            : cfg->sde == SNET_SDE_VP ? SGM_PROCESS_VP
+                                                      : SGM_PROCESS_SUBVP;
+    sgm_process_kind asked;
+    if (po->sde && (sgm_process_kind_parse(po->sde, &asked) != SLV_OK || asked != kind)) {
+        snprintf(msg, msg_size, "%s: --sde %s, but the model was trained for %s", path, po->sde,
+                 sgm_process_kind_name(kind));
+        return -1;
+    }
+    if (po->set_sigma_min || po->set_sigma_max || po->set_beta_min || po->set_beta_max) {
+        snprintf(msg, msg_size, "%s: the noise schedule is part of a trained model; "
+                                "drop --sigma-min/--sigma-max/--beta-min/--beta-max", path);
+        return -1;
+    }
+    sgm_process_init(&m->process, kind);
+    m->process.sigma_min = cfg->sigma_min;
+    m->process.sigma_max = cfg->sigma_max;
+    m->process.beta_min = cfg->beta_min;
+    m->process.beta_max = cfg->beta_max;
+    if (po->set_N)
+        m->process.N = po->N;
+
+    m->dim = snet_config_dim(cfg);
+    m->channels = cfg->channels;
+    m->height = cfg->height;
+    m->width = cfg->width;
+    m->is_image = cfg->height > 1 || cfg->width > 1;
+    m->quantized = cfg->quantized != 0;
+    /* model space x = scale·raw + shift with raw in [0, 255] for images */
+    m->data_lo = cfg->data_shift;
+    m->data_width = 255.0 * cfg->data_scale;
+
+    net_params *p = calloc(1, sizeof *p);
+    m->net_params = p;
+    if (!p)
+        goto nomem;
+    p->net = m->net;
+    p->max_batch = max_batch ? max_batch : 256;
+    p->ws = snet_workspace_alloc(m->net, p->max_batch);
+    p->t = malloc(p->max_batch * sizeof *p->t);
+    p->x = malloc(p->max_batch * m->dim * sizeof *p->x);
+    p->v = malloc(p->max_batch * m->dim * sizeof *p->v);
+    p->out = malloc(p->max_batch * m->dim * sizeof *p->out);
+    if (!p->ws || !p->t || !p->x || !p->v || !p->out)
+        goto nomem;
+    m->score = (sgm_score_model){net_score, net_score_vjp, NULL,
+                                 m->dim <= NET_EXACT_DIVERGENCE_MAX_DIM ? net_divergence : NULL,
+                                 m->dim, p};
+    return 0;
+nomem:
+    snprintf(msg, msg_size, "%s: out of memory for a batch of %zu", path, max_batch);
+    return -1;
+}
+
+int app_model_load(const char *spec, const process_options *po, size_t max_batch, app_model *m,
+                   char *msg, size_t msg_size)
+{
+    memset(m, 0, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", spec);
+    if (strncmp(spec, "gmm:", 4) != 0) {
+        if (load_network(spec, po, max_batch, m, msg, msg_size)) {
+            app_model_free(m);
+            return -1;
+        }
+        return 0;
+    }
+    slv_error err;
+    slv_error_clear(&err);
+    sgm_process_kind kind = SGM_PROCESS_VP;
+    if (po->sde && sgm_process_kind_parse(po->sde, &kind) != SLV_OK) {
+        snprintf(msg, msg_size, "--sde: unknown process '%s' (expected ve, vp or subvp)", po->sde);
+        return -1;
+    }
+    sgm_process_init(&m->process, kind);
+    if (po->set_sigma_min) m->process.sigma_min = po->sigma_min;
+    if (po->set_sigma_max) m->process.sigma_max = po->sigma_max;
+    if (po->set_beta_min) m->process.beta_min = po->beta_min;
+    if (po->set_beta_max) m->process.beta_max = po->beta_max;
+    if (po->set_N) m->process.N = po->N;
+    if (sgm_process_validate(&m->process, &err) != SLV_OK) {
+        snprintf(msg, msg_size, "%s", err.message);
+        return -1;
+    }
+    if (sgm_gmm_load(spec + 4, &m->gmm, &err) != SLV_OK) {
+        snprintf(msg, msg_size, "%s", err.message);
+        return -1;
+    }
+    sgm_gmm_model_init(&m->gmm_model, m->gmm, &m->process);
+    m->score = m->gmm_model.model;
+    m->dim = m->gmm->dim;
+    m->channels = (unsigned)m->dim;
+    m->height = m->width = 1;
+    m->data_lo = -1.0;
+    m->data_width = 2.0;
+    return 0;
+}
+
+void app_model_free(app_model *m)
+{
+    if (m->net_params) {
+        net_params *p = m->net_params;
+        snet_workspace_free(p->ws);
+        free(p->t);
+        free(p->x);
+        free(p->v);
+        free(p->out);
+        free(p);
+    }
+    snet_model_free(m->net);
+    sgm_gmm_free(m->gmm);
+    memset(m, 0, sizeof *m);
+}
+
+unsigned char app_model_pixel(const app_model *m, double value)
+{
+    double u = (value - m->data_lo) / m->data_width;
+    double v = floor(u * 255.0 + 0.5);
+    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}

@@ -1,0 +1,309 @@
+#include "picture.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <png.h>
+#include <plplot.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* ---- PNG grids (libpng) ---------------------------------------------------------------------- */
+
+int png_write_grid(const char *path, const app_model *m, const double *images, size_t n, size_t cols,
+                   char *msg, size_t msg_size)
+{
+    const size_t C = m->channels, H = m->height, W = m->width, gap = 1;
+    if (!m->is_image || (C != 1 && C != 3)) {
+        snprintf(msg, msg_size, "%s: PNG grids need an image model with 1 or 3 channels", path);
+        return -1;
+    }
+    if (cols == 0)
+        cols = (size_t)ceil(sqrt((double)n));
+    size_t rows = (n + cols - 1) / cols;
+    size_t img_w = cols * (W + gap) + gap, img_h = rows * (H + gap) + gap;
+    unsigned char *pixels = calloc(img_w * img_h * C, 1);
+    png_bytep *row_ptrs = malloc(img_h * sizeof *row_ptrs);
+    atomic_file af = {0};
+    png_structp png = NULL;
+    png_infop info = NULL;
+    int rc = -1;
+    if (!pixels || !row_ptrs) {
+        snprintf(msg, msg_size, "%s: out of memory", path);
+        goto done;
+    }
+    memset(pixels, 40, img_w * img_h * C); /* dark grey gaps */
+    for (size_t k = 0; k < n; k++) {
+        size_t r0 = gap + (k / cols) * (H + gap), c0 = gap + (k % cols) * (W + gap);
+        for (size_t c = 0; c < C; c++)
+            for (size_t i = 0; i < H; i++)
+                for (size_t j = 0; j < W; j++)
+                    pixels[((r0 + i) * img_w + c0 + j) * C + c] =
+                        app_model_pixel(m, images[k * m->dim + (c * H + i) * W + j]);
+    }
+    for (size_t i = 0; i < img_h; i++)
+        row_ptrs[i] = pixels + i * img_w * C;
+    if (atomic_open(&af, path, msg, msg_size))
+        goto done;
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        snprintf(msg, msg_size, "%s: cannot initialise libpng", path);
+        goto done;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        snprintf(msg, msg_size, "%s: libpng failed while writing", path);
+        goto done;
+    }
+    png_init_io(png, af.fp);
+    png_set_IHDR(png, info, (png_uint_32)img_w, (png_uint_32)img_h, 8,
+                 C == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_write_image(png, row_ptrs);
+    png_write_end(png, NULL);
+    rc = atomic_commit(&af, msg, msg_size);
+done:
+    if (png)
+        png_destroy_write_struct(&png, info ? &info : NULL);
+    if (rc && af.tmp_path)
+        atomic_abort(&af);
+    free(pixels);
+    free(row_ptrs);
+    return rc;
+}
+
+/* ---- PLplot ---------------------------------------------------------------------------------- */
+
+/* PLplot writes to a file name; we give it a temporary one in the target's directory and rename
+ * it once the plot is complete. */
+static int plot_begin(const char *path, char *tmp, size_t tmp_size, char *msg, size_t msg_size)
+{
+    snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
+    FILE *probe = fopen(tmp, "wb");
+    if (!probe) {
+        snprintf(msg, msg_size, "%s: cannot create: %s", path, strerror(errno));
+        return -1;
+    }
+    fclose(probe);
+    plsdev("pngcairo");
+    plsfnam(tmp);
+    plspage(0, 0, 900, 700, 0, 0);
+    plscolbg(255, 255, 255);
+    plinit();
+    plscol0(15, 0, 0, 0);
+    return 0;
+}
+
+static int plot_end(const char *path, const char *tmp, char *msg, size_t msg_size)
+{
+    plend();
+    FILE *fp = fopen(tmp, "rb");
+    long size = -1;
+    if (fp) {
+        fseek(fp, 0, SEEK_END);
+        size = ftell(fp);
+        fsync(fileno(fp));
+        fclose(fp);
+    }
+    if (size <= 0 || rename(tmp, path) != 0) {
+        snprintf(msg, msg_size, "%s: the plot could not be written", path);
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int plot_scatter_2d(const char *path, const char *title, const plot_series *series, size_t n_series,
+                    plot_density_fn density, void *density_params, double lo, double hi,
+                    char *msg, size_t msg_size)
+{
+    char tmp[1100];
+    if (lo == hi) {
+        lo = DBL_MAX, hi = -DBL_MAX;
+        for (size_t s = 0; s < n_series; s++)
+            for (size_t i = 0; i < 2 * series[s].n; i++) {
+                lo = fmin(lo, series[s].xy[i]);
+                hi = fmax(hi, series[s].xy[i]);
+            }
+        double pad = 0.05 * (hi - lo) + 1e-9;
+        lo -= pad, hi += pad;
+    }
+    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size))
+        return -1;
+    plcol0(15);
+    plenv(lo, hi, lo, hi, 1, 0);
+    if (density) {
+        enum { G = 160 };
+        double *grid = malloc(G * G * 2 * sizeof *grid), *logp = malloc(G * G * sizeof *logp);
+        PLFLT **z = NULL;
+        plAlloc2dGrid(&z, G, G);
+        if (grid && logp && z) {
+            for (int i = 0; i < G; i++)
+                for (int j = 0; j < G; j++) {
+                    grid[2 * (i * G + j)] = lo + (hi - lo) * (i + 0.5) / G;
+                    grid[2 * (i * G + j) + 1] = lo + (hi - lo) * (j + 0.5) / G;
+                }
+            if (density(G * G, grid, logp, density_params) == 0) {
+                double zmax = -DBL_MAX;
+                for (int k = 0; k < G * G; k++)
+                    zmax = fmax(zmax, logp[k]);
+                for (int i = 0; i < G; i++)
+                    for (int j = 0; j < G; j++)
+                        z[i][j] = exp(logp[i * G + j] - zmax);
+                PLFLT r[2] = {1.0, 0.2}, g[2] = {1.0, 0.35}, b[2] = {1.0, 0.75}, pos[2] = {0, 1};
+                plscmap1l(1, 2, pos, r, g, b, NULL);
+                plimage((const PLFLT *const *)z, G, G, lo, hi, lo, hi, 0, 1, lo, hi, lo, hi);
+            }
+        }
+        plFree2dGrid(z, G, G);
+        free(grid);
+        free(logp);
+    }
+    const char *labels[4];
+    PLINT opt[4], colors[4], symbols_colors[4];
+    const char *symbols[4];
+    PLFLT scales[4];
+    for (size_t s = 0; s < n_series && s < 4; s++) {
+        plcol0(series[s].color);
+        plssym(0, series[s].size > 0 ? series[s].size : 0.5);
+        for (size_t i = 0; i < series[s].n; i++)
+            plpoin(1, (PLFLT *)&series[s].xy[2 * i], (PLFLT *)&series[s].xy[2 * i + 1], 17);
+        labels[s] = series[s].label;
+        opt[s] = PL_LEGEND_SYMBOL;
+        colors[s] = symbols_colors[s] = series[s].color;
+        symbols[s] = "#(728)";
+        scales[s] = 1.0;
+    }
+    plcol0(15);
+    pllab("x0", "x1", title);
+    if (n_series > 0) {
+        PLFLT w, h;
+        PLINT n_legend = (PLINT)(n_series < 4 ? n_series : 4), nsym[4] = {3, 3, 3, 3};
+        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_RIGHT
+                 | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 15, 1, 0, 0, n_legend, opt, 1.0, 1.0, 2.0,
+                 1.0, colors, (const char *const *)labels, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                 symbols_colors, scales, nsym, (const char *const *)symbols);
+    }
+    return plot_end(path, tmp, msg, msg_size);
+}
+
+int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg_size)
+{
+    char tmp[1100];
+    double x0 = DBL_MAX, x1 = -DBL_MAX, y0 = DBL_MAX, y1 = -DBL_MAX;
+    size_t total = p->n_lines * p->n_points;
+    PLFLT *xs = malloc(total * sizeof *xs), *ys = malloc(total * sizeof *ys);
+    if (!xs || !ys) {
+        free(xs), free(ys);
+        snprintf(msg, msg_size, "%s: out of memory", path);
+        return -1;
+    }
+    for (size_t k = 0; k < total; k++) {
+        xs[k] = p->log_x ? log10(fmax(p->x[k], 1e-300)) : p->x[k];
+        ys[k] = p->log_y ? log10(fmax(p->y[k], 1e-300)) : p->y[k];
+        if (isfinite(xs[k]) && isfinite(ys[k])) {
+            x0 = fmin(x0, xs[k]), x1 = fmax(x1, xs[k]);
+            y0 = fmin(y0, ys[k]), y1 = fmax(y1, ys[k]);
+        }
+    }
+    if (!(x1 > x0))
+        x0 -= 0.5, x1 += 0.5;
+    if (!(y1 > y0))
+        y0 -= 0.5, y1 += 0.5;
+    double px = 0.05 * (x1 - x0), py = 0.08 * (y1 - y0);
+    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size)) {
+        free(xs), free(ys);
+        return -1;
+    }
+    plcol0(15);
+    plenv(x0 - px, x1 + px, y0 - py, y1 + py, 0, (p->log_x ? 10 : 0) + (p->log_y ? 20 : 0));
+    pllab(p->xlabel, p->ylabel, p->title);
+    PLINT opt[16], colors[16], lstyles[16], scolors[16], nsym[16];
+    PLFLT widths[16], scales[16];
+    const char *symbols[16];
+    size_t n_legend = p->n_lines < 16 ? p->n_lines : 16;
+    for (size_t l = 0; l < p->n_lines; l++) {
+        int color = 1 + (int)(l % 14);
+        if (color == 15 - 1)
+            color = 14;
+        plcol0(color);
+        if (!p->points_only)
+            plline((PLINT)p->n_points, xs + l * p->n_points, ys + l * p->n_points);
+        plssym(0, 0.9);
+        plpoin((PLINT)p->n_points, xs + l * p->n_points, ys + l * p->n_points, 17);
+        if (l < n_legend) {
+            opt[l] = (p->points_only ? 0 : PL_LEGEND_LINE) | PL_LEGEND_SYMBOL;
+            colors[l] = scolors[l] = color;
+            lstyles[l] = 1;
+            widths[l] = 1.0;
+            scales[l] = 1.0;
+            nsym[l] = 1;
+            symbols[l] = "#(728)";
+        }
+    }
+    if (p->labels && n_legend) {
+        PLFLT w, h;
+        plcol0(15);
+        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX,
+                 PL_POSITION_TOP | PL_POSITION_RIGHT | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 15, 1, 0,
+                 0, (PLINT)n_legend, opt, 1.0, 0.8, 2.0, 1.0, colors, p->labels, NULL, NULL, NULL,
+                 NULL, colors, lstyles, widths, scolors, scales, nsym, symbols);
+    }
+    free(xs), free(ys);
+    return plot_end(path, tmp, msg, msg_size);
+}
+
+int plot_histogram(const char *path, const char *title, const double *values, size_t n, size_t bins,
+                   double (*pdf)(double x, void *params), void *pdf_params, char *msg, size_t msg_size)
+{
+    char tmp[1100];
+    double lo = DBL_MAX, hi = -DBL_MAX;
+    for (size_t i = 0; i < n; i++)
+        lo = fmin(lo, values[i]), hi = fmax(hi, values[i]);
+    if (!(hi > lo))
+        lo -= 0.5, hi += 0.5;
+    double *count = calloc(bins, sizeof *count), width = (hi - lo) / (double)bins, top = 0;
+    if (!count) {
+        snprintf(msg, msg_size, "%s: out of memory", path);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t b = (size_t)((values[i] - lo) / width);
+        count[b < bins ? b : bins - 1] += 1.0 / ((double)n * width);
+    }
+    for (size_t b = 0; b < bins; b++)
+        top = fmax(top, count[b]);
+    enum { CURVE = 400 };
+    PLFLT cx[CURVE], cy[CURVE];
+    if (pdf)
+        for (int k = 0; k < CURVE; k++) {
+            cx[k] = lo + (hi - lo) * k / (CURVE - 1);
+            cy[k] = pdf(cx[k], pdf_params);
+            top = fmax(top, cy[k]);
+        }
+    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size)) {
+        free(count);
+        return -1;
+    }
+    plcol0(15);
+    plenv(lo, hi, 0, 1.08 * top, 0, 0);
+    pllab("x", "density", title);
+    plcol0(9);
+    for (size_t b = 0; b < bins; b++) {
+        PLFLT x[4] = {lo + b * width, lo + b * width, lo + (b + 1) * width, lo + (b + 1) * width};
+        PLFLT y[4] = {0, count[b], count[b], 0};
+        plfill(4, x, y);
+    }
+    if (pdf) {
+        plcol0(1);
+        plwidth(2.5);
+        plline(CURVE, cx, cy);
+    }
+    free(count);
+    return plot_end(path, tmp, msg, msg_size);
+}

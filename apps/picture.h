@@ -1,0 +1,48 @@
+/* picture.h — what users would rather look at than read: PNG grids of images (libpng) and plots
+ * of 2-D points, densities and paths (PLplot, cairo PNG driver). Every file is written atomically
+ * (temporary file, then rename). Functions return 0 or −1 with msg naming the file. */
+#ifndef SCORESDE_PICTURE_H
+#define SCORESDE_PICTURE_H
+
+#include <stddef.h>
+
+#include "model.h"
+
+/* A grid of n images (model space, each m->dim values, channel-major) with `cols` per row
+ * (0: about √n), 1-pixel gaps. */
+int png_write_grid(const char *path, const app_model *m, const double *images, size_t n, size_t cols,
+                   char *msg, size_t msg_size);
+
+/* Optional density drawn as a heat map behind plotted points: fills logp[n] for points xy[n*2]. */
+typedef int (*plot_density_fn)(size_t n, const double *xy, double *logp, void *params);
+
+typedef struct plot_series {
+    const double *xy; /* (n, 2) */
+    size_t n;
+    const char *label;
+    int color;        /* PLplot colour index (cmap0) */
+    double size;      /* symbol scale */
+} plot_series;
+
+/* Scatter plot of up to 4 series over [lo, hi]² (lo == hi: fitted to the points), over the heat
+ * map of `density` if not NULL. */
+int plot_scatter_2d(const char *path, const char *title, const plot_series *series, size_t n_series,
+                    plot_density_fn density, void *density_params, double lo, double hi,
+                    char *msg, size_t msg_size);
+
+/* Line plot: n_lines curves of n_points (x[i], y[line*n_points + i]) with log axes when asked. */
+typedef struct plot_lines {
+    const char *title, *xlabel, *ylabel;
+    int log_x, log_y;
+    size_t n_lines, n_points;
+    const double *x, *y; /* x (n_lines, n_points) */
+    const char *const *labels;
+    int points_only;
+} plot_lines;
+int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg_size);
+
+/* Histogram of values[n] with `bins` bins, and an optional exact density curve pdf(x) over it. */
+int plot_histogram(const char *path, const char *title, const double *values, size_t n, size_t bins,
+                   double (*pdf)(double x, void *params), void *pdf_params, char *msg, size_t msg_size);
+
+#endif

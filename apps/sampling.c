@@ -1,0 +1,450 @@
+#include "sampling.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void common_options_init(common_options *c)
+{
+    memset(c, 0, sizeof *c);
+    c->sampler = "pc";
+    c->ode_solver = "dopri5";
+    c->sde_solver = "em";
+    c->hutchinson = "rademacher";
+    c->snr = 0.16;
+    c->rtol = 1e-5;
+    c->atol = 1e-5;
+    c->eps = SGM_EPS_DEFAULT;
+    c->corrector_steps = 1;
+    c->num = 64;
+    c->batch = 256;
+    c->seed = 0;
+    c->process.sigma_min = 0.01;
+    c->process.sigma_max = 50;
+    c->process.beta_min = 0.1;
+    c->process.beta_max = 20;
+    c->process.N = 1000;
+}
+
+#define OPT(name, kind, dest, help, choices, min, max, open) \
+    opts[(*count)++] = (cli_option){name, kind, dest, help, choices, min, max, open, NULL, 0}
+
+void common_options_add(cli_option *opts, size_t *count, common_options *c, unsigned groups)
+{
+    if (groups & OPTS_MODEL) {
+        OPT("model", CLI_STRING, &c->model,
+            "gmm:FILE (Gaussian-mixture oracle) or FILE.sgm (trained network); default: the shipped "
+            "Fashion-MNIST model", NULL, 0, 0, 0);
+        OPT("sde", CLI_CHOICE, &c->process.sde, "diffusion process (gmm models; networks carry theirs)",
+            "ve,vp,subvp", 0, 0, 0);
+        OPT("sigma-min", CLI_DOUBLE, &c->process.sigma_min, "VE smallest noise std", NULL, 0, 1e10, 1);
+        OPT("sigma-max", CLI_DOUBLE, &c->process.sigma_max, "VE largest noise std", NULL, 0, 1e10, 1);
+        OPT("beta-min", CLI_DOUBLE, &c->process.beta_min, "VP/sub-VP beta(0)", NULL, 0, 1e6, 0);
+        OPT("beta-max", CLI_DOUBLE, &c->process.beta_max, "VP/sub-VP beta(1)", NULL, 0, 1e6, 1);
+        OPT("N", CLI_SIZE, &c->process.N, "discretisation steps of the process (PC sampler)", NULL, 2,
+            1e8, 0);
+        OPT("eps", CLI_DOUBLE, &c->eps,
+            "end time of sampling/start of likelihood (-1: 1e-3 VP/sub-VP, 1e-5 VE; likelihood 1e-5)",
+            NULL, -1, 0.5, 0);
+        OPT("threads", CLI_INT, &c->threads, "threads for OpenBLAS/OpenMP (0: default)", NULL, 0, 1024, 0);
+        OPT("quiet", CLI_FLAG, &c->quiet, "no progress output", NULL, 0, 0, 0);
+    }
+    if (groups & OPTS_SAMPLER) {
+        OPT("sampler", CLI_CHOICE, &c->sampler, "sampler family", "pc,ode,sde", 0, 0, 0);
+        OPT("predictor", CLI_CHOICE, &c->predictor,
+            "PC predictor (default: reverse_diffusion for VE, euler_maruyama otherwise)",
+            "euler_maruyama,reverse_diffusion,ancestral,none", 0, 0, 0);
+        OPT("corrector", CLI_CHOICE, &c->corrector,
+            "PC corrector (default: langevin for VE, none otherwise)", "langevin,ald,none", 0, 0, 0);
+        OPT("snr", CLI_DOUBLE, &c->snr, "signal-to-noise ratio of the Langevin corrector", NULL, 0, 10, 1);
+        OPT("corrector-steps", CLI_SIZE, &c->corrector_steps, "corrector iterations per step", NULL, 0,
+            1000, 0);
+        OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end (--sampler ode)",
+            "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
+        OPT("sde-solver", CLI_CHOICE, &c->sde_solver, "SDE stepper (--sampler sde)",
+            "em,milstein,sra1,sra3,sriw1,adaptive", 0, 0, 0);
+        OPT("steps", CLI_SIZE, &c->steps,
+            "steps of fixed-step ODE/SDE solvers (0: ODE 100, SDE the process's N)", NULL, 0, 1e8, 0);
+        OPT("no-denoise", CLI_FLAG, &c->no_denoise, "skip the final noise-free denoising step", NULL,
+            0, 0, 0);
+        OPT("joint", CLI_FLAG, &c->joint,
+            "ODE: one adaptive step sequence for the whole batch (faster for networks; results then "
+            "depend on the batch)", NULL, 0, 0, 0);
+    }
+    if (groups & (OPTS_SAMPLER | OPTS_LIKELIHOOD)) {
+        OPT("rtol", CLI_DOUBLE, &c->rtol, "relative tolerance of adaptive solvers", NULL, 0, 1, 1);
+        OPT("atol", CLI_DOUBLE, &c->atol, "absolute tolerance of adaptive solvers", NULL, 0, 1e6, 1);
+    }
+    if (groups & OPTS_LIKELIHOOD) {
+        if (!(groups & OPTS_SAMPLER))
+            OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end",
+                "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
+        OPT("hutchinson", CLI_CHOICE, &c->hutchinson,
+            "divergence: Skilling-Hutchinson probe, or the exact trace", "gaussian,rademacher,exact", 0,
+            0, 0);
+    }
+    if (groups & OPTS_NUM) {
+        OPT("num", CLI_SIZE, &c->num, "number of samples", NULL, 1, 1e9, 0);
+        OPT("batch", CLI_SIZE, &c->batch, "samples per batch (memory does not grow with --num)", NULL,
+            1, 1e6, 0);
+        OPT("seed", CLI_U64, &c->seed, "seed; sample i depends only on (seed, i)", NULL, 0, 0, 0);
+    }
+    if (groups & OPTS_IO) {
+        OPT("in", CLI_STRING, &c->in, "input points: CSV with columns x0..x{d-1}, or .npy", NULL, 0, 0, 0);
+        OPT("out", CLI_STRING, &c->out, "output file: .csv, .npy (or .png where supported)", NULL, 0, 0, 0);
+    }
+}
+
+void common_options_finish(common_options *c, const cli_option *opts)
+{
+    c->process.set_sigma_min = cli_was_set(opts, "sigma-min");
+    c->process.set_sigma_max = cli_was_set(opts, "sigma-max");
+    c->process.set_beta_min = cli_was_set(opts, "beta-min");
+    c->process.set_beta_max = cli_was_set(opts, "beta-max");
+    c->process.set_N = cli_was_set(opts, "N");
+    if (c->threads > 0) {
+        char value[24];
+        snprintf(value, sizeof value, "%ld", c->threads);
+        setenv("OMP_NUM_THREADS", value, 1);
+        snet_set_num_threads((int)c->threads);
+    }
+}
+
+static const slv_sde_step_type *sde_method(const char *name)
+{
+    return strcmp(name, "adaptive") == 0 ? slv_sde_step_sra1 : slv_sde_step_type_by_name(name);
+}
+
+/* Fills the ODE part of s from a method name and an optional "@steps" / "@tolerance". */
+static int ode_spec(const char *method, const char *at, const common_options *c, sgm_ode_options *o,
+                    char *msg, size_t msg_size)
+{
+    sgm_ode_options_init(o);
+    o->method = slv_ode_method_by_name(method);
+    if (!o->method) {
+        snprintf(msg, msg_size, "unknown ODE solver '%s' (expected dopri5, cvode-adams, cvode-bdf, "
+                                "gsl-rk8pd, gsl-rkf45, heun, rk4 or euler)", method);
+        return -1;
+    }
+    o->rtol = c->rtol;
+    o->atol = c->atol;
+    if (c->steps)
+        o->n_steps = c->steps;
+    o->eps = c->eps;
+    o->denoise = !c->no_denoise;
+    o->batch_mode = c->joint ? SLV_BATCH_JOINT : SLV_BATCH_INDEPENDENT;
+    if (at) {
+        char *end;
+        double v = strtod(at, &end);
+        if (end == at || *end || !(v > 0)) {
+            snprintf(msg, msg_size, "'@%s' is not a positive number", at);
+            return -1;
+        }
+        if (o->method->adaptive) {
+            if (v >= 1) {
+                snprintf(msg, msg_size, "'@%s': an adaptive solver takes a tolerance below 1", at);
+                return -1;
+            }
+            o->rtol = o->atol = v;
+        } else {
+            if (v != floor(v)) {
+                snprintf(msg, msg_size, "'@%s': a fixed-step solver takes a whole number of steps", at);
+                return -1;
+            }
+            o->n_steps = (size_t)v;
+        }
+    }
+    return 0;
+}
+
+static int sde_spec(const char *method, const char *at, const common_options *c, sgm_sde_options *o,
+                    char *msg, size_t msg_size)
+{
+    sgm_sde_options_init(o);
+    o->method = sde_method(method);
+    if (!o->method) {
+        snprintf(msg, msg_size, "unknown SDE stepper '%s' (expected em, milstein, sra1, sra3, sriw1 or "
+                                "adaptive)", method);
+        return -1;
+    }
+    o->adaptive = strcmp(method, "adaptive") == 0;
+    if (c->steps)
+        o->n_steps = c->steps;
+    o->eps = c->eps;
+    o->denoise = !c->no_denoise;
+    o->threads = (int)c->threads;
+    if (o->adaptive) {
+        o->rtol = c->rtol > 1e-4 ? c->rtol : 1e-2;
+        o->atol = o->rtol;
+    }
+    if (at) {
+        char *end;
+        double v = strtod(at, &end);
+        if (end == at || *end || !(v > 0)) {
+            snprintf(msg, msg_size, "'@%s' is not a positive number", at);
+            return -1;
+        }
+        if (o->adaptive) {
+            o->rtol = o->atol = v;
+        } else if (v != floor(v)) {
+            snprintf(msg, msg_size, "'@%s': a fixed-step stepper takes a whole number of steps", at);
+            return -1;
+        } else {
+            o->n_steps = (size_t)v;
+        }
+    }
+    return 0;
+}
+
+static int pc_spec(const char *predictor, const char *corrector, const char *at, const common_options *c,
+                   const sgm_process *p, sampler_spec *s, char *msg, size_t msg_size)
+{
+    sgm_pc_options_init(&s->pc, p);
+    if (predictor && sgm_predictor_parse(predictor, &s->pc.predictor) != SLV_OK) {
+        snprintf(msg, msg_size, "unknown predictor '%s' (expected euler_maruyama, reverse_diffusion, "
+                                "ancestral or none)", predictor);
+        return -1;
+    }
+    if (corrector && sgm_corrector_parse(corrector, &s->pc.corrector) != SLV_OK) {
+        snprintf(msg, msg_size, "unknown corrector '%s' (expected langevin, ald or none)", corrector);
+        return -1;
+    }
+    if (s->pc.predictor == SGM_PREDICTOR_NONE && s->pc.corrector == SGM_CORRECTOR_NONE) {
+        snprintf(msg, msg_size, "a PC sampler needs a predictor or a corrector");
+        return -1;
+    }
+    s->pc.snr = c->snr;
+    s->pc.corrector_steps = c->corrector_steps;
+    s->pc.eps = c->eps;
+    s->pc.denoise = !c->no_denoise;
+    if (at) {
+        char *end;
+        unsigned long long v = strtoull(at, &end, 10);
+        if (end == at || *end || v < 2) {
+            snprintf(msg, msg_size, "'@%s': a PC sampler takes a number of steps >= 2", at);
+            return -1;
+        }
+        s->pc_steps = (size_t)v;
+    }
+    return 0;
+}
+
+int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
+                  char *msg, size_t msg_size)
+{
+    char buf[96];
+    memset(s, 0, sizeof *s);
+    if (strlen(text) >= sizeof buf) {
+        snprintf(msg, msg_size, "sampler '%s' is too long", text);
+        return -1;
+    }
+    snprintf(s->label, sizeof s->label, "%s", text);
+    snprintf(buf, sizeof buf, "%s", text);
+    char *colon = strchr(buf, ':');
+    if (!colon) {
+        snprintf(msg, msg_size, "sampler '%s' is not of the form pc:..., ode:... or sde:...", text);
+        return -1;
+    }
+    *colon = '\0';
+    char *method = colon + 1, *at = strchr(method, '@');
+    if (at)
+        *at++ = '\0';
+    int rc;
+    if (strcmp(buf, "pc") == 0) {
+        s->kind = SAMPLER_PC;
+        char *plus = strchr(method, '+');
+        if (plus)
+            *plus++ = '\0';
+        rc = pc_spec(*method ? method : NULL, plus ? plus : "none", at, c, p, s, msg, msg_size);
+    } else if (strcmp(buf, "ode") == 0) {
+        s->kind = SAMPLER_ODE;
+        rc = ode_spec(method, at, c, &s->ode, msg, msg_size);
+    } else if (strcmp(buf, "sde") == 0) {
+        s->kind = SAMPLER_SDE;
+        rc = sde_spec(method, at, c, &s->sde, msg, msg_size);
+    } else {
+        snprintf(msg, msg_size, "sampler family '%s' unknown (expected pc, ode or sde)", buf);
+        return -1;
+    }
+    if (rc) {
+        char inner[256];
+        snprintf(inner, sizeof inner, "%s", msg);
+        snprintf(msg, msg_size, "sampler '%s': %s", text, inner);
+    }
+    return rc;
+}
+
+int sampler_from_options(const cli_command *cmd, const common_options *c, const cli_option *opts,
+                         const sgm_process *p, sampler_spec *s)
+{
+    char msg[256];
+    int rc = 0;
+    memset(s, 0, sizeof *s);
+    if (strcmp(c->sampler, "pc") == 0) {
+        s->kind = SAMPLER_PC;
+        rc = pc_spec(c->predictor, c->corrector, NULL, c, p, s, msg, sizeof msg);
+        snprintf(s->label, sizeof s->label, "pc:%s+%s", sgm_predictor_name(s->pc.predictor),
+                 sgm_corrector_name(s->pc.corrector));
+    } else if (strcmp(c->sampler, "ode") == 0) {
+        s->kind = SAMPLER_ODE;
+        rc = ode_spec(c->ode_solver, NULL, c, &s->ode, msg, sizeof msg);
+        snprintf(s->label, sizeof s->label, "ode:%s", c->ode_solver);
+    } else {
+        s->kind = SAMPLER_SDE;
+        rc = sde_spec(c->sde_solver, NULL, c, &s->sde, msg, sizeof msg);
+        snprintf(s->label, sizeof s->label, "sde:%s", c->sde_solver);
+    }
+    if (rc)
+        return cli_usage_error(cmd, "%s", msg);
+    if (s->kind != SAMPLER_PC && (cli_was_set(opts, "predictor") || cli_was_set(opts, "corrector")))
+        return cli_usage_error(cmd, "--predictor/--corrector apply to --sampler pc only");
+    return 0;
+}
+
+int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, size_t first,
+                double *x, sgm_stats *stats, slv_error *err)
+{
+    sgm_process process = m->process;
+    switch (s->kind) {
+    case SAMPLER_PC: {
+        sgm_pc_options pc = s->pc;
+        pc.interrupt = &cli_interrupted;
+        if (s->pc_steps)
+            process.N = s->pc_steps;
+        return sgm_pc_sample(&process, &m->score, &pc, n, seed, first, x, stats, err);
+    }
+    case SAMPLER_ODE: {
+        sgm_ode_options ode = s->ode;
+        ode.interrupt = &cli_interrupted;
+        return sgm_ode_sample(&process, &m->score, &ode, n, seed, first, x, stats, err);
+    }
+    case SAMPLER_SDE: {
+        sgm_sde_options sde = s->sde;
+        sde.interrupt = &cli_interrupted;
+        return sgm_sde_sample(&process, &m->score, &sde, n, seed, first, x, stats, err);
+    }
+    }
+    return SLV_EINVAL;
+}
+
+int ode_from_options(const cli_command *cmd, const common_options *c, sgm_ode_options *o)
+{
+    char msg[256];
+    if (ode_spec(c->ode_solver, NULL, c, o, msg, sizeof msg))
+        return cli_usage_error(cmd, "--ode-solver: %s", msg);
+    o->interrupt = &cli_interrupted;
+    return 0;
+}
+
+int likelihood_from_options(const cli_command *cmd, const common_options *c, const app_model *m,
+                            sgm_likelihood_options *o)
+{
+    sgm_likelihood_options_init(o);
+    o->method = slv_ode_method_by_name(c->ode_solver);
+    if (!o->method)
+        return cli_usage_error(cmd, "--ode-solver: unknown '%s'", c->ode_solver);
+    o->rtol = c->rtol;
+    o->atol = c->atol;
+    if (c->steps)
+        o->n_steps = c->steps;
+    if (c->eps > 0)
+        o->eps = c->eps;
+    if (sgm_divergence_method_parse(c->hutchinson, &o->divergence) != SLV_OK)
+        return cli_usage_error(cmd, "--hutchinson: unknown '%s'", c->hutchinson);
+    o->batch_mode = c->joint ? SLV_BATCH_JOINT : SLV_BATCH_INDEPENDENT;
+    if (m->quantized) {
+        o->bpd_levels = 256;
+        o->bpd_data_width = m->data_width * 256.0 / 255.0;
+    }
+    o->interrupt = &cli_interrupted;
+    return 0;
+}
+
+const char *shipped_model_path(const char *file)
+{
+    static char path[1024];
+    snprintf(path, sizeof path, "%s/models/%s", SCORESDE_SOURCE_DIR, file);
+    if (access(path, R_OK) == 0)
+        return path;
+    snprintf(path, sizeof path, "%s/%s", SCORESDE_DATADIR, file);
+    return path;
+}
+
+int load_model_or_fail(const char *cmd, common_options *c, app_model *m)
+{
+    char msg[1024];
+    if (!c->model)
+        c->model = shipped_model_path("fashion_mnist.sgm");
+    if (app_model_load(c->model, &c->process, c->batch, m, msg, sizeof msg))
+        return cli_fail(cmd, "--model %s", msg);
+    return 0;
+}
+
+int report_solver_failure(const char *cmd, int status, const slv_error *err)
+{
+    if (status == SLV_EINTERRUPTED) {
+        cli_fail(cmd, "interrupted");
+        return EXIT_INTERRUPTED;
+    }
+    if (err->path >= 0)
+        return cli_fail(cmd, "%s at t = %g, sample %ld: %s", sgm_strerror(status), err->t, err->path,
+                        err->message);
+    return cli_fail(cmd, "%s: %s", sgm_strerror(status), err->message);
+}
+
+int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed, matrix *out,
+                char *msg, size_t msg_size)
+{
+    memset(out, 0, sizeof *out);
+    snet_dataset *ds = NULL;
+    int rc;
+    if (strncmp(spec, "fashion-mnist:", 14) == 0) {
+        const char *split = spec + 14;
+        if (strcmp(split, "test") && strcmp(split, "train")) {
+            snprintf(msg, msg_size, "'%s': expected fashion-mnist:test or fashion-mnist:train", spec);
+            return -1;
+        }
+        snet_data_range range = m->data_lo < -0.5 ? SNET_RANGE_MINUS1_1 : SNET_RANGE_0_1;
+        const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
+        rc = snet_dataset_fashion_mnist(&ds, dir, strcmp(split, "train") == 0, range, msg, msg_size);
+    } else if (strncmp(spec, "toy:", 4) == 0) {
+        snet_data_kind kind = snet_data_kind_by_name(spec + 4);
+        if (!kind || kind == SNET_DATA_GMM || kind == SNET_DATA_FASHION_MNIST) {
+            snprintf(msg, msg_size, "'%s': expected toy:swissroll, moons, checkerboard, 8gaussians or "
+                                    "pinwheel", spec);
+            return -1;
+        }
+        rc = snet_dataset_toy(&ds, kind, NULL, msg, msg_size);
+    } else {
+        return matrix_read(spec, m->dim, out, msg, msg_size);
+    }
+    if (rc != SNET_OK)
+        return -1;
+    size_t d = snet_dataset_dim(ds), size = snet_dataset_size(ds);
+    size_t n = size && size < num ? size : num;
+    if (d != m->dim) {
+        snprintf(msg, msg_size, "'%s' has dimension %zu, the model expects %zu", spec, d, m->dim);
+        snet_dataset_free(ds);
+        return -1;
+    }
+    float *buf = malloc(n * d * sizeof *buf);
+    out->x = malloc(n * d * sizeof *out->x);
+    if (!buf || !out->x) {
+        free(buf);
+        matrix_free(out);
+        snet_dataset_free(ds);
+        snprintf(msg, msg_size, "'%s': out of memory for %zu points", spec, n);
+        return -1;
+    }
+    snet_dataset_items(ds, 0, n, seed, buf);
+    for (size_t i = 0; i < n * d; i++)
+        out->x[i] = buf[i];
+    out->n = n;
+    out->d = d;
+    free(buf);
+    snet_dataset_free(ds);
+    return 0;
+}

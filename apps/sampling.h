@@ -1,0 +1,92 @@
+/* sampling.h — the option groups shared by the model-using subcommands, and samplers named by
+ * one string, as `compare` lists them:
+ *
+ *   pc:PREDICTOR[+CORRECTOR][@N]   e.g. pc:reverse_diffusion+langevin, pc:euler_maruyama@500
+ *   ode:METHOD[@STEPS|@TOL]        e.g. ode:dopri5, ode:dopri5@1e-3, ode:heun@50
+ *   sde:METHOD[@STEPS|@TOL]        e.g. sde:sra1@200, sde:adaptive@1e-2
+ */
+#ifndef SCORESDE_SAMPLING_H
+#define SCORESDE_SAMPLING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "model.h"
+#include "sgm_likelihood.h"
+#include "sgm_sampler.h"
+#include "io.h"
+#include "snet_data.h"
+
+typedef enum sampler_kind { SAMPLER_PC, SAMPLER_ODE, SAMPLER_SDE } sampler_kind;
+
+typedef struct sampler_spec {
+    sampler_kind kind;
+    sgm_pc_options pc;
+    sgm_ode_options ode;
+    sgm_sde_options sde;
+    size_t pc_steps; /* PC: N of the process for this run (0: the process's N) */
+    char label[96];
+} sampler_spec;
+
+/* The command-line values every model-using subcommand shares. */
+typedef struct common_options {
+    const char *model;
+    process_options process;
+    const char *sampler, *predictor, *corrector, *ode_solver, *sde_solver, *hutchinson;
+    double snr, rtol, atol, eps;
+    size_t corrector_steps, steps, num, batch;
+    uint64_t seed;
+    long threads;
+    int no_denoise, quiet, joint;
+    const char *in, *out;
+} common_options;
+
+void common_options_init(common_options *c);
+
+/* Appends the shared options to opts (at *count; the table must have room) for the groups asked. */
+enum { OPTS_MODEL = 1, OPTS_SAMPLER = 2, OPTS_LIKELIHOOD = 4, OPTS_IO = 8, OPTS_NUM = 16 };
+void common_options_add(cli_option *opts, size_t *count, common_options *c, unsigned groups);
+/* After parsing: copies was_set flags into c->process. */
+void common_options_finish(common_options *c, const cli_option *opts);
+
+/* Builds the sampler of --sampler/--predictor/... for a process. Returns 0 or EXIT_USAGE after
+ * printing a message for `cmd`. */
+int sampler_from_options(const cli_command *cmd, const common_options *c, const cli_option *opts,
+                         const sgm_process *p, sampler_spec *s);
+/* Parses one compare entry (see above). Returns 0 or −1 with msg. */
+int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
+                  char *msg, size_t msg_size);
+
+/* Runs a sampler on n samples (global indices first..first+n). */
+int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, size_t first,
+                double *x, sgm_stats *stats, slv_error *err);
+
+/* ODE options for encode/decode/interpolate/inpaint from the shared options. */
+int ode_from_options(const cli_command *cmd, const common_options *c, sgm_ode_options *o);
+/* Likelihood options from the shared options. */
+int likelihood_from_options(const cli_command *cmd, const common_options *c, const app_model *m,
+                            sgm_likelihood_options *o);
+
+/* Loads --model (the shipped default when not given) with the shared process options;
+ * returns 0 or 1 after printing the message. */
+int load_model_or_fail(const char *cmd, common_options *c, app_model *m);
+
+/* Where the shipped models live (the source tree's models/ when run from the build tree, the
+ * installed data directory otherwise). */
+const char *shipped_model_path(const char *file);
+
+/* Prints "scoresde CMD: <status text> at t = ..., sample ...: message" and returns 1, or 130 when
+ * the run was interrupted. */
+int report_solver_failure(const char *cmd, int status, const slv_error *err);
+
+#endif
+
+/* Reads the points a subcommand works on, in model space:
+ *   FILE.csv / FILE.npy         (see io.h)
+ *   fashion-mnist:test|train    the IDX files of Debian's dataset-fashion-mnist, uniformly
+ *                               dequantised with seed, scaled to the model's range (first `num`)
+ *   toy:NAME                    `num` fresh points of a 2-D toy set (checkerboard, moons, ...)
+ * Returns 0 or −1 with msg. */
+int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed, matrix *out,
+                char *msg, size_t msg_size);
