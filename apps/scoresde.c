@@ -17,6 +17,7 @@ const command_entry scoresde_commands[] = {
     {"decode", cmd_decode, "map latents to data through the probability-flow ODE"},
     {"interpolate", cmd_interpolate, "decode a spherical interpolation between two encoded points"},
     {"inpaint", cmd_inpaint, "fill in unknown coordinates or pixels given a mask"},
+    {"compare", cmd_compare, "run several samplers on one model: NFE, time, quality, plots"},
     {NULL, NULL, NULL},
 };
 
