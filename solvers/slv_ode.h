@@ -62,19 +62,52 @@ typedef enum slv_batch_mode { SLV_BATCH_JOINT = 0, SLV_BATCH_INDEPENDENT = 1 } s
 
 typedef struct slv_ode_solver slv_ode_solver;
 
-/* The solver keeps `sys` by pointer; it must outlive the solver. */
+/* Checks a system and batch size before allocation: returns SLV_OK, or SLV_EINVAL with a message
+ * in err naming the field (sys or rhs NULL, dim 0, n 0). */
+int slv_ode_validate(const slv_ode *sys, size_t n, slv_error *err);
+
+/* The solver keeps `sys` by pointer; it must outlive the solver. Returns NULL when method is NULL,
+ * when slv_ode_validate(sys, n) fails (call it for the reason) or when memory runs out. The
+ * SUNDIALS context is created here, once per solver; the SUNDIALS/GSL integrator objects are
+ * created on the first solve in each batch mode and re-initialised on later solves. */
 slv_ode_solver *slv_ode_solver_alloc(const slv_ode_method *method, const slv_ode *sys, size_t n);
 void slv_ode_solver_free(slv_ode_solver *s);
 
+/* Setters return SLV_OK or SLV_EINVAL (message in get_error naming the argument and value); they
+ * apply to the next solve. Tolerances (rtol > 0, atol >= 0, both finite) are per component:
+ * SUNDIALS accepts a step when the weighted RMS norm of its error estimate, weights
+ * 1/(rtol·|y_i| + atol), is <= 1 (RMS over the n·d numbers in JOINT mode); GSL (control_standard
+ * with a_y = 1, a_dydt = 0) when max_i |err_i|/(atol + rtol·|y_i|) <= 1.1. See docs/solvers-ode.md. */
 int slv_ode_solver_set_tolerances(slv_ode_solver *s, double rtol, double atol); /* default 1e-5 */
 int slv_ode_solver_set_steps(slv_ode_solver *s, size_t n_steps);  /* fixed-step methods; default 100 */
 int slv_ode_solver_set_max_steps(slv_ode_solver *s, size_t max_steps); /* adaptive; default 100000 */
 int slv_ode_solver_set_batch_mode(slv_ode_solver *s, slv_batch_mode mode);
+/* The solver polls *flag (when flag is not NULL) before every rhs call and between steps; a
+ * nonzero value stops the solve with SLV_EINTERRUPTED, y at the last accepted state. */
 void slv_ode_solver_set_interrupt(slv_ode_solver *s, volatile int *flag);
 
-/* Integrates y[n*d] from t0 to t1 in place. On failure y holds the last accepted state and the
- * error report names the time, the path (in INDEPENDENT mode, or the path holding a non-finite
- * value) and the cause. */
+/* Runs an adaptive method with a constant step |h| (the last step is cut to land on t1) and no
+ * error control; h = 0 (the default) restores adaptive stepping. Supported by dopri5 (ARKODE
+ * ERKStepSetFixedStep) and the GSL methods (gsl_odeiv2_evolve_apply_fixed_step); the CVODE methods
+ * and the fixed-step methods (use set_steps) return SLV_EUNSUPPORTED; h < 0 or non-finite gives
+ * SLV_EINVAL. Meant for checking a method's tableau and for NFE-matched comparisons. */
+int slv_ode_solver_set_fixed_step(slv_ode_solver *s, double h);
+
+/* Integrates y[n*d] from t0 to t1 in place (t0 == t1 returns at once). On failure y holds the
+ * last accepted state and the error report names the time, the path (in INDEPENDENT mode, or the
+ * path holding a non-finite value) and the cause. In INDEPENDENT mode states are solved in order,
+ * and a failure on state p leaves states after p at their initial values.
+ * Returns SLV_OK or:
+ *   SLV_EINVAL       y NULL, t0 or t1 not finite;
+ *   SLV_ENONFINITE   NaN/Inf in y or in the rhs output (report: time of that rhs call, path of the
+ *                    state holding the first non-finite value);
+ *   SLV_ECALLBACK    the rhs returned < 0, or > 0 where the method cannot shrink the step (fixed-
+ *                    step methods, first call of a GSL step) or kept returning > 0;
+ *   SLV_EMAXSTEPS    max_steps steps taken before t1 (report: the time reached);
+ *   SLV_ESTEPSIZE    GSL could not reach the tolerance with the smallest representable step;
+ *   SLV_EBACKEND     another SUNDIALS/GSL failure (report: the flag name and SUNDIALS' message);
+ *   SLV_EINTERRUPTED the interrupt flag was raised;
+ *   SLV_ENOMEM       allocation of the integrator objects failed. */
 int slv_ode_solver_solve(slv_ode_solver *s, double t0, double t1, double *y);
 
 /* Counters of the last solve. n_rhs_evals counts batched rhs calls (JOINT) or, in INDEPENDENT mode,
