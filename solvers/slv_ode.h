@@ -67,9 +67,9 @@ typedef struct slv_ode_solver slv_ode_solver;
 int slv_ode_validate(const slv_ode *sys, size_t n, slv_error *err);
 
 /* The solver keeps `sys` by pointer; it must outlive the solver. Returns NULL when method is NULL,
- * when slv_ode_validate(sys, n) fails (call it for the reason) or when memory runs out. The
- * SUNDIALS context is created here, once per solver; the SUNDIALS/GSL integrator objects are
- * created on the first solve in each batch mode and re-initialised on later solves. */
+ * when slv_ode_validate(sys, n) fails (call it for the reason) or when memory runs out. The back
+ * end's objects (SUNDIALS context and integrator, GSL step/control/evolve, work arrays) are created
+ * on the first solve in each batch mode, kept until _free, and re-initialised on later solves. */
 slv_ode_solver *slv_ode_solver_alloc(const slv_ode_method *method, const slv_ode *sys, size_t n);
 void slv_ode_solver_free(slv_ode_solver *s);
 
@@ -82,8 +82,9 @@ int slv_ode_solver_set_tolerances(slv_ode_solver *s, double rtol, double atol); 
 int slv_ode_solver_set_steps(slv_ode_solver *s, size_t n_steps);  /* fixed-step methods; default 100 */
 int slv_ode_solver_set_max_steps(slv_ode_solver *s, size_t max_steps); /* adaptive; default 100000 */
 int slv_ode_solver_set_batch_mode(slv_ode_solver *s, slv_batch_mode mode);
-/* The solver polls *flag (when flag is not NULL) before every rhs call and between steps; a
- * nonzero value stops the solve with SLV_EINTERRUPTED, y at the last accepted state. */
+/* The solver polls *flag (when flag is not NULL) before every rhs call, and between steps where
+ * the driver loops over steps (fixed-step methods, dopri5, GSL); a nonzero value stops the solve
+ * with SLV_EINTERRUPTED, y at the last accepted state. */
 void slv_ode_solver_set_interrupt(slv_ode_solver *s, volatile int *flag);
 
 /* Runs an adaptive method with a constant step |h| (the last step is cut to land on t1) and no

@@ -121,9 +121,10 @@ static int arkode_flag_error(arkode_work *w, slv_ode_solver *s, int flag, double
                          flag == ARK_FIRST_RHSFUNC_ERR || flag == ARK_REPTD_RHSFUNC_ERR;
     if (rhs_flag && s->call.recoverable)
         return slv_ode_fail(s, SLV_ECALLBACK, s->call.t_recoverable,
-                            "rhs returned > 0 (recoverable) at t = %.17g; restarting from the "
-                            "state at t = %.17g with smaller steps did not help", 
-                            s->call.t_recoverable, t_accepted);
+                            "rhs returned > 0 (recoverable) at t = %.17g and smaller steps from "
+                            "the last accepted state (t = %.17g) did not get past it (at most %d "
+                            "restarts; none possible when f fails at that state itself)",
+                            s->call.t_recoverable, t_accepted, MAX_RHS_RETRIES);
     char *name = ERKStepGetReturnFlagName(flag);
     int status = slv_ode_fail(s, SLV_EBACKEND, t_accepted,
                               "ERKStepEvolve failed with %s after t = %.17g: %s",

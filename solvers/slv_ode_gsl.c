@@ -123,6 +123,8 @@ static int gsl_apply(void *work, slv_ode_solver *s, double t0, double t1, double
         double y_norm = slv_ode_wrms_norm(y, y, w->len, s->rtol, s->atol);
         double f_norm = slv_ode_wrms_norm(w->f0, y, w->len, s->rtol, s->atol);
         h = y_norm < 1e-5 || f_norm < 1e-5 ? 1e-6 : 0.01 * y_norm / f_norm;
+        if (!(h > 0.0)) /* underflow when f is huge */
+            h = 1e-6 * span;
     }
     h = direction * fmin(h, span);
 
