@@ -109,9 +109,10 @@ static int load_network(const char *path, const process_options *po, size_t max_
     m->width = cfg->width;
     m->is_image = cfg->height > 1 || cfg->width > 1;
     m->quantized = cfg->quantized != 0;
-    /* model space x = scale·raw + shift with raw in [0, 255] for images */
+    /* model space x = scale·(k + u) + shift, k in 0..255, u ~ U[0,1): 256 levels over a range of
+     * width 256·scale starting at shift */
     m->data_lo = cfg->data_shift;
-    m->data_width = 255.0 * cfg->data_scale;
+    m->data_width = 256.0 * cfg->data_scale;
 
     net_params *p = calloc(1, sizeof *p);
     m->net_params = p;

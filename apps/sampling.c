@@ -357,7 +357,7 @@ int likelihood_from_options(const cli_command *cmd, const common_options *c, con
     o->batch_mode = c->joint ? SLV_BATCH_JOINT : SLV_BATCH_INDEPENDENT;
     if (m->quantized) {
         o->bpd_levels = 256;
-        o->bpd_data_width = m->data_width * 256.0 / 255.0;
+        o->bpd_data_width = m->data_width;
     }
     o->interrupt = &cli_interrupted;
     return 0;

@@ -11,6 +11,7 @@
 
 const command_entry scoresde_commands[] = {
     {"solve", cmd_solve, "integrate a built-in SDE (gbm, ou, double-well, lorenz) with any stepper"},
+    {"train", cmd_train, "train a score network by denoising score matching"},
     {"sample", cmd_sample, "draw samples with the PC, ODE or reverse-SDE sampler"},
     {"likelihood", cmd_likelihood, "exact log-likelihood and bits/dim through the probability-flow ODE"},
     {"encode", cmd_encode, "map data to latents through the probability-flow ODE"},
