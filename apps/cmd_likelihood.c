@@ -14,7 +14,8 @@ static const cli_command likelihood_command = {
     "with the divergence alongside (exact trace or a Skilling-Hutchinson probe fixed per point).\n"
     "Writes one row per point: logp (nats), bpd (bits per dimension; for 8-bit image models the\n"
     "dequantisation offset log2(256/range width) is included, see docs/user-guide.md), nfe (score\n"
-    "evaluations). Prints mean ± standard error. --in takes a CSV/.npy file in model space,\n"
+    "evaluations); for gmm: models also exact_logp, the closed-form log p_eps(x) to check against.\n"
+    "Prints mean ± standard error. --in takes a CSV/.npy file in model space,\n"
     "fashion-mnist:test (the first --num test images, uniformly dequantised) or toy:NAME.",
     "--model M --in POINTS [options]",
     "scoresde likelihood --model gmm:models/gmm2d.txt --sde vp --in points.csv --hutchinson exact --out logp.csv"};
@@ -64,7 +65,7 @@ int cmd_likelihood(int argc, char **argv)
         return 1;
     sgm_likelihood_options lo;
     matrix pts = {0};
-    double *rows = NULL, *logp = NULL, *bpd = NULL, *nfe_d = NULL;
+    double *rows = NULL, *logp = NULL, *bpd = NULL, *nfe_d = NULL, *exact = NULL;
     size_t *nfe = NULL;
     table_writer tw;
     int writing = 0, status = 1;
@@ -82,14 +83,16 @@ int cmd_likelihood(int argc, char **argv)
     bpd = malloc(pts.n * sizeof *bpd);
     nfe_d = malloc(pts.n * sizeof *nfe_d);
     nfe = malloc(batch * sizeof *nfe);
-    rows = malloc(batch * 3 * sizeof *rows);
-    if (!logp || !bpd || !nfe_d || !nfe || !rows) {
+    size_t n_cols = m.gmm ? 4 : 3;
+    rows = malloc(batch * n_cols * sizeof *rows);
+    exact = m.gmm ? malloc(pts.n * sizeof *exact) : NULL;
+    if (!logp || !bpd || !nfe_d || !nfe || !rows || (m.gmm && !exact)) {
         cli_fail("likelihood", "out of memory for %zu points", pts.n);
         goto done;
     }
     if (c.out) {
-        static const char *const names[] = {"logp", "bpd", "nfe"};
-        if (table_open(&tw, c.out, 3, names, pts.n, msg, sizeof msg)) {
+        static const char *const names[] = {"logp", "bpd", "nfe", "exact_logp"};
+        if (table_open(&tw, c.out, n_cols, names, pts.n, msg, sizeof msg)) {
             cli_fail("likelihood", "--out %s", msg);
             goto done;
         }
@@ -119,11 +122,16 @@ int cmd_likelihood(int argc, char **argv)
             goto done;
         }
         fd_divergence |= stats.fd_divergence;
+        if (m.gmm)
+            sgm_gmm_log_density(m.gmm, &m.process, lo.eps, n, pts.x + first * m.dim, exact + first);
         for (size_t i = 0; i < n; i++) {
+            double *row = rows + i * n_cols;
             nfe_d[first + i] = (double)nfe[i];
-            rows[3 * i] = logp[first + i];
-            rows[3 * i + 1] = bpd[first + i];
-            rows[3 * i + 2] = (double)nfe[i];
+            row[0] = logp[first + i];
+            row[1] = bpd[first + i];
+            row[2] = (double)nfe[i];
+            if (m.gmm)
+                row[3] = exact[first + i];
         }
         if (writing && table_write_rows(&tw, n, rows, msg, sizeof msg)) {
             cli_fail("likelihood", "--out %s", msg);
@@ -153,6 +161,13 @@ int cmd_likelihood(int argc, char **argv)
     printf("log p       %.6f ± %.6f nats\nbits/dim    %.6f ± %.6f%s\nNFE         %.1f per point\n"
            "time        %.3f s\n", lm, lse, bm, bse,
            lo.bpd_levels > 0 ? " (8-bit scale, dequantisation offset included)" : "", nm, seconds);
+    if (m.gmm) {
+        double em, ese, worst = 0;
+        mean_se(exact, pts.n, &em, &ese);
+        for (size_t i = 0; i < pts.n; i++)
+            worst = fmax(worst, fabs(logp[i] - exact[i]));
+        printf("exact       %.6f nats (closed form log p_eps); largest |error| %.3g nats\n", em, worst);
+    }
     status = 0;
 done:
     if (writing)
@@ -161,6 +176,7 @@ done:
     free(logp);
     free(bpd);
     free(nfe_d);
+    free(exact);
     free(nfe);
     free(rows);
     app_model_free(&m);

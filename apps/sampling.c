@@ -419,7 +419,11 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
         }
         rc = snet_dataset_toy(&ds, kind, NULL, msg, msg_size);
     } else {
-        return matrix_read(spec, m->dim, out, msg, msg_size);
+        if (matrix_read(spec, m->dim, out, msg, msg_size))
+            return -1;
+        if (out->n > num)
+            out->n = num; /* the first `num` rows */
+        return 0;
     }
     if (rc != SNET_OK)
         return -1;
