@@ -25,7 +25,8 @@ enum snet_status {
     SNET_ENOMEM = -2,
     SNET_EIO = -3,      /* file could not be read or written (message names the file and errno text) */
     SNET_EFORMAT = -4,  /* file is not what it should be (message says what is wrong) */
-    SNET_ENONFINITE = -5
+    SNET_ENONFINITE = -5,
+    SNET_ESTOPPED = -6  /* training stopped early at the caller's request (progress callback) */
 };
 
 typedef enum snet_arch_kind { SNET_ARCH_MLP = 1, SNET_ARCH_UNET = 2 } snet_arch_kind;

@@ -28,6 +28,7 @@ const char *snet_strerror(int status)
     case SNET_EIO: return "input/output error";
     case SNET_EFORMAT: return "bad file format";
     case SNET_ENONFINITE: return "non-finite value";
+    case SNET_ESTOPPED: return "stopped on request";
     default: return "unknown status";
     }
 }

@@ -1,0 +1,588 @@
+/* snet_train.c — denoising score matching with Adam, EMA, checkpoints; see snet_train.h. */
+#include "snet_train.h"
+#include "snet_io.h"
+#include "snet_layers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#define OMP_MIN 32768
+#define STATE_MAGIC "SGT1"
+#define STATE_VERSION 1u
+enum { DOMAIN_TRAIN = 0x7472 }; /* the training noise stream, apart from snet_data's domains */
+
+void snet_train_options_default(snet_train_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->steps = 10000;
+    opt->batch = 512;
+    opt->lr = 2e-4;
+    opt->warmup = 5000;
+    opt->grad_clip = 1.0;
+    opt->beta1 = 0.9;
+    opt->beta2 = 0.999;
+    opt->adam_eps = 1e-8;
+    opt->ema_decay = 0.999;
+    opt->t_eps = 1e-5;
+    opt->weighting = SNET_WEIGHT_STD2;
+    opt->checkpoint_every = 1000;
+    opt->log_every = 100;
+}
+
+struct snet_trainer {
+    snet_model *model;           // borrowed
+    snet_train_options opt;      // copy (its strings stay borrowed)
+    size_t B, D, P;
+    float *x0, *xt, *z, *r, *dout; // (B, D) each
+    float *t;                      // (B)
+    double *lambda_c, *inv_std;    // (B) λ(t)·c(t), 1/s(t)
+    float *acts, *scratch;
+    float *grad, *m, *v, *ema;     // (P) each; ema NULL without EMA
+    uint64_t step;
+    gsl_rng *rng;
+};
+
+static uint64_t splitmix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void snet_trainer_free(snet_trainer *tr)
+{
+    if (!tr)
+        return;
+    free(tr->x0);
+    free(tr->xt);
+    free(tr->z);
+    free(tr->r);
+    free(tr->dout);
+    free(tr->t);
+    free(tr->lambda_c);
+    free(tr->inv_std);
+    free(tr->acts);
+    free(tr->scratch);
+    free(tr->grad);
+    free(tr->m);
+    free(tr->v);
+    free(tr->ema);
+    if (tr->rng)
+        gsl_rng_free(tr->rng);
+    free(tr);
+}
+
+int snet_trainer_alloc(snet_trainer **out, snet_model *model, const snet_train_options *opt,
+                       char *msg, size_t msg_size)
+{
+    *out = NULL;
+    if (opt->batch < 1 || opt->batch > (1u << 20)) {
+        snprintf(msg, msg_size, "batch = %zu, expected 1..1048576", opt->batch);
+        return SNET_EINVAL;
+    }
+    if (!(opt->lr > 0.0) || !(opt->beta1 >= 0.0 && opt->beta1 < 1.0) || !(opt->beta2 >= 0.0 && opt->beta2 < 1.0) ||
+        !(opt->adam_eps > 0.0)) {
+        snprintf(msg, msg_size, "Adam: lr = %g, beta1 = %g, beta2 = %g, eps = %g: expected lr > 0, "
+                 "0 ≤ betas < 1, eps > 0", opt->lr, opt->beta1, opt->beta2, opt->adam_eps);
+        return SNET_EINVAL;
+    }
+    if (!(opt->ema_decay >= 0.0 && opt->ema_decay < 1.0)) {
+        snprintf(msg, msg_size, "ema_decay = %g, expected 0 (off) or in (0, 1)", opt->ema_decay);
+        return SNET_EINVAL;
+    }
+    if (!(opt->t_eps > 0.0 && opt->t_eps < 1.0)) {
+        snprintf(msg, msg_size, "t_eps = %g, expected in (0, 1)", opt->t_eps);
+        return SNET_EINVAL;
+    }
+    if (opt->weighting != SNET_WEIGHT_STD2 && opt->weighting != SNET_WEIGHT_LIKELIHOOD) {
+        snprintf(msg, msg_size, "weighting = %d, expected 0 (s(t)²) or 1 (g(t)², likelihood)", (int)opt->weighting);
+        return SNET_EINVAL;
+    }
+    snet_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        goto oom;
+    tr->model = model;
+    tr->opt = *opt;
+    tr->B = opt->batch;
+    tr->D = snet_config_dim(&model->cfg);
+    tr->P = model->n_params;
+    size_t BD = tr->B * tr->D;
+    tr->x0 = malloc(BD * sizeof(float));
+    tr->xt = malloc(BD * sizeof(float));
+    tr->z = malloc(BD * sizeof(float));
+    tr->r = malloc(BD * sizeof(float));
+    tr->dout = malloc(BD * sizeof(float));
+    tr->t = malloc(tr->B * sizeof(float));
+    tr->lambda_c = malloc(tr->B * sizeof(double));
+    tr->inv_std = malloc(tr->B * sizeof(double));
+    tr->acts = malloc((model->arch->act_size(&model->cfg, tr->B) + 1) * sizeof(float));
+    tr->scratch = malloc((model->arch->scratch_size(&model->cfg, tr->B) + 1) * sizeof(float));
+    tr->grad = calloc(tr->P, sizeof(float));
+    tr->m = calloc(tr->P, sizeof(float));
+    tr->v = calloc(tr->P, sizeof(float));
+    tr->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!tr->x0 || !tr->xt || !tr->z || !tr->r || !tr->dout || !tr->t || !tr->lambda_c ||
+        !tr->inv_std || !tr->acts || !tr->scratch || !tr->grad || !tr->m || !tr->v || !tr->rng)
+        goto oom;
+    if (opt->ema_decay > 0.0) {
+        tr->ema = malloc(tr->P * sizeof(float));
+        if (!tr->ema)
+            goto oom;
+        memcpy(tr->ema, model->params, tr->P * sizeof(float));
+    }
+    *out = tr;
+    return SNET_OK;
+oom:
+    snet_trainer_free(tr);
+    snprintf(msg, msg_size, "out of memory for a trainer of batch %zu and %zu parameters", opt->batch,
+             model->n_params);
+    return SNET_ENOMEM;
+}
+
+uint64_t snet_trainer_steps_done(const snet_trainer *tr) { return tr->step; }
+const float *snet_trainer_ema(const snet_trainer *tr) { return tr->ema; }
+
+/* Draws batch `step`, perturbs it and runs the forward pass; returns the loss and leaves
+ * dL/dr in tr->dout. */
+static double dsm_forward(snet_trainer *tr, snet_dataset *data, uint64_t step, int *status)
+{
+    const snet_config *cfg = &tr->model->cfg;
+    const snet_train_options *o = &tr->opt;
+    size_t B = tr->B, D = tr->D;
+    *status = snet_dataset_batch(data, o->seed, step, B, tr->x0);
+    if (*status)
+        return NAN;
+    gsl_rng_set(tr->rng, (unsigned long)splitmix64(splitmix64(o->seed ^ DOMAIN_TRAIN) ^ step));
+    for (size_t b = 0; b < B; b++) {
+        double t = o->t_eps + (1.0 - o->t_eps) * gsl_rng_uniform(tr->rng);
+        tr->t[b] = (float)t;
+        t = tr->t[b]; // the network sees the float time: schedule it with the same value
+        double mean = snet_marginal_mean(cfg, t), std = snet_marginal_std(cfg, t);
+        double lambda = o->weighting == SNET_WEIGHT_STD2 ? std * std : snet_diffusion_sq(cfg, t);
+        double c = cfg->sde == SNET_SDE_VE ? 1.0 / std : -1.0 / std;
+        tr->lambda_c[b] = lambda * c;
+        tr->inv_std[b] = 1.0 / std;
+        for (size_t d = 0; d < D; d++) {
+            float z = (float)gsl_ran_gaussian_ziggurat(tr->rng, 1.0);
+            tr->z[b * D + d] = z;
+            tr->xt[b * D + d] = (float)(mean * tr->x0[b * D + d] + std * z);
+        }
+    }
+    tr->model->arch->forward(cfg, tr->model->params, B, tr->xt, tr->t, tr->r, tr->acts);
+    // loss = 1/(BD) Σ λ (c r + z/s)²; dL/dr = 2 λ c (c r + z/s) / (BD)
+    double total = 0.0, inv_n = 1.0 / (double)(B * D);
+    for (size_t b = 0; b < B; b++) {
+        double c = cfg->sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b];
+        double lambda = tr->lambda_c[b] / c, row = 0.0;
+        for (size_t d = 0; d < D; d++) {
+            double e = c * tr->r[b * D + d] + tr->z[b * D + d] * tr->inv_std[b];
+            row += e * e;
+            tr->dout[b * D + d] = (float)(2.0 * tr->lambda_c[b] * e * inv_n);
+        }
+        total += lambda * row;
+    }
+    *status = SNET_OK;
+    return total * inv_n;
+}
+
+double snet_trainer_eval_loss(snet_trainer *tr, snet_dataset *data, uint64_t step)
+{
+    int status;
+    double loss = dsm_forward(tr, data, step, &status);
+    return status ? NAN : loss;
+}
+
+int snet_trainer_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress)
+{
+    const snet_model *mdl = tr->model;
+    const snet_train_options *o = &tr->opt;
+    int status;
+    double loss = dsm_forward(tr, data, tr->step, &status);
+    if (status)
+        return status;
+    snet_zero(tr->grad, tr->P);
+    mdl->arch->backward(&mdl->cfg, mdl->params, tr->B, tr->xt, tr->t, tr->acts, tr->dout, tr->grad,
+                        NULL, tr->scratch);
+    // global norm over the trainable tensors, summed in a fixed order
+    double norm2 = 0.0;
+    for (size_t k = 0; k < mdl->n_tensors; k++) {
+        const snet_tensor *e = &mdl->tensors[k];
+        if (!e->trainable)
+            continue;
+        const float *g = tr->grad + e->offset;
+        for (size_t i = 0; i < e->size; i++)
+            norm2 += (double)g[i] * g[i];
+    }
+    double norm = sqrt(norm2);
+    memset(progress, 0, sizeof *progress);
+    progress->step = tr->step + 1;
+    progress->steps = o->steps;
+    progress->loss = progress->loss_avg = loss;
+    progress->grad_norm = norm;
+    if (!isfinite(loss) || !isfinite(norm))
+        return SNET_ENONFINITE;
+    double scale = o->grad_clip > 0.0 && norm > o->grad_clip ? o->grad_clip / (norm + 1e-6) : 1.0;
+    uint64_t n = tr->step + 1;
+    double lr = o->warmup ? o->lr * fmin(1.0, (double)n / (double)o->warmup) : o->lr;
+    progress->lr = lr;
+    // Adam with bias correction folded into the step size and epsilon (as torch.optim.Adam)
+    double bc1 = 1.0 - pow(o->beta1, (double)n), bc2 = 1.0 - pow(o->beta2, (double)n);
+    float step_size = (float)(lr / bc1), eps = (float)o->adam_eps, b1 = (float)o->beta1,
+          b2 = (float)o->beta2, fscale = (float)scale, sqrt_bc2 = (float)sqrt(bc2);
+    double decay = fmin(o->ema_decay, (1.0 + (double)n) / (10.0 + (double)n));
+    float one_minus_decay = (float)(1.0 - decay);
+    for (size_t k = 0; k < mdl->n_tensors; k++) {
+        const snet_tensor *e = &mdl->tensors[k];
+        if (!e->trainable)
+            continue;
+        float *p = mdl->params + e->offset, *m = tr->m + e->offset, *v = tr->v + e->offset;
+        const float *g = tr->grad + e->offset;
+        float *ema = tr->ema ? tr->ema + e->offset : NULL;
+        size_t size = e->size;
+#pragma omp parallel for schedule(static) if (size >= OMP_MIN)
+        for (size_t i = 0; i < size; i++) {
+            float gi = g[i] * fscale;
+            m[i] = b1 * m[i] + (1.0f - b1) * gi;
+            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+            p[i] -= step_size * m[i] / (sqrtf(v[i]) / sqrt_bc2 + eps);
+            if (ema)
+                ema[i] += one_minus_decay * (p[i] - ema[i]);
+        }
+    }
+    tr->step++;
+    return SNET_OK;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------------------------- */
+
+typedef struct bytes_out {
+    unsigned char *p;
+} bytes_out;
+static void w_u32(bytes_out *o, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        *o->p++ = (unsigned char)(v >> (8 * i));
+}
+static void w_u64(bytes_out *o, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        *o->p++ = (unsigned char)(v >> (8 * i));
+}
+static void w_f64(bytes_out *o, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    w_u64(o, v);
+}
+static void w_f32s(bytes_out *o, const float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v;
+        memcpy(&v, &a[i], 4);
+        w_u32(o, v);
+    }
+}
+static uint32_t r_u32(const unsigned char **p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)(*p)[i] << (8 * i);
+    *p += 4;
+    return v;
+}
+static uint64_t r_u64(const unsigned char **p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)(*p)[i] << (8 * i);
+    *p += 8;
+    return v;
+}
+static double r_f64(const unsigned char **p)
+{
+    uint64_t v = r_u64(p);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+static void r_f32s(const unsigned char **p, float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v = r_u32(p);
+        memcpy(&a[i], &v, 4);
+    }
+}
+
+/* magic, version, step, seed, batch, lr, warmup, clip, beta1, beta2, eps, ema, t_eps, weighting,
+ * has_ema, n_params */
+enum { STATE_HEAD = 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 8 };
+
+int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_t msg_size)
+{
+    size_t bytes = STATE_HEAD + 8 * tr->P;
+    unsigned char *buf = malloc(bytes);
+    if (!buf) {
+        snprintf(msg, msg_size, "%s: out of memory for %zu bytes of training state", path, bytes);
+        return SNET_ENOMEM;
+    }
+    const snet_train_options *o = &tr->opt;
+    bytes_out w = {buf};
+    memcpy(w.p, STATE_MAGIC, 4), w.p += 4;
+    w_u32(&w, STATE_VERSION);
+    w_u64(&w, tr->step);
+    w_u64(&w, o->seed);
+    w_u64(&w, o->batch);
+    w_f64(&w, o->lr);
+    w_u64(&w, o->warmup);
+    w_f64(&w, o->grad_clip);
+    w_f64(&w, o->beta1);
+    w_f64(&w, o->beta2);
+    w_f64(&w, o->adam_eps);
+    w_f64(&w, o->ema_decay);
+    w_f64(&w, o->t_eps);
+    w_u32(&w, (uint32_t)o->weighting);
+    w_u32(&w, tr->ema != NULL);
+    w_u64(&w, tr->P);
+    w_f32s(&w, tr->m, tr->P);
+    w_f32s(&w, tr->v, tr->P);
+    int rc = snet_io_write(path, tr->model, tr->ema, o->note, tr->step, buf, bytes, msg, msg_size);
+    free(buf);
+    return rc;
+}
+
+/* Names the first config field where a and b differ; 0 if they agree. */
+static int config_diff(const snet_config *a, const snet_config *b, char *out, size_t size)
+{
+#define U(f)                                                                                   \
+    if (a->f != b->f) {                                                                        \
+        snprintf(out, size, #f " is %u in the checkpoint, %u requested", (unsigned)a->f, (unsigned)b->f); \
+        return 1;                                                                              \
+    }
+#define F(f)                                                                                   \
+    if (memcmp(&a->f, &b->f, sizeof(float)) != 0) {                                            \
+        snprintf(out, size, #f " is %g in the checkpoint, %g requested", (double)a->f, (double)b->f); \
+        return 1;                                                                              \
+    }
+    U(arch) U(channels) U(height) U(width) U(hidden) U(n_blocks) U(n_fourier) F(fourier_scale)
+    U(layer_norm) U(base_channels) U(n_levels) U(n_groups) U(sde) F(sigma_min) F(sigma_max)
+    F(beta_min) F(beta_max) F(data_scale) F(data_shift) U(quantized)
+#undef U
+#undef F
+    return 0;
+}
+
+int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_size)
+{
+    snet_file_contents c;
+    int rc = snet_io_read(path, &c, msg, msg_size);
+    if (rc)
+        return rc;
+    char why[256];
+    const snet_train_options *o = &tr->opt;
+    rc = SNET_EFORMAT;
+    if (config_diff(&c.model->cfg, &tr->model->cfg, why, sizeof why)) {
+        snprintf(msg, msg_size, "%s: cannot resume: %s", path, why);
+        rc = SNET_EINVAL;
+        goto done;
+    }
+    if (!c.extra) {
+        snprintf(msg, msg_size, "%s: a weights file without training state, not a checkpoint", path);
+        goto done;
+    }
+    if (c.extra_bytes < STATE_HEAD || memcmp(c.extra, STATE_MAGIC, 4) != 0) {
+        snprintf(msg, msg_size, "%s: training state of %zu bytes without the '%s' magic", path,
+                 c.extra_bytes, STATE_MAGIC);
+        goto done;
+    }
+    const unsigned char *p = (const unsigned char *)c.extra + 4;
+    uint32_t version = r_u32(&p);
+    if (version != STATE_VERSION) {
+        snprintf(msg, msg_size, "%s: training state version %u not supported (expected %u)", path,
+                 version, STATE_VERSION);
+        goto done;
+    }
+    uint64_t step = r_u64(&p), seed = r_u64(&p), batch = r_u64(&p);
+    double lr = r_f64(&p);
+    uint64_t warmup = r_u64(&p);
+    double clip = r_f64(&p), beta1 = r_f64(&p), beta2 = r_f64(&p), eps = r_f64(&p),
+           ema_decay = r_f64(&p), t_eps = r_f64(&p);
+    uint32_t weighting = r_u32(&p), has_ema = r_u32(&p);
+    uint64_t n = r_u64(&p);
+#define OPT_U(name, file_v, want)                                                                    \
+    if ((uint64_t)(file_v) != (uint64_t)(want)) {                                                    \
+        snprintf(msg, msg_size, "%s: cannot resume: " name " is %llu in the checkpoint, %llu requested", \
+                 path, (unsigned long long)(file_v), (unsigned long long)(want));                    \
+        rc = SNET_EINVAL;                                                                            \
+        goto done;                                                                                   \
+    }
+#define OPT_D(name, file_v, want)                                                                    \
+    if ((file_v) != (want)) {                                                                        \
+        snprintf(msg, msg_size, "%s: cannot resume: " name " is %g in the checkpoint, %g requested", \
+                 path, (double)(file_v), (double)(want));                                            \
+        rc = SNET_EINVAL;                                                                            \
+        goto done;                                                                                   \
+    }
+    OPT_U("seed", seed, o->seed)
+    OPT_U("batch", batch, o->batch)
+    OPT_D("lr", lr, o->lr)
+    OPT_U("warmup", warmup, o->warmup)
+    OPT_D("grad_clip", clip, o->grad_clip)
+    OPT_D("beta1", beta1, o->beta1)
+    OPT_D("beta2", beta2, o->beta2)
+    OPT_D("adam_eps", eps, o->adam_eps)
+    OPT_D("ema_decay", ema_decay, o->ema_decay)
+    OPT_D("t_eps", t_eps, o->t_eps)
+    OPT_U("weighting", weighting, o->weighting)
+#undef OPT_U
+#undef OPT_D
+    if (n != tr->P || c.extra_bytes != STATE_HEAD + 8 * tr->P || (has_ema != 0) != (tr->ema != NULL) ||
+        (has_ema != 0) != (c.ema != NULL) || step != c.step) {
+        snprintf(msg, msg_size, "%s: training state inconsistent: %llu Adam moments for %zu parameters, "
+                 "%zu bytes, EMA %s/%s, step %llu vs %llu", path, (unsigned long long)n, tr->P,
+                 c.extra_bytes, has_ema ? "yes" : "no", c.ema ? "yes" : "no", (unsigned long long)step,
+                 (unsigned long long)c.step);
+        goto done;
+    }
+    memcpy(tr->model->params, c.model->params, tr->P * sizeof(float));
+    if (tr->ema)
+        memcpy(tr->ema, c.ema, tr->P * sizeof(float));
+    r_f32s(&p, tr->m, tr->P);
+    r_f32s(&p, tr->v, tr->P);
+    tr->step = step;
+    rc = SNET_OK;
+done:
+    snet_file_contents_free(&c);
+    return rc;
+}
+
+/* ---- the whole run ---------------------------------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
+                   snet_train_report *report, snet_model **model_out, char *msg, size_t msg_size)
+{
+    snet_train_report rep = {0, 0, 0, NAN, NAN, 0.0};
+    if (model_out)
+        *model_out = NULL;
+    if (opt->threads > 0)
+        snet_set_num_threads(opt->threads);
+    snet_config c = *cfg;
+    snet_dataset_apply_config(data, &c);
+    snet_model *model = NULL;
+    snet_trainer *tr = NULL;
+    double *recent = NULL; // ring of the last losses for final_loss_avg
+    enum { RECENT = 1000 };
+    double t0 = now_seconds(), loss_sum = 0.0;
+    uint64_t since_log = 0, n_run = 0;
+    int rc = snet_model_alloc(&model, &c, msg, msg_size);
+    if (rc)
+        goto done;
+    snet_model_init(model, opt->seed);
+    rc = snet_trainer_alloc(&tr, model, opt, msg, msg_size);
+    if (rc)
+        goto done;
+    recent = calloc(RECENT, sizeof *recent);
+    if (!recent) {
+        rc = SNET_ENOMEM;
+        snprintf(msg, msg_size, "out of memory");
+        goto done;
+    }
+    if (opt->resume && opt->checkpoint_path && access(opt->checkpoint_path, F_OK) == 0) {
+        rc = snet_trainer_load(tr, opt->checkpoint_path, msg, msg_size);
+        if (rc)
+            goto done;
+        rep.resumed = 1;
+    }
+    rep.start_step = tr->step;
+    t0 = now_seconds();
+    while (tr->step < opt->steps) {
+        snet_train_progress pr;
+        rc = snet_trainer_step(tr, data, &pr);
+        if (rc == SNET_ENONFINITE) {
+            snprintf(msg, msg_size, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
+                     (unsigned long long)pr.step, pr.loss, pr.grad_norm);
+            goto done;
+        }
+        if (rc) {
+            snprintf(msg, msg_size, "step %llu: %s", (unsigned long long)pr.step, snet_strerror(rc));
+            goto done;
+        }
+        if (n_run == 0)
+            rep.first_loss = pr.loss;
+        recent[n_run % RECENT] = pr.loss;
+        n_run++;
+        loss_sum += pr.loss;
+        since_log++;
+        if (opt->checkpoint_path && opt->checkpoint_every && tr->step % opt->checkpoint_every == 0 &&
+            tr->step < opt->steps) {
+            rc = snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
+            if (rc)
+                goto done;
+        }
+        if (opt->log && opt->log_every && (tr->step % opt->log_every == 0 || tr->step == opt->steps)) {
+            pr.loss_avg = loss_sum / (double)since_log;
+            pr.elapsed = now_seconds() - t0;
+            pr.steps_per_sec = pr.elapsed > 0 ? (double)n_run / pr.elapsed : 0.0;
+            loss_sum = 0.0;
+            since_log = 0;
+            if (opt->log(&pr, opt->log_ctx)) {
+                if (opt->checkpoint_on_stop && opt->checkpoint_path) {
+                    rc = snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
+                    if (rc)
+                        goto done;
+                }
+                rc = SNET_ESTOPPED;
+                snprintf(msg, msg_size, "stopped at step %llu of %llu", (unsigned long long)tr->step,
+                         (unsigned long long)opt->steps);
+                goto done;
+            }
+        }
+    }
+    if (opt->checkpoint_path) {
+        rc = snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
+        if (rc)
+            goto done;
+    }
+    if (opt->out_path) {
+        rc = snet_model_save(model, tr->ema, opt->note, tr->step, opt->out_path, msg, msg_size);
+        if (rc)
+            goto done;
+    }
+    rc = SNET_OK;
+done:
+    if (tr) {
+        size_t k = n_run < RECENT ? (size_t)n_run : RECENT;
+        double s = 0.0;
+        for (size_t i = 0; i < k; i++)
+            s += recent[i];
+        rep.final_loss_avg = k ? s / (double)k : NAN;
+        rep.end_step = tr->step;
+        rep.seconds = now_seconds() - t0;
+    }
+    if (report)
+        *report = rep;
+    if (model_out && (rc == SNET_OK || rc == SNET_ESTOPPED) && model) {
+        if (tr && tr->ema)
+            memcpy(model->params, tr->ema, model->n_params * sizeof(float));
+        *model_out = model;
+        model = NULL;
+    }
+    free(recent);
+    snet_trainer_free(tr);
+    snet_model_free(model);
+    return rc;
+}
