@@ -309,15 +309,14 @@ int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
     }
     slv_ode_solver_set_interrupt(solver, o->interrupt);
 
-    size_t max_nfe = 0;
+    size_t total_nfe = 0;
     for (size_t row = 0; row < n; row += ns) {
         ctx.row0 = row;
         status = slv_ode_solver_solve(solver, eps, process->T, y + row * dd);
         size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
         c.stats.n_steps += slv_ode_solver_get_n_steps(solver);
         c.stats.n_rejected += slv_ode_solver_get_n_rejected(solver);
-        if (evals > max_nfe)
-            max_nfe = evals;
+        total_nfe += evals * ns;
         if (nfe)
             for (size_t p = 0; p < ns; p++)
                 nfe[row + p] = evals;
@@ -327,7 +326,7 @@ int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
             goto done;
         }
     }
-    c.stats.nfe = max_nfe;
+    c.stats.nfe = (total_nfe + n / 2) / n; /* mean per point */
 
     for (size_t i = 0; i < n; i++)
         memcpy(z + i * d, y + i * dd, d * sizeof *z);

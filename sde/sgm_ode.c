@@ -75,7 +75,7 @@ static int check_ode_options(sgm_call *c, const sgm_ode_options *o)
 }
 
 /* Integrates y[n*d] (rows of the call's batch) from t0 to t1. nfe[n] (may be NULL) receives each
- * row's count of vector-field evaluations; the call's stats get the maximum. */
+ * row's count of vector-field evaluations; the call's stats get the mean. */
 static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, double t1,
                     double *y, const sgm_inpaint *inpaint, const double *inpaint_noise,
                     size_t *nfe)
@@ -112,15 +112,14 @@ static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, 
     }
     slv_ode_solver_set_interrupt(solver, o->interrupt);
 
-    size_t max_nfe = 0;
+    size_t total_nfe = 0;
     for (size_t row = 0; row < n; row += n_solver) {
         ctx.row0 = row;
         status = slv_ode_solver_solve(solver, t0, t1, y + row * d);
         size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
         c->stats.n_steps += slv_ode_solver_get_n_steps(solver);
         c->stats.n_rejected += slv_ode_solver_get_n_rejected(solver);
-        if (evals > max_nfe)
-            max_nfe = evals;
+        total_nfe += evals * n_solver;
         if (nfe)
             for (size_t p = 0; p < n_solver; p++)
                 nfe[row + p] = evals;
@@ -130,7 +129,7 @@ static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, 
             break;
         }
     }
-    c->stats.nfe += max_nfe;
+    c->stats.nfe += (total_nfe + n / 2) / n; /* mean per sample */
 done:
     slv_ode_solver_free(solver);
     free(ctx.x);

@@ -136,11 +136,11 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
     const int has_pred = o->predictor != SGM_PREDICTOR_NONE;
 
     score = malloc(n * d * sizeof *score);
-    z = malloc(d * sizeof *z);
+    z = malloc(n * d * sizeof *z);
     r = gsl_rng_alloc(slv_rng_counter);
     if (!score || !z || !r) {
         status = slv_error_set(&c.err, SLV_ENOMEM, T, -1, "pc: cannot allocate %zu doubles",
-                               n * d + d);
+                               2 * n * d);
         goto done;
     }
 
@@ -170,23 +170,38 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
             const int add_noise = !(o->denoise && last_step && !has_pred && it + 1 == n_corr);
             const double ald_std = sgm_process_std(process, t);
             for (size_t s = 0; s < n; s++) {
-                double *xs = x + s * d;
-                const double *ss = score + s * d;
                 slv_rng_set_stream(r, seed, (uint64_t)(first_sample + s),
                                    SGM_STREAM_STEP(k, 1 + it));
                 for (size_t j = 0; j < d; j++)
-                    z[j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+                    z[s * d + j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+            }
+            double batch_ratio = 0.0; /* (mean ‖z‖ / mean ‖s‖)² for langevin_batch_norms */
+            if (o->corrector == SGM_CORRECTOR_LANGEVIN && o->langevin_batch_norms) {
+                double z_norm = 0.0, s_norm = 0.0;
+                for (size_t s = 0; s < n; s++) {
+                    z_norm += sqrt(sq_norm(z + s * d, d));
+                    s_norm += sqrt(sq_norm(score + s * d, d));
+                }
+                batch_ratio = s_norm > 0.0 ? (z_norm / s_norm) * (z_norm / s_norm) : 0.0;
+            }
+            for (size_t s = 0; s < n; s++) {
+                double *xs = x + s * d;
+                const double *ss = score + s * d, *zs = z + s * d;
                 double step;
                 if (o->corrector == SGM_CORRECTOR_LANGEVIN) {
-                    /* Per-sample norms: ε = 2α (snr ‖z‖/‖s‖)². */
-                    double s2 = sq_norm(ss, d);
-                    step = s2 > 0.0 ? 2.0 * alpha * o->snr * o->snr * sq_norm(z, d) / s2 : 0.0;
+                    double ratio = batch_ratio;
+                    if (!o->langevin_batch_norms) {
+                        /* Per-sample norms: ε = 2α (snr ‖z‖/‖s‖)². */
+                        double s2 = sq_norm(ss, d);
+                        ratio = s2 > 0.0 ? sq_norm(zs, d) / s2 : 0.0;
+                    }
+                    step = 2.0 * alpha * o->snr * o->snr * ratio;
                 } else {
                     step = 2.0 * alpha * (o->snr * ald_std) * (o->snr * ald_std);
                 }
                 const double noise_scale = add_noise ? sqrt(2.0 * step) : 0.0;
                 for (size_t j = 0; j < d; j++)
-                    xs[j] += step * ss[j] + noise_scale * z[j];
+                    xs[j] += step * ss[j] + noise_scale * zs[j];
             }
         }
 

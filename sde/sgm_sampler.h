@@ -79,6 +79,12 @@ typedef struct sgm_pc_options {
     sgm_corrector corrector;   /* default: VE langevin, VP/sub-VP none */
     double snr;                /* default 0.16 */
     size_t corrector_steps;    /* default 1 */
+    int langevin_batch_norms;  /* default 0: each sample's own ‖z‖, ‖s‖ (the paper's Algorithms 4
+                                  and 5; batch-independent). 1: the official code's rule, norms
+                                  averaged over the batch — one step size for the batch, so a
+                                  sample depends on its batch-mates. In very low dimension (d of
+                                  a few) the per-sample ratio ‖z‖/‖s‖ has heavy tails and makes
+                                  occasional huge steps: see docs/sde.md. */
     double eps;                /* end time; default SGM_EPS_DEFAULT (1e-3 VP/sub-VP, 1e-5 VE) */
     int denoise;               /* default 1: output the noise-free mean of the last update */
     const sgm_inpaint *inpaint; /* default NULL */
@@ -96,7 +102,8 @@ void sgm_pc_options_init(sgm_pc_options *o, const sgm_process *p);
  *   ancestral          VE: x ← x + (σ_i² − σ_{i−1}²) s + √(σ_{i−1}² (σ_i² − σ_{i−1}²)/σ_i²) z
  *                      VP: x ← (x + β_i s)/√(1 − β_i) + √β_i z
  *   langevin           x ← x + ε s + √(2ε) z, ε = 2α (snr ‖z‖/‖s‖)² with each sample's own norms
- *                      (batch-independent; the official code averages the norms over the batch),
+ *                      (batch-independent; langevin_batch_norms = 1 averages the norms over the
+ *                      batch as the official code does),
  *                      α = 1 − β_i (VP, sub-VP: the DDPM β_i), 1 (VE)
  *   ald                same update with ε = 2α (snr s(t_k))²
  * Noise of sample i at step k: stream SGM_STREAM_STEP(k, j), j = 0 predictor, j = 1 + c corrector
@@ -130,7 +137,7 @@ typedef struct sgm_ode_options {
 
 void sgm_ode_options_init(sgm_ode_options *o);
 
-/* Prior sample (SGM_STREAM_PRIOR) then decode. stats->nfe counts vector-field evaluations (max
+/* Prior sample (SGM_STREAM_PRIOR) then decode. stats->nfe counts vector-field evaluations (mean
  * over samples in independent mode) plus 1 for the denoising step. */
 int sgm_ode_sample(const sgm_process *process, const sgm_score_model *model,
                    const sgm_ode_options *options, size_t n, uint64_t seed, size_t first_sample,
@@ -182,7 +189,8 @@ typedef struct sgm_sde_options {
 
 void sgm_sde_options_init(sgm_sde_options *o);
 
-/* stats->nfe = batched drift calls (one score evaluation each) + 1 with denoising. */
+/* stats->nfe = drift evaluations per sample (the mean over the batch for the adaptive driver, whose
+ * paths take different steps) + 1 with denoising. */
 int sgm_sde_sample(const sgm_process *process, const sgm_score_model *model,
                    const sgm_sde_options *options, size_t n, uint64_t seed, size_t first_sample,
                    double *x, sgm_stats *stats, slv_error *err);

@@ -66,11 +66,11 @@ int sgm_score_model_validate(const sgm_score_model *model, slv_error *err);
 /* ---- Statistics every sampler / likelihood call fills -------------------------------------- */
 
 typedef struct sgm_stats {
-    /* Score evaluations per sample: the number of times each sample's score was computed (a
-     * batched call counts once for each sample in it). For the PC sampler N·(corrector_steps + 1)
-     * (+1 with a separate denoising step); for the ODE/SDE samplers and the likelihood the number
-     * of vector-field evaluations the integrator made (maximum over the batch in independent
-     * mode; per-point values are returned separately where the API has an nfe[] output). */
+    /* Score evaluations per sample, averaged over the batch (rounded): how many times each
+     * sample's score was computed (a batched call counts once for each sample in it). PC sampler:
+     * N·(corrector_steps + 1); ODE/SDE samplers and likelihood: the integrator's vector-field
+     * evaluations (+1 for a final denoising step). Per-sample counts, where they differ, come
+     * through the nfe[] outputs of sgm_decode/sgm_encode/sgm_likelihood. */
     size_t nfe;
     size_t n_score_calls;    /* batched calls to model->score (all purposes, incl. FD divergence) */
     size_t n_product_calls;  /* batched calls to score_vjp / score_jvp / divergence */

@@ -22,7 +22,8 @@ void sgm_sde_options_init(sgm_sde_options *o)
 
 typedef struct rev_ctx {
     sgm_call *c;
-    size_t n; /* batch size of the call: a drift call on the whole batch names its samples */
+    size_t n;            /* batch size of the call: a drift call on the whole batch names its samples */
+    size_t sample_evals; /* Σ over drift calls of the rows evaluated */
 } rev_ctx;
 
 /* Reverse-time drift a(t) x − g(t)² s(x, t). */
@@ -31,6 +32,7 @@ static int rev_drift(double t, size_t n, size_t d, const double *x, double *out,
     rev_ctx *ctx = params;
     sgm_call *c = ctx->c;
     c->stats.n_score_calls++;
+    ctx->sample_evals += n;
     int rc = c->model->score(t, n, d, x, out, c->model->params);
     if (rc != 0) {
         slv_error_set(&c->err, SLV_ECALLBACK, t, -1,
@@ -94,7 +96,7 @@ int sgm_sde_sample(const sgm_process *process, const sgm_score_model *model,
         return sgm_call_finish(&c, status, stats, err);
 
     const size_t d = c.d;
-    rev_ctx ctx = {&c, n};
+    rev_ctx ctx = {&c, n, 0};
     slv_sde sys = {rev_drift, rev_diffusion, NULL, d, d, SLV_NOISE_DIAGONAL, 1, &ctx};
     if (sgm_process_prior_sample(process, n, d, seed, first_sample, x) != SLV_OK) {
         status = slv_error_set(&c.err, SLV_ENOMEM, process->T, -1, "sde: out of memory");
@@ -126,7 +128,9 @@ int sgm_sde_sample(const sgm_process *process, const sgm_score_model *model,
     else
         status = slv_sde_solver_solve_fixed(solver, process->T, eps,
                                             o->n_steps ? o->n_steps : process->N, x, NULL);
-    c.stats.nfe = slv_sde_solver_get_n_drift_evals(solver);
+    /* Mean score evaluations per sample (the adaptive driver batches only the paths that share
+     * a step, so its number of batched calls exceeds every path's count). */
+    c.stats.nfe = (ctx.sample_evals + n / 2) / n;
     c.stats.n_steps = slv_sde_solver_get_n_steps(solver);
     c.stats.n_rejected = slv_sde_solver_get_n_rejected(solver);
     if (status != SLV_OK) {
