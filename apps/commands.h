@@ -23,5 +23,6 @@ int cmd_interpolate(int argc, char **argv);
 int cmd_inpaint(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ const command_entry scoresde_commands[] = {
     {"interpolate", cmd_interpolate, "decode a spherical interpolation between two encoded points"},
     {"inpaint", cmd_inpaint, "fill in unknown coordinates or pixels given a mask"},
     {"compare", cmd_compare, "run several samplers on one model: NFE, time, quality, plots"},
+    {"evaluate", cmd_evaluate, "Frechet distance of Fashion-MNIST samples in classifier features"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,254 @@
+/* scoresde evaluate — sample quality of a Fashion-MNIST model: the Fréchet distance between the
+ * classifier features of generated images and of the test set, the classifier's own test accuracy
+ * (so the features can be trusted) and the class histogram of the samples. */
+#include <gsl/gsl_rng.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier.h"
+#include "cli.h"
+#include "commands.h"
+#include "metrics.h"
+#include "sampling.h"
+
+static const cli_command evaluate_command = {
+    "evaluate",
+    "Draws --num samples from --model (or takes --images: a file, fashion-mnist:train|test, or\n"
+    "noise) and prints the Fréchet distance between the 256-d penultimate features of the shipped\n"
+    "Fashion-MNIST classifier on them and on the 10 000 test images, the classifier's test accuracy\n"
+    "and the class histogram. --train-classifier trains that classifier and writes --classifier.",
+    "[--model M] [--num N] [options]",
+    "scoresde evaluate --model models/fashion_mnist.sgm --num 1000 --sampler ode"};
+
+static void print_epoch(size_t epoch, double loss, void *ctx)
+{
+    (void)ctx;
+    fprintf(stderr, "classifier: epoch %zu, loss %.4f\n", epoch, loss);
+}
+
+/* Loads a Fashion-MNIST split as floats in [−1, 1) with dequantisation; labels copied. */
+static int load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, char *msg,
+                      size_t msg_size)
+{
+    snet_dataset *ds;
+    const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
+    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, msg, msg_size) != SNET_OK)
+        return -1;
+    *n = snet_dataset_size(ds);
+    *images = malloc(*n * 784 * sizeof **images);
+    *labels = malloc(*n);
+    if (!*images || !*labels) {
+        snet_dataset_free(ds);
+        snprintf(msg, msg_size, "out of memory for Fashion-MNIST");
+        return -1;
+    }
+    snet_dataset_items(ds, 0, *n, seed, *images);
+    memcpy(*labels, snet_dataset_labels(ds), *n);
+    snet_dataset_free(ds);
+    return 0;
+}
+
+static void features_of(classifier *c, const float *images, size_t n, double *features, size_t *hist)
+{
+    float *f = malloc(c->max_batch * c->H2 * sizeof *f), *logits = malloc(c->max_batch * c->K * sizeof *logits);
+    for (size_t first = 0; f && logits && first < n; first += c->max_batch) {
+        size_t B = n - first < c->max_batch ? n - first : c->max_batch;
+        classifier_forward(c, B, images + first * c->D, f, logits);
+        for (size_t i = 0; i < B * c->H2; i++)
+            features[first * c->H2 + i] = f[i];
+        for (size_t b = 0; hist && b < B; b++) {
+            size_t best = 0;
+            for (size_t k = 1; k < c->K; k++)
+                if (logits[b * c->K + k] > logits[b * c->K + best])
+                    best = k;
+            hist[best]++;
+        }
+    }
+    free(f);
+    free(logits);
+}
+
+int cmd_evaluate(int argc, char **argv)
+{
+    common_options c;
+    common_options_init(&c);
+    c.num = 1000;
+    const char *images_spec = NULL, *classifier_path = NULL;
+    int train_classifier = 0;
+    size_t epochs = 8;
+    cli_option opts[64];
+    size_t count = 0;
+    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM);
+    opts[count++] = (cli_option){"images", CLI_STRING, &images_spec,
+                                 "evaluate these images instead of sampling (file, fashion-mnist:train|test, noise)",
+                                 NULL, 0, 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"classifier", CLI_STRING, &classifier_path,
+                                 "classifier file (default: the shipped models/fmnist_classifier.sgc)", NULL, 0,
+                                 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"train-classifier", CLI_FLAG, &train_classifier,
+                                 "train the classifier on the training set and write --classifier", NULL, 0, 0,
+                                 0, NULL, 0};
+    opts[count++] = (cli_option){"epochs", CLI_SIZE, &epochs, "classifier training epochs", NULL, 1, 1000, 0,
+                                 NULL, 0};
+    opts[count] = (cli_option){0};
+    int rc = cli_parse(&evaluate_command, opts, argc, argv);
+    if (rc)
+        return rc == 1 ? 0 : rc;
+    common_options_finish(&c, opts);
+    if (!classifier_path)
+        classifier_path = shipped_model_path("fmnist_classifier.sgc");
+
+    char msg[1024];
+    classifier cls = {0};
+    float *test = NULL, *train = NULL, *samples = NULL;
+    uint8_t *test_labels = NULL, *train_labels = NULL;
+    double *ftest = NULL, *fsamples = NULL, *mu1 = NULL, *S1 = NULL, *mu2 = NULL, *S2 = NULL;
+    size_t n_test = 0, n_train = 0, n_samples = 0, hist[10] = {0};
+    app_model m = {0};
+    int status = 1;
+
+    if (train_classifier) {
+        if (load_split(1, c.seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
+            classifier_alloc(&cls, 256, c.seed)) {
+            cli_fail("evaluate", "%s", msg);
+            goto done;
+        }
+        if (classifier_train(&cls, train, train_labels, n_train, epochs, 128, 1e-3, c.seed,
+                             c.quiet ? NULL : print_epoch, NULL)) {
+            cli_fail("evaluate", "classifier training failed");
+            goto done;
+        }
+        if (classifier_save(&cls, classifier_path, msg, sizeof msg)) {
+            cli_fail("evaluate", "--classifier %s", msg);
+            goto done;
+        }
+        printf("classifier written to %s\n", classifier_path);
+    } else if (classifier_load(&cls, classifier_path, 256, msg, sizeof msg)) {
+        cli_fail("evaluate", "--classifier %s", msg);
+        goto done;
+    }
+    if (load_split(0, c.seed, &test, &test_labels, &n_test, msg, sizeof msg)) {
+        cli_fail("evaluate", "%s", msg);
+        goto done;
+    }
+    double accuracy = classifier_accuracy(&cls, test, test_labels, n_test);
+
+    /* The images to judge: generated, given, or uniform noise. */
+    if (images_spec && strcmp(images_spec, "noise") == 0) {
+        n_samples = c.num;
+        samples = malloc(n_samples * 784 * sizeof *samples);
+        if (!samples)
+            goto nomem;
+        gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rng, (unsigned long)c.seed);
+        for (size_t i = 0; i < n_samples * 784; i++)
+            samples[i] = (float)(2 * gsl_rng_uniform(rng) - 1);
+        gsl_rng_free(rng);
+    } else if (images_spec && strncmp(images_spec, "fashion-mnist:", 14) == 0) {
+        int is_train = strcmp(images_spec + 14, "train") == 0;
+        if (!is_train && strcmp(images_spec + 14, "test") != 0) {
+            status = cli_usage_error(&evaluate_command, "--images: expected fashion-mnist:train or :test");
+            goto done;
+        }
+        size_t n_all;
+        uint8_t *labels;
+        if (load_split(is_train, c.seed + 1, &samples, &labels, &n_all, msg, sizeof msg)) {
+            cli_fail("evaluate", "%s", msg);
+            goto done;
+        }
+        free(labels);
+        n_samples = n_all < c.num ? n_all : c.num;
+    } else {
+        if (load_model_or_fail("evaluate", &c, &m))
+            goto done;
+        if (m.dim != 784) {
+            cli_fail("evaluate", "--model %s has dimension %zu; evaluate needs a Fashion-MNIST model (784)",
+                     m.name, m.dim);
+            goto done;
+        }
+        matrix given = {0};
+        double *x = NULL;
+        if (images_spec) {
+            if (load_points(images_spec, &m, c.num, c.seed, &given, msg, sizeof msg)) {
+                cli_fail("evaluate", "--images %s", msg);
+                goto done;
+            }
+            x = given.x;
+            n_samples = given.n;
+        } else {
+            sampler_spec spec;
+            if ((rc = sampler_from_options(&evaluate_command, &c, opts, &m.process, &spec))) {
+                status = rc;
+                goto done;
+            }
+            n_samples = c.num;
+            x = malloc(n_samples * 784 * sizeof *x);
+            if (!x)
+                goto nomem;
+            progress bar;
+            progress_start(&bar, "evaluate: sampling", n_samples, c.quiet);
+            for (size_t first = 0; first < n_samples; first += c.batch) {
+                size_t n = n_samples - first < c.batch ? n_samples - first : c.batch;
+                sgm_stats stats;
+                slv_error err;
+                slv_error_clear(&err);
+                rc = sampler_run(&spec, &m, n, c.seed, first, x + first * 784, &stats, &err);
+                if (rc != SLV_OK) {
+                    progress_finish(&bar);
+                    free(x);
+                    status = report_solver_failure("evaluate", rc, &err);
+                    goto done;
+                }
+                progress_update(&bar, first + n);
+            }
+            progress_finish(&bar);
+        }
+        samples = malloc(n_samples * 784 * sizeof *samples);
+        if (!samples) {
+            free(x);
+            goto nomem;
+        }
+        /* The classifier sees [−1, 1]; map the model's range onto it. */
+        for (size_t i = 0; i < n_samples * 784; i++)
+            samples[i] = (float)(2 * (x[i] - m.data_lo) / m.data_width - 1);
+        free(x);
+    }
+    if (n_samples < 2) {
+        cli_fail("evaluate", "need at least 2 images, have %zu", n_samples);
+        goto done;
+    }
+    size_t k = cls.H2;
+    ftest = malloc(n_test * k * sizeof *ftest);
+    fsamples = malloc(n_samples * k * sizeof *fsamples);
+    mu1 = malloc(k * sizeof *mu1), mu2 = malloc(k * sizeof *mu2);
+    S1 = malloc(k * k * sizeof *S1), S2 = malloc(k * k * sizeof *S2);
+    if (!ftest || !fsamples || !mu1 || !mu2 || !S1 || !S2)
+        goto nomem;
+    features_of(&cls, test, n_test, ftest, NULL);
+    features_of(&cls, samples, n_samples, fsamples, hist);
+    feature_statistics(k, ftest, n_test, mu1, S1);
+    feature_statistics(k, fsamples, n_samples, mu2, S2);
+    double fd = frechet_distance(k, mu1, S1, mu2, S2);
+    printf("images              %zu from %s\n", n_samples, images_spec ? images_spec : m.name);
+    printf("Frechet distance    %.4f (classifier features, against the %zu test images)\n", fd, n_test);
+    printf("classifier          %s, test accuracy %.4f\n", classifier_path, accuracy);
+    printf("class histogram    ");
+    static const char *names[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                                    "Sandal", "Shirt", "Sneaker", "Bag", "Boot"};
+    for (int j = 0; j < 10; j++)
+        printf(" %s %.3f", names[j], (double)hist[j] / (double)n_samples);
+    printf("\n");
+    status = 0;
+    goto done;
+nomem:
+    cli_fail("evaluate", "out of memory");
+done:
+    classifier_free(&cls);
+    free(test), free(train), free(samples), free(test_labels), free(train_labels);
+    free(ftest), free(fsamples), free(mu1), free(mu2), free(S1), free(S2);
+    if (m.dim)
+        app_model_free(&m);
+    return status;
+}
