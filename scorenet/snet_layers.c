@@ -5,9 +5,12 @@
 #include <math.h>
 #include <string.h>
 
-/* Element-wise loops go parallel above this many floats: below it the thread start-up costs
- * more than the loop. */
-#define SNET_OMP_MIN 32768
+/* Element-wise loops go parallel above this many floats (4 MiB). Below it a parallel region costs
+ * more than it saves: measured on the 2-core machine, the 2-D MLP forward at batch 1024 ran at
+ * 13000 samples/s with serial element-wise loops and 1700 with OpenMP regions at 32768 floats —
+ * Debian's OpenBLAS is the pthreads build, whose spinning workers and GOMP's fight for the cores at
+ * every region's barrier (worst on a loaded machine). */
+#define SNET_OMP_MIN (1 << 20)
 
 void snet_zero(float *a, size_t n)
 {
@@ -69,6 +72,28 @@ void snet_linear_forward(float *out, const float *in, const float *weight, const
                 weight, (int)C, beta, out, (int)OC);
 }
 
+void snet_linear_forward_add(float *out, const float *in, const float *weight, size_t B, size_t C,
+                             size_t OC)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)OC, (int)C, 1.0f, in, (int)C,
+                weight, (int)C, 1.0f, out, (int)OC);
+}
+
+void snet_rows_plus_bias(float *out, const float *a, size_t a_stride, const float *bias, size_t B,
+                         size_t C)
+{
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+    for (size_t b = 0; b < B; b++) {
+        float *o = out + b * C;           // (C)
+        const float *r = a + b * a_stride; // (C)
+        if (bias)
+            for (size_t c = 0; c < C; c++)
+                o[c] = r[c] + bias[c];
+        else
+            memcpy(o, r, C * sizeof *o);
+    }
+}
+
 void snet_linear_backward(float *din, float *dweight, float *dbias, const float *dout,
                           const float *in, const float *weight, size_t B, size_t C, size_t OC)
 {
@@ -100,11 +125,13 @@ void snet_linear_backward(float *din, float *dweight, float *dbias, const float 
 
 void snet_silu_forward(float *out, const float *in, size_t n)
 {
+    // two passes: the expf calls, then a division loop the compiler vectorises
 #pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float x = in[i];
-        out[i] = x / (1.0f + expf(-x));
-    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = expf(-in[i]);
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] / (1.0f + out[i]);
 }
 
 void snet_silu_backward(float *din, const float *dout, const float *in, size_t n)
@@ -119,6 +146,27 @@ void snet_silu_backward(float *din, const float *dout, const float *in, size_t n
 
 /* ---- LayerNorm ------------------------------------------------------------------------------------ */
 
+/* Σ_c x[c] (squared = 0) or Σ_c (x[c] − shift)² (squared = 1) in 8 float lanes (a fixed order the
+ * compiler can vectorise), the lanes added in double. */
+static double sum_lanes(const float *x, size_t C, float shift, int squared)
+{
+    float lane[8] = {0};
+    size_t c = 0;
+    for (; c + 8 <= C; c += 8)
+        for (int k = 0; k < 8; k++) {
+            float d = x[c + k] - shift;
+            lane[k] += squared ? d * d : d;
+        }
+    double total = 0.0;
+    for (int k = 0; k < 8; k++)
+        total += lane[k];
+    for (; c < C; c++) {
+        double d = (double)x[c] - shift;
+        total += squared ? d * d : d;
+    }
+    return total;
+}
+
 void snet_layernorm_forward(float *out, float *mean, float *rstd, const float *in,
                             const float *weight, const float *bias, size_t B, size_t C)
 {
@@ -126,17 +174,8 @@ void snet_layernorm_forward(float *out, float *mean, float *rstd, const float *i
     for (size_t b = 0; b < B; b++) {
         const float *x = in + b * C; // (C)
         float *y = out + b * C;      // (C)
-        double sum = 0.0;
-        for (size_t c = 0; c < C; c++)
-            sum += x[c];
-        double mu = sum / (double)C;
-        double ss = 0.0;
-        for (size_t c = 0; c < C; c++) {
-            double d = x[c] - mu;
-            ss += d * d;
-        }
-        float r = (float)(1.0 / sqrt(ss / (double)C + SNET_LAYERNORM_EPS));
-        float m = (float)mu;
+        float m = (float)(sum_lanes(x, C, 0.0f, 0) / (double)C);
+        float r = (float)(1.0 / sqrt(sum_lanes(x, C, m, 1) / (double)C + SNET_LAYERNORM_EPS));
         for (size_t c = 0; c < C; c++)
             y[c] = (x[c] - m) * r * weight[c] + bias[c];
         mean[b] = m;

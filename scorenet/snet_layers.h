@@ -51,6 +51,16 @@ void snet_add_block(float *out, size_t out_stride, const float *in, size_t in_st
 void snet_linear_forward(float *out, const float *in, const float *weight, const float *bias,
                          size_t B, size_t C, size_t OC);
 
+/* out (B, OC) += in · Wᵀ: the Linear without bias, accumulating (sgemm with beta = 1). Lets a
+ * caller start out from a fused sum (bias + residual, bias + time projection) and save a pass.
+ * Its backward is snet_linear_backward with dbias = NULL. */
+void snet_linear_forward_add(float *out, const float *in, const float *weight, size_t B, size_t C,
+                             size_t OC);
+
+/* out[b][c] = a[b·a_stride + c] + bias[c] for out (B, C): a row block plus a bias (bias may be NULL) */
+void snet_rows_plus_bias(float *out, const float *a, size_t a_stride, const float *bias, size_t B,
+                         size_t C);
+
 /* din     (B, C)   += dout · W           (may be NULL)
  * dweight (OC, C)  += doutᵀ · in         (may be NULL)
  * dbias   (OC)     += Σ_b dout[b]        (may be NULL)

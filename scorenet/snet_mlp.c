@@ -302,11 +302,12 @@ static void mlp_forward(const snet_config *cfg, const float *params, size_t B, c
                                    p.blk[i].ln_b, B, d.H);
             ain = ln;
         }
-        snet_linear_forward(z1, ain, p.blk[i].fc1_w, p.blk[i].fc1_b, B, d.H, d.H);
-        snet_add_rows(z1, a.tp + i * d.H, d.nb * d.H, B, d.H);
+        // z1 = tp_i + b1 + a·W1ᵀ ; h_out = h_in + b2 + s1·W2ᵀ (sums started, then one sgemm each)
+        snet_rows_plus_bias(z1, a.tp + i * d.H, d.nb * d.H, p.blk[i].fc1_b, B, d.H);
+        snet_linear_forward_add(z1, ain, p.blk[i].fc1_w, B, d.H, d.H);
         snet_silu_forward(s1, z1, BH);
-        snet_linear_forward(h_out, s1, p.blk[i].fc2_w, p.blk[i].fc2_b, B, d.H, d.H);
-        snet_add_inplace(h_out, h_in, BH);
+        snet_rows_plus_bias(h_out, h_in, d.H, p.blk[i].fc2_b, B, d.H);
+        snet_linear_forward_add(h_out, s1, p.blk[i].fc2_w, B, d.H, d.H);
     }
     snet_silu_forward(a.hs, a.h + d.nb * BH, BH);
     snet_linear_forward(out, a.hs, p.out_w, p.out_b, B, d.H, d.D); // (B, D)

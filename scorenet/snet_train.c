@@ -13,7 +13,7 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
-#define OMP_MIN 32768
+#define OMP_MIN (1 << 20) /* as SNET_OMP_MIN in snet_layers.c */
 #define STATE_MAGIC "SGT1"
 #define STATE_VERSION 1u
 enum { DOMAIN_TRAIN = 0x7472 }; /* the training noise stream, apart from snet_data's domains */
