@@ -75,13 +75,29 @@ typedef struct energy_null {
     double stats[ENERGY_NULL_REPLICATES];
 } energy_null;
 
+static inline double gmm_fingerprint(const sgm_gmm *g)
+{
+    double f = (double)g->dim + 7.0 * (double)g->n_components;
+    for (size_t i = 0; i < g->n_components * g->dim; i++)
+        f += (1.0 + 0.001 * (double)i) * (g->means[i] + 3.0 * g->stds[i]);
+    for (size_t k = 0; k < g->n_components; k++)
+        f += 11.0 * g->weights[k];
+    return f;
+}
+
 static inline const energy_null *energy_null_for(const sgm_gmm *g, const sgm_process *p, double t,
                                                  size_t n)
 {
+    /* Cached per (mixture, process kind, t, n). */
     static energy_null cache[4];
+    static double keys[4][3];
+    const double fp = gmm_fingerprint(g);
     energy_null *e = &cache[p ? 1 + (int)p->kind : 0];
-    if (e->ready && e->n == n)
+    double *key = keys[p ? 1 + (int)p->kind : 0];
+    if (e->ready && e->n == n && key[0] == fp && key[1] == t)
         return e;
+    key[0] = fp;
+    key[1] = t;
     const size_t d = g->dim;
     double *a = malloc(n * d * sizeof *a), *b = malloc(n * d * sizeof *b);
     ck_assert(a && b);
@@ -153,6 +169,8 @@ static inline mode_check check_modes(const sgm_gmm *g, const sgm_process *p, dou
             res.max_weight_z = fabs(f - w) / se;
         ck_assert_msg(fabs(f - w) <= 4.0 * se, "%s: mode %zu holds %.4f of the samples, weight %.4f "
                       "(4 SE = %.4f)", label, k, f, w, 4.0 * se);
+        if (w * (double)n < 5.0)
+            continue; /* a component with (almost) no expected samples: the weight check is all */
         ck_assert_msg(nk > 10, "%s: mode %zu has only %zu samples", label, k, nk);
         for (size_t j = 0; j < d; j++)
             sum[j] /= (double)nk;
