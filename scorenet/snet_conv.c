@@ -20,6 +20,26 @@
 /* Element-wise loops go parallel above this many floats (thread start-up costs more below). */
 #define SNET_CONV_OMP_MIN 32768
 
+void snet_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
+                const float *B, size_t ldb, float beta, float *C, size_t ldc)
+{
+    const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    size_t K1 = K & ~(size_t)(SNET_SGEMM_K_MULTIPLE - 1);
+    if (K <= SNET_SGEMM_K_SAFE || K1 == K || K1 == 0) {
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
+                    beta, C, (int)ldc);
+        return;
+    }
+    // C = A[:, :K1]·B[:K1, :] + beta·C, then C += A[:, K1:]·B[K1:, :]
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K1, 1.0f, A, (int)lda, B, (int)ldb, beta,
+                C, (int)ldc);
+    const float *A2 = trans_a ? A + K1 * lda : A + K1; // A is (K, M) when transposed, else (M, K)
+    const float *B2 = trans_b ? B + K1 : B + K1 * ldb; // B is (N, K) when transposed, else (K, N)
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)(K - K1), 1.0f, A2, (int)lda, B2,
+                (int)ldb, 1.0f, C, (int)ldc);
+}
+
 /* ---- Layout conversion --------------------------------------------------------------------------- */
 
 void snet_nchw_to_cnhw(float *out, const float *in, size_t B, size_t C, size_t HW)
@@ -187,8 +207,7 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
     }
     if (conv_is_pointwise(d)) {
         // out (OC, N) = W (OC, C) · in (C, N)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)OC, (int)N, (int)d->C, 1.0f,
-                    weight, (int)d->C, in, (int)N, beta, out, (int)N);
+        snet_sgemm(0, 0, OC, N, d->C, weight, d->C, in, N, beta, out, N);
         return;
     }
     const size_t chunk = snet_conv2d_chunk(d);
@@ -197,8 +216,7 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
         size_t ncol = nb * S;
         snet_im2col(col, in, d, b0, nb); // col (Kc, ncol)
         // out[:, b0·S : (b0+nb)·S] (OC, ncol; row stride N) (+)= W (OC, Kc) · col (Kc, ncol)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)OC, (int)ncol, (int)Kc, 1.0f,
-                    weight, (int)Kc, col, (int)ncol, beta, out + b0 * S, (int)N);
+        snet_sgemm(0, 0, OC, ncol, Kc, weight, Kc, col, ncol, beta, out + b0 * S, N);
     }
 }
 
@@ -223,12 +241,10 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     if (conv_is_pointwise(d)) {
         // dW (OC, C) += dout (OC, N) · inᵀ (N, C)
         if (dweight)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)d->C, (int)N, 1.0f,
-                        dout, (int)N, in, (int)N, 1.0f, dweight, (int)d->C);
+            snet_sgemm(0, 1, OC, d->C, N, dout, N, in, N, 1.0f, dweight, d->C);
         // din (C, N) += Wᵀ (C, OC) · dout (OC, N)
         if (din)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d->C, (int)N, (int)OC, 1.0f,
-                        weight, (int)d->C, dout, (int)N, 1.0f, din, (int)N);
+            snet_sgemm(1, 0, d->C, N, OC, weight, d->C, dout, N, 1.0f, din, N);
         return;
     }
     if (!dweight && !din)
@@ -241,13 +257,11 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
         if (dweight) {
             snet_im2col(col, in, d, b0, nb); // col (Kc, ncol)
             // dW (OC, Kc) += dout_chunk (OC, ncol) · colᵀ (ncol, Kc)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)OC, (int)Kc, (int)ncol, 1.0f,
-                        g, (int)N, col, (int)ncol, 1.0f, dweight, (int)Kc);
+            snet_sgemm(0, 1, OC, Kc, ncol, g, N, col, ncol, 1.0f, dweight, Kc);
         }
         if (din) {
             // dcol (Kc, ncol) = Wᵀ (Kc, OC) · dout_chunk (OC, ncol), then scattered back
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Kc, (int)ncol, (int)OC, 1.0f,
-                        weight, (int)Kc, g, (int)N, 0.0f, col, (int)ncol);
+            snet_sgemm(1, 0, Kc, ncol, OC, weight, Kc, g, N, 0.0f, col, ncol);
             snet_col2im(din, col, d, b0, nb);
         }
     }
