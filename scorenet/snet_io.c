@@ -426,12 +426,18 @@ int snet_io_read(const char *path, snet_file_contents *out, char *msg, size_t ms
     /* the config, then the table against the one the config implies */
     if (snet_config_validate(&cfg, sub, sizeof sub) != SNET_OK)
         FAIL(SNET_EFORMAT, "config: %s", sub);
+    {
+        /* compare counts before allocating: a corrupt config may imply an absurd model, while
+         * n_params is already bounded by the file's size */
+        const snet_arch_ops *ops = snet_arch_get(cfg.arch);
+        size_t implied = ops->n_params(&cfg);
+        if (n_params != implied)
+            FAIL(SNET_EFORMAT, "header says %llu parameters, the config (%s, %u×%u×%u, hidden %u, %u blocks) "
+                 "gives %zu", (unsigned long long)n_params, ops->name, cfg.channels, cfg.height,
+                 cfg.width, cfg.hidden, cfg.n_blocks, implied);
+    }
     if (snet_model_alloc(&m, &cfg, sub, sizeof sub) != SNET_OK)
         FAIL(SNET_EFORMAT, "config: %s", sub);
-    if (n_params != m->n_params)
-        FAIL(SNET_EFORMAT, "header says %llu parameters, the config (%s, %u×%u×%u, hidden %u, %u blocks) "
-             "gives %zu", (unsigned long long)n_params, m->arch->name, cfg.channels, cfg.height,
-             cfg.width, cfg.hidden, cfg.n_blocks, m->n_params);
     if (n_tensors != m->n_tensors)
         FAIL(SNET_EFORMAT, "header lists %u tensors, the config gives %zu", n_tensors, m->n_tensors);
     for (size_t k = 0; k < n_tensors; k++) {
