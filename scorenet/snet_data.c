@@ -353,6 +353,8 @@ struct snet_dataset {
     size_t *perm;             // (n) permutation of the cached epoch
     uint64_t perm_seed, perm_epoch;
     int perm_valid;
+    gsl_rng *rng, *rng_perm;  // batch draws and permutations: allocated once, re-seeded per call
+    gsl_ran_discrete_t *table; // GMM component table
 };
 
 static const struct { const char *name; snet_data_kind kind; } data_names[] = {
@@ -423,7 +425,10 @@ int snet_dataset_toy(snet_dataset **out, snet_data_kind kind, const snet_gmm *g,
     ds->height = ds->width = 1;
     ds->data_scale = 1.0f;
     ds->data_shift = 0.0f;
-    if (kind == SNET_DATA_GMM && !(ds->gmm = gmm_copy(g)))
+    if (kind == SNET_DATA_GMM && (!(ds->gmm = gmm_copy(g)) ||
+                                  !(ds->table = gsl_ran_discrete_preproc(g->K, g->weight))))
+        goto oom;
+    if (!(ds->rng = gsl_rng_alloc(gsl_rng_mt19937)))
         goto oom;
     *out = ds;
     return SNET_OK;
@@ -487,6 +492,14 @@ int snet_dataset_fashion_mnist(snet_dataset **out, const char *dir, int train, s
             rc = SNET_EFORMAT;
             goto fail;
         }
+    ds->perm = malloc(dims[0] * sizeof *ds->perm);
+    ds->rng = gsl_rng_alloc(gsl_rng_mt19937);
+    ds->rng_perm = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!ds->perm || !ds->rng || !ds->rng_perm) {
+        snprintf(msg, msg_size, "out of memory for a data set of %u items", dims[0]);
+        rc = SNET_ENOMEM;
+        goto fail;
+    }
     ds->kind = SNET_DATA_FASHION_MNIST;
     ds->n = dims[0];
     ds->channels = 1;
@@ -512,6 +525,11 @@ void snet_dataset_free(snet_dataset *ds)
     free(ds->pixels);
     free(ds->labels);
     free(ds->perm);
+    if (ds->rng)
+        gsl_rng_free(ds->rng);
+    if (ds->rng_perm)
+        gsl_rng_free(ds->rng_perm);
+    gsl_ran_discrete_free(ds->table);
     free(ds);
 }
 
@@ -588,14 +606,7 @@ static void toy_point(snet_data_kind kind, gsl_rng *r, float *p)
 static void generate(const snet_dataset *ds, gsl_rng *r, size_t count, float *x)
 {
     if (ds->kind == SNET_DATA_GMM) {
-        gsl_ran_discrete_t *table = gsl_ran_discrete_preproc(ds->gmm->K, ds->gmm->weight);
-        if (!table) {
-            for (size_t i = 0; i < count * ds->dim; i++)
-                x[i] = NAN;
-            return;
-        }
-        gmm_draw(ds->gmm, r, table, count, x);
-        gsl_ran_discrete_free(table);
+        gmm_draw(ds->gmm, r, ds->table, count, x);
         return;
     }
     for (size_t i = 0; i < count; i++)
@@ -612,39 +623,25 @@ static void stored_item(const snet_dataset *ds, size_t item, gsl_rng *r, float *
 
 int snet_dataset_batch(snet_dataset *ds, uint64_t seed, uint64_t step, size_t B, float *x)
 {
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!r)
-        return SNET_ENOMEM;
+    gsl_rng *r = ds->rng;
     rng_position(r, seed, DOMAIN_BATCH, step);
     if (!ds->n) {
         generate(ds, r, B, x);
-        gsl_rng_free(r);
         return SNET_OK;
-    }
-    if (!ds->perm && !(ds->perm = malloc(ds->n * sizeof *ds->perm))) {
-        gsl_rng_free(r);
-        return SNET_ENOMEM;
-    }
-    gsl_rng *rp = gsl_rng_alloc(gsl_rng_mt19937);
-    if (!rp) {
-        gsl_rng_free(r);
-        return SNET_ENOMEM;
     }
     for (size_t j = 0; j < B; j++) {
         uint64_t c = step * (uint64_t)B + j, epoch = c / ds->n;
         if (!ds->perm_valid || ds->perm_epoch != epoch || ds->perm_seed != seed) {
             for (size_t i = 0; i < ds->n; i++)
                 ds->perm[i] = i;
-            rng_position(rp, seed, DOMAIN_PERM, epoch);
-            gsl_ran_shuffle(rp, ds->perm, ds->n, sizeof *ds->perm);
+            rng_position(ds->rng_perm, seed, DOMAIN_PERM, epoch);
+            gsl_ran_shuffle(ds->rng_perm, ds->perm, ds->n, sizeof *ds->perm);
             ds->perm_valid = 1;
             ds->perm_epoch = epoch;
             ds->perm_seed = seed;
         }
         stored_item(ds, ds->perm[c % ds->n], r, x + j * ds->dim);
     }
-    gsl_rng_free(rp);
-    gsl_rng_free(r);
     return SNET_OK;
 }
 

@@ -95,13 +95,14 @@ void snet_dataset_apply_config(const snet_dataset *ds, snet_config *cfg);
 
 /* x (B, D) = batch number `step` of a run seeded with `seed`, in model space. Stored sets: items
  * step·B .. step·B + B − 1 of the concatenated per-epoch permutations (permutation e shuffled by
- * (seed, e)), each with fresh dequantisation noise. Returns SNET_OK or SNET_ENOMEM (a stored set
- * allocates its permutation on first use). */
+ * (seed, e)), each with fresh dequantisation noise. Nothing is allocated (the set owns its
+ * generators and permutation); not for concurrent use on one set. Returns SNET_OK. */
 int snet_dataset_batch(snet_dataset *ds, uint64_t seed, uint64_t step, size_t B, float *x);
 
 /* Stored sets: x (count, D) = items first .. first+count−1 in file order, in model space, with
  * dequantisation noise for item i drawn from stream (seed, i) (so results do not depend on how a
- * set is split into calls). Generators: count fresh points from stream (seed, first). */
+ * set is split into calls); first + count ≤ size. Generators: count fresh points from stream
+ * (seed, first). Only reads the set (allocates its own generator): safe to call concurrently. */
 void snet_dataset_items(const snet_dataset *ds, size_t first, size_t count, uint64_t seed, float *x);
 /* Stored sets: the 8-bit values (size, D) and labels (size) in file order; NULL for generators. */
 const uint8_t *snet_dataset_pixels(const snet_dataset *ds);
