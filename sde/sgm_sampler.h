@@ -183,7 +183,9 @@ typedef struct sgm_sde_options {
     size_t max_steps;                /* adaptive budget per path; default 100000 */
     double eps;                      /* default SGM_EPS_DEFAULT */
     int denoise;                     /* default 1 */
-    int threads;                     /* slv_sde_solver_set_threads; default 0 */
+    int threads;                     /* slv_sde_solver_set_threads for the step arithmetic;
+                                        default 1 (cheap next to a score evaluation; OpenMP's
+                                        fork/join costs more than it saves on small batches) */
     volatile int *interrupt;
 } sgm_sde_options;
 

@@ -17,7 +17,7 @@ void sgm_sde_options_init(sgm_sde_options *o)
     o->max_steps = 100000;
     o->eps = SGM_EPS_DEFAULT;
     o->denoise = 1;
-    o->threads = 0;
+    o->threads = 1;
 }
 
 typedef struct rev_ctx {
