@@ -1,7 +1,7 @@
 /* snet_layers.c — forward/backward pairs; see snet_layers.h for shapes and conventions. */
 #include "snet_layers.h"
+#include "snet_conv.h" /* snet_sgemm: cblas_sgemm with results independent of the thread count */
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -68,15 +68,13 @@ void snet_linear_forward(float *out, const float *in, const float *weight, const
             memcpy(out + b * OC, bias, OC * sizeof *out);
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)OC, (int)C, 1.0f, in, (int)C,
-                weight, (int)C, beta, out, (int)OC);
+    snet_sgemm(0, 1, B, OC, C, in, C, weight, C, beta, out, OC);
 }
 
 void snet_linear_forward_add(float *out, const float *in, const float *weight, size_t B, size_t C,
                              size_t OC)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)OC, (int)C, 1.0f, in, (int)C,
-                weight, (int)C, 1.0f, out, (int)OC);
+    snet_sgemm(0, 1, B, OC, C, in, C, weight, C, 1.0f, out, OC);
 }
 
 void snet_rows_plus_bias(float *out, const float *a, size_t a_stride, const float *bias, size_t B,
@@ -99,12 +97,10 @@ void snet_linear_backward(float *din, float *dweight, float *dbias, const float 
 {
     // din (B, C) += dout (B, OC) · weight (OC, C)
     if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)C, (int)OC, 1.0f, dout,
-                    (int)OC, weight, (int)C, 1.0f, din, (int)C);
+        snet_sgemm(0, 0, B, C, OC, dout, OC, weight, C, 1.0f, din, C);
     // dweight (OC, C) += doutᵀ (OC, B) · in (B, C)
     if (dweight)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)OC, (int)C, (int)B, 1.0f, dout,
-                    (int)OC, in, (int)C, 1.0f, dweight, (int)C);
+        snet_sgemm(1, 0, OC, C, B, dout, OC, in, C, 1.0f, dweight, C);
     // dbias (OC) += Σ_b dout[b]; each output feature summed over b in order (thread-count free)
     if (dbias) {
         enum { CHUNK = 64 };

@@ -8,7 +8,9 @@
  *   so gradients from several paths (residual streams, a shared time embedding) accumulate; the
  *   caller zeroes them first (snet_zero). Any gradient pointer may be NULL: that gradient is
  *   neither computed nor touched.
- * - No allocation, no I/O. Every matrix product is one cblas_sgemm call; element-wise loops are
+ * - No allocation, no I/O. Every matrix product is one snet_sgemm call (snet_conv.h: one
+ *   cblas_sgemm, or two when the reduction length K > 320 is not a multiple of 32 — OpenBLAS 0.3.21
+ *   gives thread-count-dependent bits there); element-wise loops are
  *   plain C, split over OpenMP threads when the work is large enough. Reductions over the batch
  *   (bias gradients, LayerNorm statistics) run in a fixed order, so results do not depend on the
  *   thread count.

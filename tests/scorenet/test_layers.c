@@ -429,6 +429,47 @@ START_TEST(test_schedules_match_closed_forms)
 }
 END_TEST
 
+START_TEST(test_mlp_bits_do_not_depend_on_the_thread_count)
+{
+    // reduction lengths OpenBLAS blocks differently with 1 and 2 threads: D = 784 (input layer,
+    // din of it) and B = 1000 (weight gradients)
+    snet_config cfg;
+    snet_config_default(&cfg, SNET_ARCH_MLP, 1, 28, 28, SNET_SDE_VP);
+    cfg.hidden = 48;
+    cfg.n_blocks = 1;
+    cfg.n_fourier = 8;
+    snet_model *m;
+    char msg[256];
+    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    snet_model_init(m, 5);
+    fill(m->params, m->n_params, 6, 0.2f);
+    const size_t B = 1000, D = 784, P = m->n_params;
+    float *x = malloc(B * D * sizeof(float)), *t = malloc(B * sizeof(float)), *g = malloc(B * D * sizeof(float));
+    float *out[2], *dx[2], *dp[2];
+    float *acts = malloc(m->arch->act_size(&cfg, B) * sizeof(float));
+    float *scratch = malloc(m->arch->scratch_size(&cfg, B) * sizeof(float));
+    fill(x, B * D, 7, 1.0f);
+    fill(g, B * D, 8, 1.0f);
+    for (size_t b = 0; b < B; b++)
+        t[b] = 0.001f + 0.998f * (float)b / (float)B;
+    for (int k = 0; k < 2; k++) {
+        snet_set_num_threads(k + 1);
+        out[k] = malloc(B * D * sizeof(float));
+        dx[k] = malloc(B * D * sizeof(float));
+        dp[k] = calloc(P, sizeof(float));
+        m->arch->forward(&cfg, m->params, B, x, t, out[k], acts);
+        m->arch->backward(&cfg, m->params, B, x, t, acts, g, dp[k], dx[k], scratch);
+    }
+    ck_assert_int_eq(memcmp(out[0], out[1], B * D * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(dx[0], dx[1], B * D * sizeof(float)), 0);
+    ck_assert_int_eq(memcmp(dp[0], dp[1], P * sizeof(float)), 0);
+    for (int k = 0; k < 2; k++)
+        free(out[k]), free(dx[k]), free(dp[k]);
+    free(x), free(t), free(g), free(acts), free(scratch);
+    snet_model_free(m);
+}
+END_TEST
+
 static void report(void)
 {
     printf("largest finite-difference relative error seen: %.3e (bound %.1e)\n", max_err_seen, FD_TOL);
@@ -449,6 +490,7 @@ int main(void)
     tcase_add_loop_test(tc, test_score_vjp_and_divergence_match_finite_differences, 0, 6);
     tcase_add_test(tc, test_model_rejects_bad_configs_and_batches);
     tcase_add_test(tc, test_schedules_match_closed_forms);
+    tcase_add_test(tc, test_mlp_bits_do_not_depend_on_the_thread_count);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
