@@ -36,7 +36,8 @@ typedef struct snet_config {
     snet_arch_kind arch;
     /* data shape: D = channels·height·width; 2-D toy data is channels = 2, height = width = 1 */
     uint32_t channels, height, width;
-    /* MLP: hidden width, residual blocks, Fourier features (embedding size = 2·n_fourier) */
+    /* MLP: hidden width, residual blocks, Fourier features (embedding size = 2·n_fourier) of
+     * τ = log σ(t) for VE (as the official NCSN++) and τ = t for VP/sub-VP (see snet_mlp.c) */
     uint32_t hidden, n_blocks, n_fourier;
     float fourier_scale;   /* std of the fixed random Fourier frequencies (official: 16) */
     uint32_t layer_norm;   /* MLP: 1 = LayerNorm in each residual block */
