@@ -54,6 +54,10 @@ paste -d, "$dir/s.csv" "$dir/ip.csv" | awk -F, 'NR > 1 && NR <= 31 { e = $1 - $3
 grep -q "| sampler |" "$dir/cmp.md" || fail "compare markdown"
 [ -s "$dir/cmp.png" ] || fail "compare png"
 
+# class guidance: every sample lands in the asked component (component 2 has mean (3, -3))
+"$bin" sample --model "$gmm" --sde vp --class 2 --num 100 --out "$dir/g.csv" $q >/dev/null
+awk -F, 'NR > 1 && !($1 > 0 && $2 < -0.5) { bad++ } END { exit bad > 0 }' "$dir/g.csv" || fail "guided samples outside component 2"
+
 # bad input: message, exit status, nothing written
 expect() {
     want=$1; shift
@@ -80,6 +84,7 @@ expect 2 "$bin" sample --model "$gmm" --rtol -1 --out "$dir/bad.csv"
 expect 2 "$bin" sample --model "$gmm" --num 0 --out "$dir/bad.csv"
 expect 2 "$bin" sample --model "$gmm" --sampler nosuch --out "$dir/bad.csv"
 expect 2 "$bin" inpaint --model "$gmm" --in "$dir/s.csv" --mask 1,0,1 --out "$dir/bad.csv"
+expect 2 "$bin" sample --model "$gmm" --class 7 --out "$dir/bad.csv"
 expect 2 "$bin" compare --model "$gmm" --samplers "ode:rk99" --out "$dir/bad"
 [ ! -e "$dir/bad.csv" ] || fail "a failed command left an output file"
 ls "$dir" | grep -q "tmp\." && fail "a temporary file was left behind"
