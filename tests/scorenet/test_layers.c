@@ -20,6 +20,17 @@
 
 static double max_err_seen = 0.0;
 
+/* largest error per kind of check, for the report */
+static const char *kinds[] = {"linear", "silu", "layernorm", "mlp dx", "score vjp", "divergence", "mlp params"};
+static double kind_max[7];
+static int kind_of(const char *what)
+{
+    for (int k = 0; k < 6; k++)
+        if (strncmp(what, kinds[k], strlen(kinds[k])) == 0)
+            return k;
+    return 6; // a tensor name
+}
+
 static void fill(float *a, size_t n, unsigned long seed, float scale)
 {
     ck_assert_int_eq(snet_fill_uniform(a, n, scale, seed), 0);
@@ -40,6 +51,8 @@ static void check_close(double fd, double an, const char *what, size_t i)
     double err = fabs(fd - an) / scale;
     if (err > max_err_seen)
         max_err_seen = err;
+    if (err > kind_max[kind_of(what)])
+        kind_max[kind_of(what)] = err;
     ck_assert_msg(err <= FD_TOL, "%s[%zu]: finite difference %.6g, analytic %.6g (error %.2e)", what,
                   i, fd, an, err);
 }
@@ -473,6 +486,8 @@ END_TEST
 static void report(void)
 {
     printf("largest finite-difference relative error seen: %.3e (bound %.1e)\n", max_err_seen, FD_TOL);
+    for (int k = 0; k < 7; k++)
+        printf("  %-11s %.3e\n", kinds[k], kind_max[k]);
 }
 
 int main(void)
