@@ -14,6 +14,7 @@ void common_options_init(common_options *c)
     c->ode_solver = "dopri5";
     c->sde_solver = "em";
     c->hutchinson = "rademacher";
+    c->langevin_norm = "batch";
     c->snr = 0.16;
     c->rtol = 1e-5;
     c->atol = 1e-5;
@@ -60,6 +61,10 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
         OPT("corrector", CLI_CHOICE, &c->corrector,
             "PC corrector (default: langevin for VE, none otherwise)", "langevin,ald,none", 0, 0, 0);
         OPT("snr", CLI_DOUBLE, &c->snr, "signal-to-noise ratio of the Langevin corrector", NULL, 0, 10, 1);
+        OPT("langevin-norm", CLI_CHOICE, &c->langevin_norm,
+            "Langevin step from norms averaged over the batch (official; results depend on --batch) "
+            "or each sample's own (independent of --batch, biased in low dimension)", "batch,sample", 0,
+            0, 0);
         OPT("corrector-steps", CLI_SIZE, &c->corrector_steps, "corrector iterations per step", NULL, 0,
             1000, 0);
         OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end (--sampler ode)",
@@ -175,7 +180,8 @@ static int sde_spec(const char *method, const char *at, const common_options *c,
         o->n_steps = c->steps;
     o->eps = c->eps;
     o->denoise = !c->no_denoise;
-    o->threads = (int)c->threads;
+    /* The SDE steppers' own threads pay off only for large batches: one unless asked. */
+    o->threads = c->threads > 0 ? (int)c->threads : 1;
     if (o->adaptive) {
         o->rtol = c->rtol > 1e-4 ? c->rtol : 1e-2;
         o->atol = o->rtol;
@@ -217,6 +223,7 @@ static int pc_spec(const char *predictor, const char *corrector, const char *at,
         return -1;
     }
     s->pc.snr = c->snr;
+    s->pc.langevin_batch_norms = strcmp(c->langevin_norm, "batch") == 0;
     s->pc.corrector_steps = c->corrector_steps;
     s->pc.eps = c->eps;
     s->pc.denoise = !c->no_denoise;

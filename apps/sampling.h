@@ -33,7 +33,7 @@ typedef struct sampler_spec {
 typedef struct common_options {
     const char *model;
     process_options process;
-    const char *sampler, *predictor, *corrector, *ode_solver, *sde_solver, *hutchinson;
+    const char *sampler, *predictor, *corrector, *ode_solver, *sde_solver, *hutchinson, *langevin_norm;
     double snr, rtol, atol, eps;
     size_t corrector_steps, steps, num, batch;
     uint64_t seed;
