@@ -133,6 +133,12 @@ int cmd_sample(int argc, char **argv)
         if (rc != SLV_OK) {
             progress_finish(&bar);
             status = report_solver_failure("sample", rc, &err);
+            /* A CSV holds whole rows: keep the completed batches (a .npy header promised --num). */
+            if (rc == SLV_EINTERRUPTED && writing && !has_extension(c.out, ".npy") && first > 0 &&
+                table_commit(&tw, msg, sizeof msg) == 0) {
+                writing = 0;
+                fprintf(stderr, "scoresde sample: the %zu completed samples are in %s\n", first, c.out);
+            }
             goto done;
         }
         nfe_total += stats.nfe * n;
