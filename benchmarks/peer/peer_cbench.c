@@ -11,13 +11,16 @@
  *       a default-config MLP (1×28×28 image config when D = 784) with every parameter perturbed
  *       (fc2 starts at zero) and a different EMA copy, written through snet_model_save
  *   peer_cbench pc         --model M --num N --batch B [--predictor P --corrector C --N steps]
+ *                          [--batch-norms] (Langevin step from batch-averaged norms, as the official code)
  *   peer_cbench ode        --model M --in Z.f64 --batch B [--joint] [--rtol R --atol A] [--out X.f64]
  *   peer_cbench likelihood --model M --in X.f64 --batch B [--joint] [--rtol R --atol A] [--out L.f64]
+ *                          [--divergence rademacher|gaussian|exact] (default rademacher, as official)
  *   common: --threads T (default 2) --seed S
  *
  * .f64 files: two little-endian uint64 (rows, cols), then rows·cols float64, row-major.
  * The sampler commands print one line of key=value pairs: wall_s, net_s (time inside the score
- * callbacks), net_calls, nfe, net_gflop, maxrss_kb, and (likelihood) mean bpd.
+ * callbacks), net_calls, nfe, net_gflop, maxrss_kb, and (ODE, likelihood) nfe_mean, accepted steps
+ * and rejected steps (summed over the solves), (likelihood) mean bpd; L.f64 rows: logp, bpd, nfe.
  */
 #include <math.h>
 #include <stdint.h>
@@ -89,10 +92,10 @@ static int f64_write(const char *path, const double *a, size_t rows, size_t cols
 /* ---- options ---------------------------------------------------------------------------------- */
 
 typedef struct opts {
-    const char *model, *in, *out, *predictor, *corrector, *sde;
+    const char *model, *in, *out, *predictor, *corrector, *sde, *divergence;
     size_t num, batch, dim, hidden, N;
     double rtol, atol;
-    int joint, threads;
+    int joint, threads, batch_norms;
     uint64_t seed;
 } opts;
 
@@ -105,7 +108,7 @@ static int parse(int argc, char **argv, opts *o)
 #define STR(name, field) if (!strcmp(a, name) && v) { o->field = v; i++; continue; }
 #define NUM(name, field, conv) if (!strcmp(a, name) && v) { o->field = conv; i++; continue; }
         STR("--model", model) STR("--in", in) STR("--out", out) STR("--predictor", predictor)
-        STR("--corrector", corrector) STR("--sde", sde)
+        STR("--corrector", corrector) STR("--sde", sde) STR("--divergence", divergence)
         NUM("--num", num, (size_t)atoll(v)) NUM("--batch", batch, (size_t)atoll(v))
         NUM("--dim", dim, (size_t)atoll(v)) NUM("--hidden", hidden, (size_t)atoll(v))
         NUM("--N", N, (size_t)atoll(v)) NUM("--rtol", rtol, atof(v)) NUM("--atol", atol, atof(v))
@@ -114,6 +117,10 @@ static int parse(int argc, char **argv, opts *o)
 #undef NUM
         if (!strcmp(a, "--joint")) {
             o->joint = 1;
+            continue;
+        }
+        if (!strcmp(a, "--batch-norms")) {
+            o->batch_norms = 1;
             continue;
         }
         fprintf(stderr, "peer_cbench %s: unknown or incomplete option '%s'\n", argv[1], a);
@@ -186,7 +193,8 @@ static int load(const opts *o, app_model *m, timed *w, sgm_score_model *model)
     }
     snet_set_num_threads(o->threads);
     *w = (timed){m->score, m->net, 0, 0, 0};
-    /* no exact divergence: the Hutchinson runs use the VJP, as the official code */
+    /* no divergence callback: Hutchinson uses one VJP per evaluation (as the official code), the
+     * exact trace d VJPs with the basis vectors */
     *model = (sgm_score_model){timed_score, m->score.score_vjp ? timed_vjp : NULL, NULL, NULL,
                                m->dim, w};
     return 0;
@@ -320,6 +328,7 @@ static int cmd_pc(const opts *o)
         app_model_free(&m);
         return 1;
     }
+    pc.langevin_batch_norms = o->batch_norms;
     size_t d = m.dim, nfe = 0;
     double *x = malloc(o->batch * d * sizeof *x), *all = o->out ? malloc(o->num * d * sizeof *all) : NULL;
     slv_error err;
@@ -375,6 +384,7 @@ static int cmd_ode(const opts *o)
     ode.atol = o->atol;
     ode.batch_mode = o->joint ? SLV_BATCH_JOINT : SLV_BATCH_INDEPENDENT;
     size_t d = m.dim, nfe_max = 0, nfe_sum = 0, *nfe = malloc(rows * sizeof *nfe);
+    size_t steps = 0, rejected = 0;
     slv_error err;
     int st = SLV_OK;
     double t0 = now();
@@ -383,6 +393,8 @@ static int cmd_ode(const opts *o)
         sgm_stats stats;
         st = sgm_decode(&m.process, &model, &ode, n, z + first * d, o->seed, first, z + first * d,
                         nfe + first, &stats, &err);
+        steps += stats.n_steps;
+        rejected += stats.n_rejected;
     }
     double wall = now() - t0;
     if (!nfe || st != SLV_OK) {
@@ -393,8 +405,9 @@ static int cmd_ode(const opts *o)
             nfe_sum += nfe[i];
             nfe_max = nfe[i] > nfe_max ? nfe[i] : nfe_max;
         }
-        char extra[96];
-        snprintf(extra, sizeof extra, " nfe_mean=%.2f", (double)nfe_sum / (double)rows);
+        char extra[160];
+        snprintf(extra, sizeof extra, " nfe_mean=%.2f steps=%zu rejected=%zu", (double)nfe_sum / (double)rows,
+                 steps, rejected);
         report(o->joint ? "ode_joint" : "ode_independent", wall, &w, nfe_max, extra);
         if (o->out)
             rc = f64_write(o->out, z, rows, d);
@@ -436,12 +449,18 @@ static int cmd_likelihood(const opts *o)
     lo.rtol = o->rtol;
     lo.atol = o->atol;
     lo.divergence = SGM_DIVERGENCE_RADEMACHER;
+    if (o->divergence && sgm_divergence_method_parse(o->divergence, &lo.divergence) != SLV_OK) {
+        fprintf(stderr, "peer_cbench likelihood: --divergence %s, expected exact, gaussian or rademacher\n",
+                o->divergence);
+        rc = 1;
+        goto done;
+    }
     lo.batch_mode = o->joint ? SLV_BATCH_JOINT : SLV_BATCH_INDEPENDENT;
     if (m.quantized) {
         lo.bpd_levels = 256.0;
         lo.bpd_data_width = m.data_width;
     }
-    size_t d = m.dim;
+    size_t d = m.dim, steps = 0, rejected = 0;
     slv_error err;
     int st = SLV_OK;
     double t0 = now();
@@ -450,6 +469,8 @@ static int cmd_likelihood(const opts *o)
         sgm_stats stats;
         st = sgm_likelihood(&m.process, &model, &lo, n, x + first * d, o->seed, first, logp + first,
                             bpd + first, nfe + first, NULL, &stats, &err);
+        steps += stats.n_steps;
+        rejected += stats.n_rejected;
     }
     double wall = now() - t0;
     if (st != SLV_OK) {
@@ -467,8 +488,9 @@ static int cmd_likelihood(const opts *o)
         res[3 * i + 1] = bpd[i];
         res[3 * i + 2] = (double)nfe[i];
     }
-    char extra[128];
-    snprintf(extra, sizeof extra, " nfe_mean=%.2f bpd=%.6f", nfe_mean, mean);
+    char extra[192];
+    snprintf(extra, sizeof extra, " nfe_mean=%.2f bpd=%.6f steps=%zu rejected=%zu", nfe_mean, mean, steps,
+             rejected);
     report(o->joint ? "likelihood_joint" : "likelihood_independent", wall, &w, nfe_max, extra);
     if (o->out)
         rc = f64_write(o->out, res, rows, 3);

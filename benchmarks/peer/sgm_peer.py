@@ -415,7 +415,15 @@ def pc_sampler(sde, model, shape, predictor="reverse_diffusion", corrector="lang
 
 # ---- ODE sampler (official sampling.get_ode_sampler) ----------------------------------------------
 
-def ode_sampler(sde, model, shape, z=None, rtol=1e-5, atol=1e-5, method="RK45", eps=1e-3, denoise=True):
+def _solve_stats(solution, stats):
+    """Accepted steps = len(t) − 1 (no t_eval); RK45 rejected steps from nfev = 2 + 6·attempts."""
+    if stats is not None:
+        stats["steps"] = len(solution.t) - 1
+        stats["rejected"] = max(0, (solution.nfev - 2) // 6 - stats["steps"])
+
+
+def ode_sampler(sde, model, shape, z=None, rtol=1e-5, atol=1e-5, method="RK45", eps=1e-3, denoise=True,
+                stats=None):
     score_fn = get_score_fn(sde, model)
     rsde = sde.reverse(score_fn, probability_flow=True)
 
@@ -440,6 +448,7 @@ def ode_sampler(sde, model, shape, z=None, rtol=1e-5, atol=1e-5, method="RK45", 
         solution = integrate.solve_ivp(ode_func, (sde.T, eps), x.detach().cpu().numpy().reshape((-1,)),
                                        rtol=rtol, atol=atol, method=method)
         nfe = solution.nfev
+        _solve_stats(solution, stats)
         x = torch.tensor(solution.y[:, -1]).reshape(shape).type(torch.float32)
         if denoise:
             x = denoise_update_fn(x)
@@ -459,17 +468,35 @@ def get_div_fn(fn):
     return div_fn
 
 
+def exact_div_fn(fn):
+    """Not in the official code (used only to check bits/dim agreement without probe noise): the
+    trace of ∂fn/∂x from one backward pass per basis vector."""
+    def div_fn(x, t, eps):
+        with torch.enable_grad():
+            x.requires_grad_(True)
+            out = fn(x, t)
+            div = torch.zeros(x.shape[0])
+            for j in range(x.shape[1]):
+                e = torch.zeros_like(out)
+                e[:, j] = 1.0
+                div += torch.autograd.grad(out, x, e, retain_graph=j + 1 < x.shape[1])[0][:, j]
+        x.requires_grad_(False)
+        return div
+    return div_fn
+
+
 def likelihood(sde, model, data, hutchinson_type="Rademacher", rtol=1e-5, atol=1e-5, method="RK45",
-               eps=1e-5, bpd_offset=0.0, generator=None):
+               eps=1e-5, bpd_offset=0.0, generator=None, stats=None):
     """Returns (bpd (B,), z (B, D), nfe). data: float32 (B, D) in model space. bpd_offset: the
-    official `7. - inverse_scaler(-1.)` for 8-bit images, 0 for continuous data."""
+    official `7. - inverse_scaler(-1.)` for 8-bit images, 0 for continuous data.
+    hutchinson_type "Exact" (not official) takes the exact trace instead of a probe."""
     score_fn = get_score_fn(sde, model)
     rsde = sde.reverse(score_fn, probability_flow=True)
 
     def drift_fn(x, t):
         return rsde.sde(x, t)[0]
 
-    div_fn = get_div_fn(drift_fn)
+    div_fn = exact_div_fn(drift_fn) if hutchinson_type == "Exact" else get_div_fn(drift_fn)
     with torch.no_grad():
         shape = data.shape
         if hutchinson_type == "Gaussian":
@@ -487,6 +514,7 @@ def likelihood(sde, model, data, hutchinson_type="Rademacher", rtol=1e-5, atol=1
         init = np.concatenate([data.detach().cpu().numpy().reshape((-1,)), np.zeros((shape[0],))], axis=0)
         solution = integrate.solve_ivp(ode_func, (eps, sde.T), init, rtol=rtol, atol=atol, method=method)
         nfe = solution.nfev
+        _solve_stats(solution, stats)
         zp = solution.y[:, -1]
         z = torch.from_numpy(zp[:-shape[0]].reshape(shape)).type(torch.float32)
         delta_logp = torch.from_numpy(zp[-shape[0]:]).type(torch.float64)

@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""peer_bench — the peer side of the peer benchmark: times sgm_peer's samplers, likelihood, network
+and training steps, printing the same key=value lines as peer_cbench (run_peer.py runs both).
+
+  peer_bench.py net        --model M --batches 1,64,256,1024 --seconds S [--csv OUT] [--name NAME]
+  peer_bench.py pc         --model M --num N --batch B --predictor P --corrector C [--N steps]
+  peer_bench.py ode        --model M --in Z.f64 --batch B [--rtol R --atol A] [--out X.f64]
+  peer_bench.py likelihood --model M --in X.f64 --batch B [--rtol R --atol A] [--out L.f64]
+                           [--divergence rademacher|gaussian|exact] (exact: not official, for the
+                           bits/dim agreement check only)
+  common: --threads T (torch.set_num_threads; default 2) --seed S
+
+Network time: every call of the score function, and of the Hutchinson divergence (forward +
+autograd backward), is timed; calls nested inside a timed call count once. FLOPs are counted as
+peer_cbench and bench_scorenet count them (2 per multiply–add of the matrix products).
+The samplers run the official way: the whole batch of a round in one tensor (rounds of --batch
+when --num is larger, as the official run_sampling loops over rounds).
+"""
+import argparse
+import os
+import resource
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sgm_peer  # noqa: E402
+
+
+def write_f64(path, a):
+    a = np.ascontiguousarray(a, dtype="<f8")
+    with open(path, "wb") as f:
+        f.write(struct.pack("<QQ", a.shape[0], a.shape[1]))
+        f.write(a.tobytes())
+
+
+def read_f64(path):
+    with open(path, "rb") as f:
+        rows, cols = struct.unpack("<QQ", f.read(16))
+        return np.frombuffer(f.read(), dtype="<f8").reshape(rows, cols).copy()
+
+
+# ---- FLOPs (as snet_mlp.c's forward_flops and bench_scorenet) ------------------------------------
+
+def dims(cfg):
+    return cfg["channels"] * cfg["height"] * cfg["width"], cfg["hidden"], cfg["n_fourier"], cfg["n_blocks"]
+
+
+def forward_flops(cfg, B):
+    D, H, Fn, nb = dims(cfg)
+    macs = H * 2 * Fn + nb * H * H + H * D + nb * 2 * H * H + D * H
+    return 2.0 * macs * B
+
+
+def vjp_flops(cfg, B):
+    D, H, _, nb = dims(cfg)
+    return forward_flops(cfg, B) + 2.0 * B * (D * H + nb * 2.0 * H * H + H * D)
+
+
+# ---- timing of the network calls -------------------------------------------------------------------
+
+class NetTimer:
+    def __init__(self, cfg):
+        self.cfg, self.seconds, self.calls, self.flop, self.depth = cfg, 0.0, 0, 0.0, 0
+
+    def wrap(self, fn, flops):
+        def timed(x, t, *rest):
+            self.depth += 1
+            t0 = time.perf_counter()
+            try:
+                return fn(x, t, *rest)
+            finally:
+                self.depth -= 1
+                if self.depth == 0:
+                    self.seconds += time.perf_counter() - t0
+                    self.calls += 1
+                    self.flop += flops(self.cfg, x.shape[0])
+        return timed
+
+
+def install_timer(cfg):
+    timer = NetTimer(cfg)
+    orig_score, orig_div, orig_exact = sgm_peer.get_score_fn, sgm_peer.get_div_fn, sgm_peer.exact_div_fn
+    sgm_peer.get_score_fn = lambda sde, model: timer.wrap(orig_score(sde, model), forward_flops)
+    sgm_peer.get_div_fn = lambda fn: timer.wrap(orig_div(fn), vjp_flops)
+    sgm_peer.exact_div_fn = lambda fn: timer.wrap(orig_exact(fn), lambda cfg, B: forward_flops(cfg, B) + (
+        vjp_flops(cfg, B) - forward_flops(cfg, B)) * dims(cfg)[0])
+    return timer
+
+
+def maxrss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def report(what, wall, timer, nfe, extra=""):
+    print(f"bench={what} wall_s={wall:.6f} net_s={timer.seconds:.6f} net_calls={timer.calls} nfe={nfe} "
+          f"net_gflop={timer.flop * 1e-9:.6f} maxrss_kb={maxrss_kb()}{extra}", flush=True)
+
+
+# ---- commands ----------------------------------------------------------------------------------------
+
+def cmd_pc(a):
+    model, cfg, _ = sgm_peer.load_model(a.model)
+    sde = sgm_peer.make_sde(cfg, N=a.N or 1000)
+    timer = install_timer(cfg)
+    D = dims(cfg)[0]
+    torch.manual_seed(a.seed)
+    out, nfe = [], 0
+    t0 = time.perf_counter()
+    for first in range(0, a.num, a.batch):
+        n = min(a.batch, a.num - first)
+        x, nfe = sgm_peer.pc_sampler(sde, model, (n, D), predictor=a.predictor, corrector=a.corrector)
+        if a.out:
+            out.append(x.numpy())
+    wall = time.perf_counter() - t0
+    report("pc", wall, timer, nfe)
+    if a.out:
+        write_f64(a.out, np.concatenate(out))
+
+
+def cmd_ode(a):
+    model, cfg, _ = sgm_peer.load_model(a.model)
+    sde = sgm_peer.make_sde(cfg)
+    timer = install_timer(cfg)
+    z = read_f64(a.input)
+    out, nfes, steps, rejected = [], [], 0, 0
+    t0 = time.perf_counter()
+    for first in range(0, z.shape[0], a.batch):
+        zz = torch.from_numpy(z[first:first + a.batch]).float()
+        st = {}
+        x, nfe = sgm_peer.ode_sampler(sde, model, tuple(zz.shape), z=zz, rtol=a.rtol, atol=a.atol, stats=st)
+        out.append(x.numpy())
+        nfes.append(nfe)
+        steps, rejected = steps + st["steps"], rejected + st["rejected"]
+    wall = time.perf_counter() - t0
+    # NFE: the integrator's count (+1 for the denoising step, as the C side counts it)
+    report("ode", wall, timer, max(nfes) + 1,
+           f" nfe_mean={np.mean(nfes) + 1:.2f} steps={steps} rejected={rejected}")
+    if a.out:
+        write_f64(a.out, np.concatenate(out))
+
+
+def cmd_likelihood(a):
+    model, cfg, _ = sgm_peer.load_model(a.model)
+    sde = sgm_peer.make_sde(cfg)
+    timer = install_timer(cfg)
+    x = read_f64(a.input)
+    offset = 0.0
+    if cfg["quantized"]:
+        offset = float(np.log2(256.0 / (256.0 * cfg["data_scale"])))  # 7 for [-1, 1]
+    gen = torch.Generator().manual_seed(a.seed)
+    bpds, nfes, steps, rejected = [], [], 0, 0
+    kind = {"rademacher": "Rademacher", "gaussian": "Gaussian", "exact": "Exact"}[a.divergence]
+    t0 = time.perf_counter()
+    for first in range(0, x.shape[0], a.batch):
+        data = torch.from_numpy(x[first:first + a.batch]).float()
+        st = {}
+        bpd, _, nfe = sgm_peer.likelihood(sde, model, data, hutchinson_type=kind, rtol=a.rtol, atol=a.atol,
+                                          bpd_offset=offset, generator=gen, stats=st)
+        bpds.append(bpd.numpy())
+        nfes += [nfe] * data.shape[0]
+        steps, rejected = steps + st["steps"], rejected + st["rejected"]
+    wall = time.perf_counter() - t0
+    bpd = np.concatenate(bpds)
+    report("likelihood", wall, timer, max(nfes),
+           f" nfe_mean={np.mean(nfes):.2f} bpd={bpd.mean():.6f} steps={steps} rejected={rejected}")
+    if a.out:
+        D = dims(cfg)[0]
+        logp = -(bpd - offset) * D * np.log(2)
+        write_f64(a.out, np.stack([logp, bpd, np.array(nfes, dtype=float)], axis=1))
+
+
+def best_time(fn, budget):
+    """Best time per call over 5 rounds of >= budget/5 seconds each, after one warm-up call (as
+    bench_scorenet)."""
+    fn()
+    best = float("inf")
+    for _ in range(5):
+        reps, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            reps += 1
+            t = time.perf_counter() - t0
+            if t >= budget / 5:
+                break
+        best = min(best, t / reps)
+    return best
+
+
+def cmd_net(a):
+    model, cfg, _ = sgm_peer.load_model(a.model)
+    sde = sgm_peer.make_sde(cfg)
+    score_fn = sgm_peer.get_score_fn(sde, model)
+    D, H, _, nb = dims(cfg)
+    rows = []
+    modes = a.modes.split(",")
+    for B in [int(b) for b in a.batches.split(",")]:
+        g = torch.Generator().manual_seed(B)
+        x = torch.rand(B, D, generator=g) * 2 - 1
+        v = torch.rand(B, D, generator=g) * 2 - 1
+        t = 0.01 + 0.98 * torch.arange(B, dtype=torch.float32) / B
+
+        def forward():
+            with torch.no_grad():
+                score_fn(x, t)
+
+        def forward_vjp():
+            xx = x.detach().requires_grad_(True)
+            s = score_fn(xx, t)
+            torch.autograd.grad(torch.sum(s * v), xx)
+
+        train_model, _, _ = sgm_peer.load_model(a.model)
+        trainer = sgm_peer.Trainer(sde, train_model, warmup=0)
+        data = torch.randn(B, D, generator=g)
+
+        def train_step():
+            trainer.train_step(data)
+
+        table = {"forward": (forward, forward_flops(cfg, B)), "forward+vjp": (forward_vjp, vjp_flops(cfg, B)),
+                 "train_step": (train_step, 3.0 * forward_flops(cfg, B))}
+        for mode in modes:
+            fn, flop = table[mode]
+            tm = best_time(fn, a.seconds)
+            rows.append((a.name, D, H, nb, B, mode, a.threads, B / tm, flop / tm * 1e-9))
+            print(f"{a.name:10s} {B:5d} {H:6d} {mode:12s} {B / tm:12.0f} {flop / tm * 1e-9:9.2f}", flush=True)
+    if a.csv:
+        new = not os.path.exists(a.csv)
+        with open(a.csv, "a") as f:
+            if new:
+                f.write("model,dim,hidden,blocks,batch,mode,threads,samples_per_s,gflops\n")
+            for r in rows:
+                f.write("%s,%d,%d,%d,%d,%s,%d,%.1f,%.3f\n" % r)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("command", choices=["net", "pc", "ode", "likelihood"])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--in", dest="input")
+    ap.add_argument("--out")
+    ap.add_argument("--num", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--N", type=int, default=0)
+    ap.add_argument("--predictor", default="reverse_diffusion")
+    ap.add_argument("--corrector", default="langevin")
+    ap.add_argument("--rtol", type=float, default=1e-5)
+    ap.add_argument("--atol", type=float, default=1e-5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batches", default="1,64,256,1024")
+    ap.add_argument("--modes", default="forward,forward+vjp,train_step")
+    ap.add_argument("--seconds", type=float, default=1.0)
+    ap.add_argument("--divergence", default="rademacher", choices=["rademacher", "gaussian", "exact"])
+    ap.add_argument("--csv")
+    ap.add_argument("--name", default="model")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    {"net": cmd_net, "pc": cmd_pc, "ode": cmd_ode, "likelihood": cmd_likelihood}[a.command](a)
+
+
+if __name__ == "__main__":
+    main()
