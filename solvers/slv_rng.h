@@ -24,9 +24,27 @@ extern "C" {
 
 extern const gsl_rng_type *slv_rng_counter;
 
-/* Positions r (which must have been allocated with slv_rng_counter) at the start of stream (a, b)
- * of generator `seed`. Cheap: no allocation, a few integer operations. */
+/* Positions r (which must have been allocated with slv_rng_counter; other generators are left
+ * untouched) at the start of stream (a, b) of generator `seed`. Cheap: no allocation, a few
+ * integer operations.
+ *
+ * Layout: the Philox key is the seed (low word, high word); the 128-bit counter is
+ *   word 0: block position within the stream (4 outputs per block, so a stream holds 2^34
+ *           32-bit outputs before it wraps),
+ *   word 1: low 32 bits of b,   word 2: bits 32..47 of b | (bits 0..15 of a) << 16,
+ *   word 3: bits 16..47 of a.
+ * Only the low 48 bits of a and b are used: streams (a, b) and (a + 2^48, b) coincide.
+ * Streams with bit 47 of b set are reserved for the Brownian tree of slv_sde.h (slv_brownian);
+ * other users of a seed should keep b < 2^47 so that their numbers never coincide with it. */
 void slv_rng_set_stream(gsl_rng *r, uint64_t seed, uint64_t a, uint64_t b);
+
+#define SLV_RNG_STREAM_BITS 48
+#define SLV_RNG_BROWNIAN_TAG (UINT64_C(1) << 47)
+
+/* The Philox4x32-10 bijection itself (Salmon et al. 2011, the Random123 reference): out = the
+ * 10-round Philox of counter ctr under key. For known-answer tests and for callers that want raw
+ * blocks; in and out may not alias. */
+void slv_rng_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
 #ifdef __cplusplus
 }
