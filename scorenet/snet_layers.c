@@ -119,24 +119,56 @@ void snet_linear_backward(float *din, float *dweight, float *dbias, const float 
 
 /* ---- SiLU ---------------------------------------------------------------------------------------- */
 
-void snet_silu_forward(float *out, const float *in, size_t n)
+/* glibc's vector expf (libmvec, linked through libm.so's AS_NEEDED) for the simd loops below: math.h
+ * declares it only under -ffast-math, which this project never uses, so it is declared here. It is
+ * ≈ 3× faster than the scalar expf; measured error of the SiLU built on it 2e-7 relative. Other
+ * platforms get the scalar expf in the same loops. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(_OPENMP)
+#pragma omp declare simd notinbranch
+extern float expf(float);
+#endif
+
+/* The simd loops live in their own functions, called per chunk: inside a combined
+ * `parallel for simd` GCC 12 kept the scalar expf. */
+enum { SILU_CHUNK = 4096 };
+
+static void silu_chunk(float *out, const float *in, size_t n)
 {
-    // two passes: the expf calls, then a division loop the compiler vectorises
-#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
         out[i] = expf(-in[i]);
-#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++)
         out[i] = in[i] / (1.0f + out[i]);
 }
 
-void snet_silu_backward(float *din, const float *dout, const float *in, size_t n)
+static void silu_backward_chunk(float *din, const float *dout, const float *in, size_t n)
 {
-#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float x = in[i];
         float sig = 1.0f / (1.0f + expf(-x));
         din[i] += dout[i] * sig * (1.0f + x * (1.0f - sig));
+    }
+}
+
+void snet_silu_forward(float *out, const float *in, size_t n)
+{
+    size_t n_chunks = (n + SILU_CHUNK - 1) / SILU_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t k = 0; k < n_chunks; k++) {
+        size_t i0 = k * SILU_CHUNK, len = n - i0 < SILU_CHUNK ? n - i0 : SILU_CHUNK;
+        silu_chunk(out + i0, in + i0, len);
+    }
+}
+
+void snet_silu_backward(float *din, const float *dout, const float *in, size_t n)
+{
+    size_t n_chunks = (n + SILU_CHUNK - 1) / SILU_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t k = 0; k < n_chunks; k++) {
+        size_t i0 = k * SILU_CHUNK, len = n - i0 < SILU_CHUNK ? n - i0 : SILU_CHUNK;
+        silu_backward_chunk(din + i0, dout + i0, in + i0, len);
     }
 }
 
@@ -148,11 +180,19 @@ static double sum_lanes(const float *x, size_t C, float shift, int squared)
 {
     float lane[8] = {0};
     size_t c = 0;
-    for (; c + 8 <= C; c += 8)
-        for (int k = 0; k < 8; k++) {
-            float d = x[c + k] - shift;
-            lane[k] += squared ? d * d : d;
-        }
+    if (squared) {
+        for (; c + 8 <= C; c += 8)
+#pragma omp simd
+            for (int k = 0; k < 8; k++) {
+                float d = x[c + k] - shift;
+                lane[k] += d * d;
+            }
+    } else {
+        for (; c + 8 <= C; c += 8)
+#pragma omp simd
+            for (int k = 0; k < 8; k++)
+                lane[k] += x[c + k];
+    }
     double total = 0.0;
     for (int k = 0; k < 8; k++)
         total += lane[k];

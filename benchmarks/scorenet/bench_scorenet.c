@@ -1,6 +1,7 @@
 /* bench_scorenet — throughput of the MLP score network beside the cblas_sgemm peak of the same run.
  *
  *   bench_scorenet [--threads T] [--csv benchmarks/results/scorenet_throughput.csv] [--seconds S]
+ *                  [--append]   (add rows to an existing CSV instead of starting it anew)
  *
  * For two models — the 2-D toy MLP (default config: hidden 256, 3 blocks, LayerNorm) and a
  * Fashion-MNIST-sized MLP (784 inputs, hidden 1024, 3 blocks) — and batches 1, 64, 256, 1024:
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
 {
     int threads = 2;
     double budget = 1.0;
+    int append = 0;
     const char *csv = "benchmarks/results/scorenet_throughput.csv";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -121,20 +123,23 @@ int main(int argc, char **argv)
             csv = argv[++i];
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             budget = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--append"))
+            append = 1;
         else {
-            fprintf(stderr, "usage: %s [--threads T] [--csv FILE] [--seconds S]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--threads T] [--csv FILE] [--seconds S] [--append]\n", argv[0]);
             return 2;
         }
     }
     snet_set_num_threads(threads);
-    FILE *out = fopen(csv, "w");
+    FILE *out = fopen(csv, append ? "a" : "w");
     if (!out) {
         perror(csv);
         return 1;
     }
     double square = sgemm_gflops(1024, 1024, 1024, budget);
     printf("cblas_sgemm 1024×1024×1024: %.1f GFLOP/s (%d threads, load average %.2f)\n", square, threads, loadavg());
-    fprintf(out, "model,dim,hidden,blocks,batch,mode,threads,samples_per_s,gflops,sgemm_same_shape_gflops,"
+    if (!append || ftell(out) == 0)
+        fprintf(out, "model,dim,hidden,blocks,batch,mode,threads,samples_per_s,gflops,sgemm_same_shape_gflops,"
                  "ratio_to_sgemm,sgemm_square1024_gflops,loadavg1\n");
     printf("%-10s %5s %6s %-12s %12s %9s %9s %6s\n", "model", "batch", "hidden", "mode", "samples/s",
            "GFLOP/s", "sgemm", "ratio");
