@@ -111,6 +111,12 @@ int snet_gmm_parse(const char *text, const char *name, snet_gmm **out, char *msg
         g->d = (size_t)d;
         g->K = (size_t)K;
     }
+    /* K lines of 1 + 2d numbers need at least 2(1 + 2d) − 1 characters each: a short text with a
+     * huge header is rejected before anything the size of the header is allocated (small headers
+     * go on, to be told which line is missing) */
+    if (g->K * g->d > (1u << 20) && (double)g->K * (4.0 * (double)g->d + 2.0) - 1.0 > (double)strlen(pos))
+        GFAIL("header says %zu components of dimension %zu, too many for the %zu characters that "
+              "follow", g->K, g->d, strlen(pos));
     g->weight = malloc(g->K * sizeof(double));
     g->mean = malloc(g->K * g->d * sizeof(double));
     g->std = malloc(g->K * g->d * sizeof(double));
@@ -305,20 +311,32 @@ int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *
                  path, shape, (unsigned long long)total);
         goto done;
     }
-    *data = malloc((size_t)total);
-    if (!*data) {
-        snprintf(msg, msg_size, "%s: out of memory for %llu bytes", path, (unsigned long long)total);
-        rc = SNET_ENOMEM;
-        goto done;
+    /* the buffer grows with the bytes that arrive, so a short file with a 2 GiB header costs
+     * nothing like 2 GiB */
+    size_t have = 0, cap = 0, first_cap = total < (1u << 20) ? (size_t)total : (1u << 20);
+    while (have < total) {
+        if (have == cap) {
+            cap = cap ? (2 * cap < total ? 2 * cap : (size_t)total) : first_cap;
+            uint8_t *grown = realloc(*data, cap);
+            if (!grown) {
+                snprintf(msg, msg_size, "%s: out of memory for %zu bytes", path, cap);
+                rc = SNET_ENOMEM;
+                goto done;
+            }
+            *data = grown;
+        }
+        got = gzread(f, *data + have, (unsigned)(cap - have));
+        if (got < 0) {
+            snprintf(msg, msg_size, "%s: %s", path, gzerror(f, &err));
+            goto done;
+        }
+        if (got == 0)
+            break;
+        have += (size_t)got;
     }
-    got = gzread(f, *data, (unsigned)total);
-    if (got < 0) {
-        snprintf(msg, msg_size, "%s: %s", path, gzerror(f, &err));
-        goto done;
-    }
-    if ((uint64_t)got < total) {
-        snprintf(msg, msg_size, "%s: truncated: header says %s = %llu bytes, file holds %d", path, shape,
-                 (unsigned long long)total, got);
+    if (have < total) {
+        snprintf(msg, msg_size, "%s: truncated: header says %s = %llu bytes, file holds %zu", path, shape,
+                 (unsigned long long)total, have);
         goto done;
     }
     unsigned char extra;

@@ -149,7 +149,10 @@ int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
     *out = NULL;
     char *line = NULL;
     size_t cap = 0;
-    double *values = NULL, *weights = NULL;
+    /* The arrays grow with the lines actually read, never to what the header claims: a 12-byte
+     * file saying "1 268435456" must not allocate gigabytes. */
+    double *values = NULL, *weights = NULL, *means = NULL, *stds = NULL;
+    size_t values_cap = 0, k_cap = 0;
     sgm_gmm *g = NULL;
     size_t lineno = 0, d = 0, K = 0, k = 0;
     char bad[64];
@@ -160,7 +163,7 @@ int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
         lineno++;
         if (!strip_comment(line))
             continue;
-        if (!g) {
+        if (d == 0) {
             /* Header: "d K". */
             double hv[2];
             long c = parse_numbers(line, hv, 2, bad, sizeof bad);
@@ -183,23 +186,15 @@ int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
                                            name, lineno, h == 0 ? "d" : "K", hv[h]);
                     goto done;
                 }
-            d = (size_t)hv[0];
-            K = (size_t)hv[1];
-            if (K > GMM_MAX_NUMBERS / d) {
+            size_t hd = (size_t)hv[0], hk = (size_t)hv[1];
+            if (hk > GMM_MAX_NUMBERS / hd) {
                 status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
                                        "%s:%zu: d = %zu and K = %zu make %zu parameters, more than "
-                                       "the limit %zu", name, lineno, d, K, d * K, GMM_MAX_NUMBERS);
+                                       "the limit %zu", name, lineno, hd, hk, hd * hk, GMM_MAX_NUMBERS);
                 goto done;
             }
-            g = sgm_gmm_alloc(d, K);
-            values = malloc((1 + 2 * d) * sizeof *values);
-            weights = malloc(K * sizeof *weights);
-            if (!g || !values || !weights) {
-                status = slv_error_set(err, SLV_ENOMEM, 0.0, -1,
-                                       "%s: cannot allocate a mixture with d = %zu, K = %zu",
-                                       name, d, K);
-                goto done;
-            }
+            d = hd;
+            K = hk;
             continue;
         }
         if (k == K) {
@@ -209,7 +204,16 @@ int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
             goto done;
         }
         size_t want = 1 + 2 * d;
-        long c = parse_numbers(line, values, want, bad, sizeof bad);
+        /* a line of len characters holds at most (len + 1)/2 numbers */
+        size_t fits = (size_t)len / 2 + 1 < want ? (size_t)len / 2 + 1 : want;
+        if (fits > values_cap) {
+            double *grown = realloc(values, fits * sizeof *values);
+            if (!grown)
+                goto nomem;
+            values = grown;
+            values_cap = fits;
+        }
+        long c = parse_numbers(line, values, values_cap, bad, sizeof bad);
         if (c < 0) {
             status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
                                    "%s:%zu: component %zu: '%s' is not a number", name, lineno,
@@ -250,9 +254,21 @@ int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
                                        lineno, k + 1, j + 1, values[1 + d + j]);
                 goto done;
             }
+        if (k == k_cap) { /* grown after the line is checked: memory follows the bytes read */
+            size_t new_cap = k_cap ? (2 * k_cap < K ? 2 * k_cap : K) : 1;
+            double *w = realloc(weights, new_cap * sizeof *weights);
+            weights = w ? w : weights;
+            double *mu = w ? realloc(means, new_cap * d * sizeof *means) : NULL;
+            means = mu ? mu : means;
+            double *sd = mu ? realloc(stds, new_cap * d * sizeof *stds) : NULL;
+            stds = sd ? sd : stds;
+            if (!sd)
+                goto nomem;
+            k_cap = new_cap;
+        }
         weights[k] = values[0];
-        memcpy(g->means + k * d, values + 1, d * sizeof *values);
-        memcpy(g->stds + k * d, values + 1 + d, d * sizeof *values);
+        memcpy(means + k * d, values + 1, d * sizeof *values);
+        memcpy(stds + k * d, values + 1 + d, d * sizeof *values);
         k++;
     }
     if (ferror(stream)) {
@@ -260,7 +276,7 @@ int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
                                lineno, strerror(errno));
         goto done;
     }
-    if (!g) {
+    if (d == 0) {
         status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
                                "%s: expected the header 'd K', found no data (%zu lines)", name,
                                lineno);
@@ -272,15 +288,25 @@ int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
                                name, lineno, K, k);
         goto done;
     }
-    status = gmm_set(g, weights, g->means, g->stds, 1, err);
+    g = sgm_gmm_alloc(d, K);
+    if (!g)
+        goto nomem;
+    status = gmm_set(g, weights, means, stds, 1, err);
     if (status == SLV_OK) {
         *out = g;
         g = NULL;
     }
+    goto done;
+nomem:
+    status = slv_error_set(err, SLV_ENOMEM, 0.0, -1,
+                           "%s:%zu: cannot allocate a mixture with d = %zu, K = %zu", name, lineno,
+                           d, K);
 done:
     free(line);
     free(values);
     free(weights);
+    free(means);
+    free(stds);
     sgm_gmm_free(g);
     return status;
 }
