@@ -16,7 +16,7 @@ typedef struct gbm_params {
     double mu, sigma;
 } gbm_params;
 
-static int gbm_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+static inline int gbm_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
 {
     (void)t;
     const gbm_params *g = params;
@@ -25,7 +25,7 @@ static int gbm_drift(double t, size_t n, size_t d, const double *x, double *out,
     return 0;
 }
 
-static int gbm_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
+static inline int gbm_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
 {
     (void)t;
     const gbm_params *g = params;
@@ -35,7 +35,7 @@ static int gbm_diffusion(double t, size_t n, size_t d, const double *x, double *
 }
 
 /* DIAGONAL: ∂g_i/∂x_i = σ; SCALAR: (∂g/∂x) g = σ² x. */
-static int gbm_diffusion_dx_diagonal(double t, size_t n, size_t d, const double *x, double *out,
+static inline int gbm_diffusion_dx_diagonal(double t, size_t n, size_t d, const double *x, double *out,
                                      void *params)
 {
     (void)t;
@@ -46,7 +46,7 @@ static int gbm_diffusion_dx_diagonal(double t, size_t n, size_t d, const double 
     return 0;
 }
 
-static double gbm_exact(const gbm_params *g, double x0, double T, double w_T)
+static inline double gbm_exact(const gbm_params *g, double x0, double T, double w_T)
 {
     return x0 * exp((g->mu - 0.5 * g->sigma * g->sigma) * T + g->sigma * w_T);
 }
@@ -57,7 +57,7 @@ typedef struct additive_params {
     double sigma;
 } additive_params;
 
-static int additive_drift(double t, size_t n, size_t d, const double *x, double *out,
+static inline int additive_drift(double t, size_t n, size_t d, const double *x, double *out,
                           void *params)
 {
     (void)t;
@@ -67,7 +67,7 @@ static int additive_drift(double t, size_t n, size_t d, const double *x, double 
     return 0;
 }
 
-static int additive_diffusion(double t, size_t n, size_t d, const double *x, double *out,
+static inline int additive_diffusion(double t, size_t n, size_t d, const double *x, double *out,
                               void *params)
 {
     (void)x;
@@ -80,7 +80,7 @@ static int additive_diffusion(double t, size_t n, size_t d, const double *x, dou
 /* ---- General additive noise: d = 2, m = 3, coupled nonlinear drift, b(t) a 2×3 matrix ----
  *   f = (sin x₂ − x₁, cos x₁ − x₂/2),
  *   b(t) = σ [[1 + t, 0.5, 0.3 t], [0.2, 1 − 0.5 t, 0.4 (1 + t²)]]   (params: additive_params) */
-static int general_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+static inline int general_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
 {
     (void)t;
     (void)params;
@@ -92,7 +92,7 @@ static int general_drift(double t, size_t n, size_t d, const double *x, double *
     return 0;
 }
 
-static int general_diffusion(double t, size_t n, size_t d, const double *x, double *out,
+static inline int general_diffusion(double t, size_t n, size_t d, const double *x, double *out,
                              void *params)
 {
     (void)x;
@@ -115,7 +115,7 @@ typedef struct ou_params {
     double theta, sigma;
 } ou_params;
 
-static int ou_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+static inline int ou_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
 {
     (void)t;
     const ou_params *o = params;
@@ -124,7 +124,7 @@ static int ou_drift(double t, size_t n, size_t d, const double *x, double *out, 
     return 0;
 }
 
-static int ou_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
+static inline int ou_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
 {
     (void)t;
     (void)x;
@@ -137,7 +137,7 @@ static int ou_diffusion(double t, size_t n, size_t d, const double *x, double *o
 /* ---- Statistics ---- */
 
 /* Least-squares slope of y against x over k points. */
-static double ls_slope(const double *x, const double *y, size_t k)
+static inline double ls_slope(const double *x, const double *y, size_t k)
 {
     double mx = 0.0, my = 0.0;
     for (size_t i = 0; i < k; i++) {
@@ -157,7 +157,7 @@ static double ls_slope(const double *x, const double *y, size_t k)
 /* Convergence order from errors err[level][path] (n_levels step sizes h_l, n_paths paths):
  * slope of log mean|err| against log h over all paths, and its standard error from n_groups
  * disjoint groups of paths (sd of the group slopes / sqrt(n_groups)). */
-static void order_with_se(const double *log_h, const double *err, size_t n_levels, size_t n_paths,
+static inline void order_with_se(const double *log_h, const double *err, size_t n_levels, size_t n_paths,
                           size_t n_groups, double *slope, double *se)
 {
     double log_e[16];
