@@ -17,8 +17,9 @@ static const cli_command compare_command = {
     "Runs every sampler of --samplers (comma-separated; pc:PRED[+CORR][@N], ode:METHOD[@TOL|@STEPS],\n"
     "sde:METHOD[@TOL|@STEPS]) on --num samples from the same seed and reports NFE per sample, wall\n"
     "time and quality: for gmm: models the energy distance to as many exact samples and the largest\n"
-    "per-mode weight error; for other models the energy distance to --reference points (a file,\n"
-    "toy:NAME or fashion-mnist:test; images: Fréchet distance with scoresde evaluate instead).\n"
+    "per-mode weight error; for other models the same against --reference: gmm:FILE (exact samples\n"
+    "of the mixture the model was trained on), or held-out points (a file, toy:NAME); for images\n"
+    "use scoresde evaluate (Fréchet distance).\n"
     "Writes PREFIX.csv (columns sampler,nfe,seconds,energy_distance,mode_weight_error), PREFIX.md\n"
     "and PREFIX.png (quality against NFE and against time).",
     "--model M --samplers LIST [options]",
@@ -133,6 +134,7 @@ int cmd_compare(int argc, char **argv)
     char *list = strdup(samplers), msg[1024];
     double *x = malloc(c.num * m.dim * sizeof *x);
     matrix ref = {0};
+    sgm_gmm *ref_gmm = NULL; /* --reference gmm:FILE */
     size_t n_rows = 0;
     int status = 1;
     if (!rows || !list || !x) {
@@ -160,6 +162,23 @@ int cmd_compare(int argc, char **argv)
         ref.d = m.dim;
         ref.x = malloc(c.num * m.dim * sizeof *ref.x);
         if (!ref.x || sgm_gmm_sample(m.gmm, NULL, 0.0, c.num, c.seed ^ 0x5eed, 0, ref.x, NULL)) {
+            cli_fail("compare", "out of memory for the reference samples");
+            goto done;
+        }
+    } else if (reference && strncmp(reference, "gmm:", 4) == 0) {
+        slv_error err;
+        if (sgm_gmm_load(reference + 4, &ref_gmm, &err) != SLV_OK) {
+            cli_fail("compare", "--reference %s", err.message);
+            goto done;
+        }
+        if (ref_gmm->dim != m.dim) {
+            cli_fail("compare", "--reference %s has dimension %zu, the model %zu", reference, ref_gmm->dim, m.dim);
+            goto done;
+        }
+        ref.n = c.num;
+        ref.d = m.dim;
+        ref.x = malloc(c.num * m.dim * sizeof *ref.x);
+        if (!ref.x || sgm_gmm_sample(ref_gmm, NULL, 0.0, c.num, c.seed ^ 0x5eed, 0, ref.x, NULL)) {
             cli_fail("compare", "out of memory for the reference samples");
             goto done;
         }
@@ -192,13 +211,15 @@ int cmd_compare(int argc, char **argv)
         row->nfe = nfe / (double)c.num;
         row->energy = ref.x ? energy_distance(m.dim, x, energy_n, ref.x, ref.n < energy_n ? ref.n : energy_n)
                             : NAN;
-        row->mode_error = m.gmm ? mode_weight_error(m.gmm, x, c.num, NULL) : NAN;
+        const sgm_gmm *modes = m.gmm ? m.gmm : ref_gmm;
+        row->mode_error = modes ? mode_weight_error(modes, x, c.num, NULL) : NAN;
     }
     /* Baseline: two independent exact sample sets give the energy distance of pure sampling noise. */
     double noise_floor = NAN;
-    if (m.gmm) {
+    const sgm_gmm *exact = m.gmm ? m.gmm : ref_gmm;
+    if (exact) {
         double *y = malloc(energy_n * m.dim * sizeof *y);
-        if (y && sgm_gmm_sample(m.gmm, NULL, 0.0, energy_n, c.seed ^ 0xf100d, 0, y, NULL) == 0)
+        if (y && sgm_gmm_sample(exact, NULL, 0.0, energy_n, c.seed ^ 0xf100d, 0, y, NULL) == 0)
             noise_floor = energy_distance(m.dim, y, energy_n, ref.x, energy_n);
         free(y);
     }
@@ -219,6 +240,7 @@ done:
     free(list);
     free(x);
     matrix_free(&ref);
+    sgm_gmm_free(ref_gmm);
     app_model_free(&m);
     return status;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 void matrix_free(matrix *m)
 {
@@ -293,6 +294,15 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
         goto done;
     }
     size_t elem = is_f4 ? 4 : 8, count = n * d;
+    /* check the header's promise against the file before allocating for it */
+    struct stat st;
+    long data_start = ftell(fp);
+    if (data_start >= 0 && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uint64_t)(st.st_size - data_start) < (uint64_t)count * elem) {
+        snprintf(msg, msg_size, "%s: truncated .npy file: shape (%zu, %zu) needs %zu bytes of data, "
+                 "the file holds %lld", path, n, d, count * elem, (long long)(st.st_size - data_start));
+        goto done;
+    }
     raw = malloc(count * elem);
     out->x = malloc(count * sizeof *out->x);
     if (!raw || !out->x) {
