@@ -2,14 +2,15 @@
  *
  * Why chunks of samples per GEMM (SNET_CONV_GEMM_COLS). Measured with OpenBLAS 0.3.21 (pthreads)
  * on 2 cores of the target machine (AMD EPYC, AVX-512), batch 64, 3×3 convolutions, GFLOP/s of the
- * forward GEMM for n = samples·OH·OW columns per call:
- *     28×28, 32→32:  1 sample 46–112 | 4 samples 132 | 64 samples 90
- *     14×14, 64→64:  1 sample 100    | 8–16 samples 136–154 | 64 samples 118
+ * forward GEMM alone for n = samples·OH·OW columns per call:
+ *     28×28, 32→32:  1 sample 46–112 | 2 samples 119 | 4 samples 132 | 64 samples 90
+ *     14×14, 64→64:  1 sample 100    | 8 samples 154 | 16 samples 136 | 64 samples 118
  *      7×7,  64→64:  1 sample 48     | 16–64 samples 116–125
  * One sample per call starves the small resolutions; the whole batch per call makes the im2col
- * matrix (C·9, B·OH·OW) tens of MB and slows the large ones. About 3000 columns per call was the
- * best or near it at every resolution (weight- and input-gradient GEMMs agree), so chunks hold
- * ⌊3136/(OH·OW)⌋ samples (4 at 28×28, 16 at 14×14, 64 at 7×7).
+ * matrix (C·9, B·OH·OW) tens of MB. Around 1500–3000 columns the GEMM alone is near its best, and
+ * in the whole network (im2col writing the matrix that OpenBLAS then packs) 1568 columns — an
+ * im2col matrix that stays within the 1 MB L2 for up to 18 input channels — ran the training step
+ * 10–15 % faster than 3136. So chunks hold ⌊1568/(OH·OW)⌋ samples: 2 at 28×28, 8 at 14×14, 32 at 7×7.
  */
 #include "snet_conv.h"
 
@@ -38,6 +39,46 @@ void snet_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, const fl
     const float *B2 = trans_b ? B + K1 : B + K1 * ldb; // B is (N, K) when transposed, else (K, N)
     cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)(K - K1), 1.0f, A2, (int)lda, B2,
                 (int)ldb, 1.0f, C, (int)ldc);
+}
+
+/* Σ x[i] in double with 8 interleaved partial sums (a fixed order, and no latency chain). */
+static double sum_floats(const float *x, size_t n)
+{
+    double acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++)
+            acc[l] += x[i + l];
+    for (; i < n; i++)
+        acc[i % 8] += x[i];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Σ x and Σ x² in double, the same way. */
+static void sum_floats_sq(const float *x, size_t n, double *sum, double *sum_sq)
+{
+    double s[8] = {0}, q[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) {
+            double v = x[i + l];
+            s[l] += v;
+            q[l] += v * v;
+        }
+    for (; i < n; i++) {
+        double v = x[i];
+        s[i % 8] += v;
+        q[i % 8] += v * v;
+    }
+    *sum += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    *sum_sq += ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
+}
+
+static void zero_floats(float *a, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n >= 8 * SNET_CONV_OMP_MIN)
+    for (size_t i = 0; i < n; i += 4096)
+        memset(a + i, 0, (n - i < 4096 ? n - i : 4096) * sizeof *a);
 }
 
 /* ---- Layout conversion --------------------------------------------------------------------------- */
@@ -87,13 +128,24 @@ size_t snet_conv2d_chunk(const snet_conv2d_dims *d)
     return nb;
 }
 
+/* Stride 1, odd kernel, padding (k − 1)/2: the output has the input's size and the input gradient
+ * is itself such a convolution of dout with the flipped, transposed kernel. */
+static int conv_is_same(const snet_conv2d_dims *d)
+{
+    return d->stride == 1 && d->ksize % 2 == 1 && d->pad == (d->ksize - 1) / 2 && d->ksize > 1;
+}
+
 size_t snet_conv2d_col_size(const snet_conv2d_dims *d)
 {
     if (conv_is_pointwise(d))
         return 0;
     size_t OH = snet_conv2d_out_size(d->H, d->ksize, d->stride, d->pad);
     size_t OW = snet_conv2d_out_size(d->W, d->ksize, d->stride, d->pad);
-    return d->C * d->ksize * d->ksize * snet_conv2d_chunk(d) * OH * OW;
+    size_t kk = d->ksize * d->ksize, cols = snet_conv2d_chunk(d) * OH * OW;
+    if (!conv_is_same(d))
+        return d->C * kk * cols;
+    // im2col of the input (forward, dW) or of dout (dX), then the flipped kernel (C, OC·k·k)
+    return (d->C > d->OC ? d->C : d->OC) * kk * cols + d->C * d->OC * kk;
 }
 
 /* The output columns ow whose input column ow·stride − pad + j lies inside [0, W): [lo, hi). */
@@ -222,33 +274,43 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
 
 void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                           const float *in, const float *weight, float *col,
-                          const snet_conv2d_dims *d)
+                          const snet_conv2d_dims *d, int accumulate)
 {
     const size_t OH = snet_conv2d_out_size(d->H, d->ksize, d->stride, d->pad);
     const size_t OW = snet_conv2d_out_size(d->W, d->ksize, d->stride, d->pad);
-    const size_t S = OH * OW, N = d->B * S, OC = d->OC, Kc = d->C * d->ksize * d->ksize;
+    const size_t S = OH * OW, N = d->B * S, OC = d->OC, C = d->C, k = d->ksize, kk = k * k;
+    const size_t Kc = C * kk;
+    const float beta = accumulate ? 1.0f : 0.0f;
     if (dbias) {
         // dbias[oc] += Σ_n dout[oc][n], one channel per thread, in order
 #pragma omp parallel for schedule(static) if (OC * N >= SNET_CONV_OMP_MIN)
-        for (size_t oc = 0; oc < OC; oc++) {
-            const float *g = dout + oc * N;
-            double sum = 0.0;
-            for (size_t i = 0; i < N; i++)
-                sum += g[i];
-            dbias[oc] += (float)sum;
-        }
+        for (size_t oc = 0; oc < OC; oc++)
+            dbias[oc] += (float)sum_floats(dout + oc * N, N);
     }
     if (conv_is_pointwise(d)) {
         // dW (OC, C) += dout (OC, N) · inᵀ (N, C)
         if (dweight)
-            snet_sgemm(0, 1, OC, d->C, N, dout, N, in, N, 1.0f, dweight, d->C);
-        // din (C, N) += Wᵀ (C, OC) · dout (OC, N)
+            snet_sgemm(0, 1, OC, C, N, dout, N, in, N, 1.0f, dweight, C);
+        // din (C, N) (+)= Wᵀ (C, OC) · dout (OC, N)
         if (din)
-            snet_sgemm(1, 0, d->C, N, OC, weight, d->C, dout, N, 1.0f, din, N);
+            snet_sgemm(1, 0, C, N, OC, weight, C, dout, N, beta, din, N);
         return;
     }
     if (!dweight && !din)
         return;
+    const int same = conv_is_same(d);
+    // the flipped kernel wt[c][oc][i][j] = W[oc][c][k−1−i][k−1−j] (C, OC·k·k), after the im2col part
+    float *wt = NULL;
+    snet_conv2d_dims dt = {d->B, OC, d->H, d->W, C, k, 1, d->pad}; // dout → din as a convolution
+    if (din && same) {
+        wt = col + (C > OC ? C : OC) * kk * snet_conv2d_chunk(d) * S;
+        for (size_t c = 0; c < C; c++)
+            for (size_t oc = 0; oc < OC; oc++)
+                for (size_t q = 0; q < kk; q++)
+                    wt[(c * OC + oc) * kk + q] = weight[(oc * C + c) * kk + (kk - 1 - q)];
+    }
+    if (din && !same && !accumulate)
+        zero_floats(din, C * d->B * d->H * d->W);
     const size_t chunk = snet_conv2d_chunk(d);
     for (size_t b0 = 0; b0 < d->B; b0 += chunk) {
         size_t nb = d->B - b0 < chunk ? d->B - b0 : chunk;
@@ -259,7 +321,11 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
             // dW (OC, Kc) += dout_chunk (OC, ncol) · colᵀ (ncol, Kc)
             snet_sgemm(0, 1, OC, Kc, ncol, g, N, col, ncol, 1.0f, dweight, Kc);
         }
-        if (din) {
+        if (din && same) {
+            // din_chunk (C, ncol; row stride N) (+)= wt (C, OC·k²) · im2col(dout) (OC·k², ncol)
+            snet_im2col(col, dout, &dt, b0, nb);
+            snet_sgemm(0, 0, C, ncol, OC * kk, wt, OC * kk, col, ncol, beta, din + b0 * S, N);
+        } else if (din) {
             // dcol (Kc, ncol) = Wᵀ (Kc, OC) · dout_chunk (OC, ncol), then scattered back
             snet_sgemm(1, 0, Kc, ncol, OC, weight, Kc, g, N, 0.0f, col, ncol);
             snet_col2im(din, col, d, b0, nb);
@@ -267,33 +333,34 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     }
 }
 
-/* ---- GroupNorm -------------------------------------------------------------------------------------- */
+/* ---- GroupNorm ------------------------------------------------------------------------------------ */
+
+/* Statistics of group g of sample b: one pass of Σx, Σx² in double (exact enough: the activations
+ * are O(1), so the cancellation in Σx² − n·μ² costs nothing at double precision). */
+static void group_stats(float *mean, float *rstd, const float *in, size_t B, size_t b, size_t g,
+                        size_t cg, size_t HW)
+{
+    double sum = 0.0, sum_sq = 0.0;
+    for (size_t ci = 0; ci < cg; ci++)
+        sum_floats_sq(in + ((g * cg + ci) * B + b) * HW, HW, &sum, &sum_sq);
+    double count = (double)(cg * HW), mu = sum / count;
+    double var = sum_sq / count - mu * mu;
+    if (var < 0.0)
+        var = 0.0;
+    *mean = (float)mu;
+    *rstd = (float)(1.0 / sqrt(var + SNET_GROUPNORM_EPS));
+}
 
 void snet_groupnorm_forward(float *out, float *mean, float *rstd, const float *in,
                             const float *gamma, const float *beta, size_t B, size_t C, size_t HW,
                             size_t G)
 {
     const size_t cg = C / G;
-    const double count = (double)(cg * HW);
 #pragma omp parallel for collapse(2) schedule(static) if (B * C * HW >= SNET_CONV_OMP_MIN)
     for (size_t b = 0; b < B; b++) {
         for (size_t g = 0; g < G; g++) {
-            double sum = 0.0;
-            for (size_t ci = 0; ci < cg; ci++) {
-                const float *x = in + ((g * cg + ci) * B + b) * HW; // (HW)
-                for (size_t p = 0; p < HW; p++)
-                    sum += x[p];
-            }
-            double mu = sum / count;
-            double ss = 0.0;
-            for (size_t ci = 0; ci < cg; ci++) {
-                const float *x = in + ((g * cg + ci) * B + b) * HW;
-                for (size_t p = 0; p < HW; p++) {
-                    double dv = x[p] - mu;
-                    ss += dv * dv;
-                }
-            }
-            float m = (float)mu, r = (float)(1.0 / sqrt(ss / count + SNET_GROUPNORM_EPS));
+            float m, r;
+            group_stats(&m, &r, in, B, b, g, cg, HW);
             mean[b * G + g] = m;
             rstd[b * G + g] = r;
             for (size_t ci = 0; ci < cg; ci++) {
@@ -308,64 +375,153 @@ void snet_groupnorm_forward(float *out, float *mean, float *rstd, const float *i
     }
 }
 
+/* Per-channel sums over the batch of the (B, C) partials, in the order b = 0, 1, … */
+static void reduce_partials(float *dgamma, float *dbeta, const float *part_g, const float *part_b,
+                            size_t B, size_t C)
+{
+    for (size_t c = 0; c < C; c++) {
+        double sg = 0.0, sb = 0.0;
+        for (size_t b = 0; b < B; b++) {
+            sg += part_g[b * C + c];
+            sb += part_b[b * C + c];
+        }
+        if (dgamma)
+            dgamma[c] += (float)sg;
+        if (dbeta)
+            dbeta[c] += (float)sb;
+    }
+}
+
+/* The input gradient of one group of one sample, from the per-channel sums Σ dy and Σ dy·n:
+ * with dn = gamma·dy, dx = rstd · (dn − mean(dn) − n · mean(dn · n)). */
+static void group_input_grad(float *din, const float *dy, const float *in, const float *gamma,
+                             const float *sum_dy, const float *sum_dyn, float m, float r, size_t B,
+                             size_t b, size_t g, size_t cg, size_t HW, int accumulate)
+{
+    double s_dn = 0.0, s_dnn = 0.0;
+    for (size_t ci = 0; ci < cg; ci++) {
+        size_t c = g * cg + ci;
+        s_dn += (double)gamma[c] * sum_dy[ci];
+        s_dnn += (double)gamma[c] * sum_dyn[ci];
+    }
+    double count = (double)(cg * HW);
+    float mean_dn = (float)(s_dn / count), mean_dnn = (float)(s_dnn / count);
+    for (size_t ci = 0; ci < cg; ci++) {
+        size_t c = g * cg + ci;
+        const float *x = in + (c * B + b) * HW, *gy = dy + (c * B + b) * HW;
+        float *dx = din + (c * B + b) * HW;
+        float gc = gamma[c];
+        if (accumulate)
+            for (size_t p = 0; p < HW; p++)
+                dx[p] += (gc * gy[p] - mean_dn - (x[p] - m) * r * mean_dnn) * r;
+        else
+            for (size_t p = 0; p < HW; p++)
+                dx[p] = (gc * gy[p] - mean_dn - (x[p] - m) * r * mean_dnn) * r;
+    }
+}
+
+/* Σ dy and Σ dy·n over one (channel, sample) plane. */
+static void plane_grad_sums(float *sum_dy, float *sum_dyn, const float *dy, const float *x, float m,
+                            float r, size_t HW)
+{
+    double a[4] = {0}, q[4] = {0};
+    for (size_t p = 0; p < HW; p++) {
+        double gy = dy[p];
+        a[p % 4] += gy;
+        q[p % 4] += gy * (double)((x[p] - m) * r);
+    }
+    *sum_dy = (float)((a[0] + a[1]) + (a[2] + a[3]));
+    *sum_dyn = (float)((q[0] + q[1]) + (q[2] + q[3]));
+}
+
+
 void snet_groupnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                              const float *in, const float *gamma, const float *mean,
-                             const float *rstd, size_t B, size_t C, size_t HW, size_t G)
+                             const float *rstd, float *partial, size_t B, size_t C, size_t HW,
+                             size_t G, int accumulate)
 {
     const size_t cg = C / G;
-    if (din) {
-        const double count = (double)(cg * HW);
+    float *part_g = partial, *part_b = partial + B * C; // (B, C) each
 #pragma omp parallel for collapse(2) schedule(static) if (B * C * HW >= SNET_CONV_OMP_MIN)
-        for (size_t b = 0; b < B; b++) {
-            for (size_t g = 0; g < G; g++) {
-                float m = mean[b * G + g], r = rstd[b * G + g];
-                // with n = (x − μ)·rstd and dn = gamma·dout:
-                // dx = rstd · (dn − mean(dn) − n · mean(dn · n)) over the group
-                double s_dn = 0.0, s_dnn = 0.0;
-                for (size_t ci = 0; ci < cg; ci++) {
-                    size_t c = g * cg + ci;
-                    const float *x = in + (c * B + b) * HW, *dy = dout + (c * B + b) * HW;
-                    float gc = gamma[c];
-                    for (size_t p = 0; p < HW; p++) {
-                        float dn = gc * dy[p];
-                        s_dn += dn;
-                        s_dnn += (double)dn * ((x[p] - m) * r);
-                    }
-                }
-                float mean_dn = (float)(s_dn / count), mean_dnn = (float)(s_dnn / count);
-                for (size_t ci = 0; ci < cg; ci++) {
-                    size_t c = g * cg + ci;
-                    const float *x = in + (c * B + b) * HW, *dy = dout + (c * B + b) * HW;
-                    float *dx = din + (c * B + b) * HW;
-                    float gc = gamma[c];
-                    for (size_t p = 0; p < HW; p++) {
-                        float nrm = (x[p] - m) * r;
-                        dx[p] += (gc * dy[p] - mean_dn - nrm * mean_dnn) * r;
-                    }
-                }
+    for (size_t b = 0; b < B; b++) {
+        for (size_t g = 0; g < G; g++) {
+            float m = mean[b * G + g], r = rstd[b * G + g];
+            float *sdy = part_b + b * C + g * cg, *sdyn = part_g + b * C + g * cg;
+            for (size_t ci = 0; ci < cg; ci++) {
+                size_t c = g * cg + ci;
+                plane_grad_sums(&sdy[ci], &sdyn[ci], dout + (c * B + b) * HW,
+                                in + (c * B + b) * HW, m, r, HW);
             }
+            if (din)
+                group_input_grad(din, dout, in, gamma, sdy, sdyn, m, r, B, b, g, cg, HW, accumulate);
         }
     }
-    if (dgamma || dbeta) {
-        // one channel per thread, samples in order
-#pragma omp parallel for schedule(static) if (B * C * HW >= SNET_CONV_OMP_MIN)
-        for (size_t c = 0; c < C; c++) {
-            size_t g = c / cg;
-            double s_g = 0.0, s_b = 0.0;
-            for (size_t b = 0; b < B; b++) {
-                const float *x = in + (c * B + b) * HW, *dy = dout + (c * B + b) * HW;
-                float m = mean[b * G + g], r = rstd[b * G + g];
+    if (dgamma || dbeta)
+        reduce_partials(dgamma, dbeta, part_g, part_b, B, C);
+}
+
+/* ---- GroupNorm → SiLU, fused ------------------------------------------------------------------------ */
+
+static inline float sigmoid(float y)
+{
+    return 1.0f / (1.0f + expf(-y));
+}
+
+void snet_groupnorm_silu_forward(float *out, float *mean, float *rstd, const float *in,
+                                 const float *gamma, const float *beta, size_t B, size_t C,
+                                 size_t HW, size_t G)
+{
+    const size_t cg = C / G;
+#pragma omp parallel for collapse(2) schedule(static) if (B * C * HW >= SNET_CONV_OMP_MIN)
+    for (size_t b = 0; b < B; b++) {
+        for (size_t g = 0; g < G; g++) {
+            float m, r;
+            group_stats(&m, &r, in, B, b, g, cg, HW);
+            mean[b * G + g] = m;
+            rstd[b * G + g] = r;
+            for (size_t ci = 0; ci < cg; ci++) {
+                size_t c = g * cg + ci;
+                const float *x = in + (c * B + b) * HW;
+                float *s = out + (c * B + b) * HW;
+                float scale = r * gamma[c], shift = beta[c];
                 for (size_t p = 0; p < HW; p++) {
-                    s_g += (double)dy[p] * ((x[p] - m) * r);
-                    s_b += dy[p];
+                    float y = (x[p] - m) * scale + shift;
+                    s[p] = y * sigmoid(y);
                 }
             }
-            if (dgamma)
-                dgamma[c] += (float)s_g;
-            if (dbeta)
-                dbeta[c] += (float)s_b;
         }
     }
+}
+
+void snet_groupnorm_silu_backward(float *din, float *dgamma, float *dbeta, float *dout,
+                                  const float *in, const float *gamma, const float *beta,
+                                  const float *mean, const float *rstd, float *partial, size_t B,
+                                  size_t C, size_t HW, size_t G, int accumulate)
+{
+    const size_t cg = C / G;
+    float *part_g = partial, *part_b = partial + B * C; // (B, C) each
+#pragma omp parallel for collapse(2) schedule(static) if (B * C * HW >= SNET_CONV_OMP_MIN)
+    for (size_t b = 0; b < B; b++) {
+        for (size_t g = 0; g < G; g++) {
+            float m = mean[b * G + g], r = rstd[b * G + g];
+            float *sdy = part_b + b * C + g * cg, *sdyn = part_g + b * C + g * cg;
+            for (size_t ci = 0; ci < cg; ci++) {
+                size_t c = g * cg + ci;
+                const float *x = in + (c * B + b) * HW;
+                float *gy = dout + (c * B + b) * HW; // ∂L/∂s in, ∂L/∂y out (y = GN output)
+                float scale = r * gamma[c], shift = beta[c];
+                for (size_t p = 0; p < HW; p++) {
+                    float y = (x[p] - m) * scale + shift, sig = sigmoid(y);
+                    gy[p] *= sig * (1.0f + y * (1.0f - sig));
+                }
+                plane_grad_sums(&sdy[ci], &sdyn[ci], gy, x, m, r, HW);
+            }
+            if (din)
+                group_input_grad(din, dout, in, gamma, sdy, sdyn, m, r, B, b, g, cg, HW, accumulate);
+        }
+    }
+    if (dgamma || dbeta)
+        reduce_partials(dgamma, dbeta, part_g, part_b, B, C);
 }
 
 /* ---- Per-channel add ---------------------------------------------------------------------------------- */
@@ -390,11 +546,7 @@ void snet_channel_add_backward(float *drow, const float *dout, size_t row_stride
 #pragma omp parallel for collapse(2) schedule(static) if (B * C * HW >= SNET_CONV_OMP_MIN)
     for (size_t c = 0; c < C; c++) {
         for (size_t b = 0; b < B; b++) {
-            const float *g = dout + (c * B + b) * HW; // (HW)
-            double sum = 0.0;
-            for (size_t p = 0; p < HW; p++)
-                sum += g[p];
-            drow[b * row_stride + c] += (float)sum;
+            drow[b * row_stride + c] += (float)sum_floats(dout + (c * B + b) * HW, HW);
         }
     }
 }

@@ -12,9 +12,10 @@
  *
  * Conventions (the same as snet_layers.h):
  * - forward WRITES its output (snet_conv2d_forward can also accumulate, see there);
- * - backward ADDS into every gradient it is given (input and parameter gradients alike); the caller
- *   zeroes them first. Any gradient pointer may be NULL: that gradient is neither computed nor
- *   touched (a NULL weight gradient skips the weight-gradient GEMMs — the input-VJP pass).
+ * - backward ADDS into every gradient it is given; the caller zeroes them first. Where a backward
+ *   has an `accumulate` flag, its input gradient is added when it is 1 and written when it is 0
+ *   (a fresh buffer then needs no zeroing pass); parameter gradients are always added. Any gradient pointer may be NULL: that gradient is neither computed nor touched
+ *   (a NULL weight gradient skips the weight-gradient GEMMs — the input-VJP pass).
  * - No allocation, no I/O. Element-wise loops and im2col/col2im are split over OpenMP threads; every
  *   reduction (statistics, bias and GroupNorm-parameter gradients, col2im sums) runs in a fixed
  *   order inside one thread, so results do not depend on the thread count.
@@ -61,11 +62,12 @@ size_t snet_conv2d_out_size(size_t in, size_t ksize, size_t stride, size_t pad);
 /* Samples per GEMM: the batch is processed in chunks of this many samples so that one sgemm has
  * about SNET_CONV_GEMM_COLS columns (the shape OpenBLAS ran fastest at on the target machine: see
  * snet_conv.c) and the im2col buffer stays a few MB. Depends only on the shapes, never on threads. */
-#define SNET_CONV_GEMM_COLS 3136
+#define SNET_CONV_GEMM_COLS 1568
 size_t snet_conv2d_chunk(const snet_conv2d_dims *d);
 
-/* Floats the `col` workspace of forward/backward must hold: C·k·k · chunk·OH·OW, or 0 for a 1×1,
- * stride-1, unpadded convolution (which needs none: col may then be NULL). */
+/* Floats the `col` workspace of forward/backward must hold: C·k·k · chunk·OH·OW — for a stride-1
+ * "same" convolution max(C, OC)·k·k · chunk·OH·OW + C·OC·k·k (the backward's im2col of dout and
+ * flipped kernel) — or 0 for a 1×1, stride-1, unpadded convolution (col may then be NULL). */
 size_t snet_conv2d_col_size(const snet_conv2d_dims *d);
 
 /* im2col for samples [b0, b0 + nb) of in (C, B, H, W):
@@ -86,14 +88,17 @@ void snet_col2im(float *din, const float *col, const snet_conv2d_dims *d, size_t
 void snet_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
                          float *col, const snet_conv2d_dims *d, int accumulate);
 
-/* din     (C, B, H, W)   += ∂L/∂in              (may be NULL)
+/* din     (C, B, H, W)   (+)= ∂L/∂in             (may be NULL; added if accumulate, else written)
  * dweight (OC, C, k, k)  += ∂L/∂W               (may be NULL: skips im2col and the dW GEMMs)
  * dbias   (OC)           += Σ over (b, oh, ow)  (may be NULL)
  * dout    (OC, B, OH, OW), in and weight as in the forward, col as in the forward.
- * Per chunk: dW += dout·colᵀ (one sgemm) and dcol = Wᵀ·dout (one sgemm) then col2im. */
+ * Per chunk: dW += dout·colᵀ (one sgemm). The input gradient of a stride-1 "same" convolution
+ * (odd k, pad (k−1)/2) is the same convolution of dout with the flipped, transposed kernel: one
+ * im2col of dout and one sgemm with k²·OC-long dot products, written straight into din. Other
+ * convolutions (stride 2) take dcol = Wᵀ·dout (one sgemm) and col2im. */
 void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                           const float *in, const float *weight, float *col,
-                          const snet_conv2d_dims *d);
+                          const snet_conv2d_dims *d, int accumulate);
 
 /* ---- GroupNorm ----------------------------------------------------------------------------------
  * out (C, B, HW) = (in − μ_{b,g})·rstd_{b,g}·gamma[c] + beta[c], statistics over the C/G channels of
@@ -103,11 +108,30 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
 void snet_groupnorm_forward(float *out, float *mean, float *rstd, const float *in,
                             const float *gamma, const float *beta, size_t B, size_t C, size_t HW,
                             size_t G);
-/* din (C, B, HW) += ∂L/∂in; dgamma, dbeta (C) += their gradients (each may be NULL).
- * dout (C, B, HW); in, gamma, mean, rstd as in the forward. */
+/* din (C, B, HW) (+)= ∂L/∂in (may be NULL; added if accumulate, else written);
+ * dgamma, dbeta (C) += their gradients (each may be NULL);
+ * dout (C, B, HW); in, gamma, mean, rstd as in the forward;
+ * partial: workspace of 2·B·C floats (per-sample, per-channel sums, reduced over the batch in order). */
 void snet_groupnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                              const float *in, const float *gamma, const float *mean,
-                             const float *rstd, size_t B, size_t C, size_t HW, size_t G);
+                             const float *rstd, float *partial, size_t B, size_t C, size_t HW,
+                             size_t G, int accumulate);
+
+/* ---- GroupNorm then SiLU, fused (every ResBlock opens with this pair twice) ----------------------
+ * out (C, B, HW) = SiLU(GroupNorm(in)), as the two layers above and snet_silu_forward; only out and
+ * the statistics are stored — the backward recomputes the normalised values from in — which saves
+ * one tensor and two passes over memory per pair. */
+void snet_groupnorm_silu_forward(float *out, float *mean, float *rstd, const float *in,
+                                 const float *gamma, const float *beta, size_t B, size_t C,
+                                 size_t HW, size_t G);
+/* din (C, B, HW) (+)= ∂L/∂in (may be NULL; added if accumulate, else written);
+ * dgamma, dbeta (C) += their gradients (each may be NULL);
+ * dout (C, B, HW): ∂L/∂out on entry, OVERWRITTEN with ∂L/∂(GroupNorm output);
+ * in, gamma, beta, mean, rstd as in the forward; partial: 2·B·C floats of workspace. */
+void snet_groupnorm_silu_backward(float *din, float *dgamma, float *dbeta, float *dout,
+                                  const float *in, const float *gamma, const float *beta,
+                                  const float *mean, const float *rstd, float *partial, size_t B,
+                                  size_t C, size_t HW, size_t G, int accumulate);
 
 /* ---- Per-channel add of a per-sample vector (the time-embedding projection) ----------------------
  * out (C, B, HW): out[c][b][p] += row[b·row_stride + c]; row (B, ≥C) with row stride row_stride, so

@@ -50,7 +50,7 @@ typedef struct unet_block {
     size_t cin, cout, h, w, hw, has_skip;
     size_t gn1_g, gn1_b, conv1_w, conv1_b, gn2_g, gn2_b, conv2_w, conv2_b, skip_w, skip_b;
     size_t proj_col; /* first column of this block's shift in proj (B, P) */
-    size_t mean1, rstd1, n1, s1, h1, mean2, rstd2, n2, s2, out;
+    size_t mean1, rstd1, s1, h1, mean2, rstd2, s2, out;
 } unet_block;
 
 typedef struct unet_plan {
@@ -66,9 +66,9 @@ typedef struct unet_plan {
     /* activations (per sample) */
     size_t tau, emb0, emb1, emb1s, emb2, emb2s, proj, x0, hin;
     size_t down[UNET_MAX_LEVELS], up[UNET_MAX_LEVELS], cat[UNET_MAX_LEVELS];
-    size_t head_mean, head_rstd, head_n, head_s, y;
+    size_t head_mean, head_rstd, head_s, y;
     /* totals */
-    size_t n_params, act_per_sample, max_tensor;
+    size_t n_params, act_per_sample, max_tensor, max_channels;
     double flops_per_sample;
     /* the parameter table */
     unet_tensor_info info[UNET_MAX_TENSORS];
@@ -147,14 +147,14 @@ static void plan_block(unet_plan *p, unet_block *k, const char *prefix, size_t c
     }
     k->proj_col = p->P;
     p->P += cout;
+    if (cin > p->max_channels)
+        p->max_channels = cin;
     k->mean1 = add_act(p, p->G);
     k->rstd1 = add_act(p, p->G);
-    k->n1 = add_act(p, cin * k->hw);
     k->s1 = add_act(p, cin * k->hw);
     k->h1 = add_act(p, cout * k->hw);
     k->mean2 = add_act(p, p->G);
     k->rstd2 = add_act(p, p->G);
-    k->n2 = add_act(p, cout * k->hw);
     k->s2 = add_act(p, cout * k->hw);
     k->out = add_act(p, cout * k->hw);
 }
@@ -247,7 +247,6 @@ static void plan_make(unet_plan *p, const snet_config *cfg, snet_tensor *table, 
     p->out_b = add_param(p, "out.", "b", INIT_ZERO, 0, 1, C, 1, 1, 1);
     p->head_mean = add_act(p, p->G);
     p->head_rstd = add_act(p, p->G);
-    p->head_n = add_act(p, p->ch[0] * p->hw[0]);
     p->head_s = add_act(p, p->ch[0] * p->hw[0]);
     p->y = add_act(p, p->C * p->hw[0]);
 }
@@ -406,7 +405,8 @@ static size_t unet_act_size(const snet_config *cfg, size_t B)
 
 /* Backward scratch, in floats from the start of scratch. */
 typedef struct unet_scratch {
-    size_t col, t1, t2, ga, gb, de[UNET_MAX_LEVELS], dy, dx0, dproj, demb2s, demb2, demb1s, demb1;
+    size_t col, t1, t2, ga, gb, partial, de[UNET_MAX_LEVELS], dy, dx0, dproj, demb2s, demb2, demb1s,
+        demb1;
     size_t total;
 } unet_scratch;
 
@@ -423,6 +423,7 @@ static void scratch_layout(unet_scratch *s, const unet_plan *p, size_t B)
     TAKE(t2, T);
     TAKE(ga, T);
     TAKE(gb, T);
+    TAKE(partial, 2 * B * p->max_channels);
     for (size_t l = 0; l < p->L; l++)
         TAKE(de[l], B * p->ch[l] * p->hw[l]);
     TAKE(dy, B * p->C * p->hw[0]);
@@ -451,81 +452,75 @@ static size_t unet_scratch_size(const snet_config *cfg, size_t B)
 static void block_forward(const unet_plan *p, const unet_block *k, const float *params, size_t B,
                           const float *x, float *acts, const float *proj, float *col)
 {
-    const size_t n_in = k->cin * B * k->hw, n_out = k->cout * B * k->hw;
     float *mean1 = acts + B * k->mean1, *rstd1 = acts + B * k->rstd1; // (B, G)
-    float *n1 = acts + B * k->n1, *s1 = acts + B * k->s1;             // (cin, B, hw)
+    float *s1 = acts + B * k->s1;                                     // (cin, B, hw)
     float *h1 = acts + B * k->h1;                                     // (cout, B, hw)
     float *mean2 = acts + B * k->mean2, *rstd2 = acts + B * k->rstd2; // (B, G)
-    float *n2 = acts + B * k->n2, *s2 = acts + B * k->s2;             // (cout, B, hw)
+    float *s2 = acts + B * k->s2;                                     // (cout, B, hw)
     float *out = acts + B * k->out;                                   // (cout, B, hw)
     snet_conv2d_dims d1 = conv3(B, k->cin, k->h, k->w, k->cout, 1);
     snet_conv2d_dims d2 = conv3(B, k->cout, k->h, k->w, k->cout, 1);
 
-    snet_groupnorm_forward(n1, mean1, rstd1, x, params + k->gn1_g, params + k->gn1_b, B, k->cin,
-                           k->hw, p->G);
-    snet_silu_forward(s1, n1, n_in);
+    // s1 = SiLU(GN(x)); h1 = conv1(s1) + proj; s2 = SiLU(GN(h1)); out = skip(x) + conv2(s2)
+    snet_groupnorm_silu_forward(s1, mean1, rstd1, x, params + k->gn1_g, params + k->gn1_b, B,
+                                k->cin, k->hw, p->G);
     snet_conv2d_forward(h1, s1, params + k->conv1_w, params + k->conv1_b, col, &d1, 0);
     snet_channel_add_forward(h1, proj + k->proj_col, p->P, B, k->cout, k->hw);
-    snet_groupnorm_forward(n2, mean2, rstd2, h1, params + k->gn2_g, params + k->gn2_b, B, k->cout,
-                           k->hw, p->G);
-    snet_silu_forward(s2, n2, n_out);
+    snet_groupnorm_silu_forward(s2, mean2, rstd2, h1, params + k->gn2_g, params + k->gn2_b, B,
+                                k->cout, k->hw, p->G);
     if (k->has_skip) {
         snet_conv2d_dims ds = conv1x1(B, k->cin, k->h, k->w, k->cout);
         snet_conv2d_forward(out, x, params + k->skip_w, params + k->skip_b, NULL, &ds, 0);
     } else {
-        memcpy(out, x, n_out * sizeof *out);
+        memcpy(out, x, k->cout * B * k->hw * sizeof *out);
     }
     snet_conv2d_forward(out, s2, params + k->conv2_w, params + k->conv2_b, col, &d2, 1);
 }
 
-/* Given dout (cout, B, hw), ADDS the input gradient into dx (cin, B, hw), parameter gradients into
- * dparams (if not NULL) and the time-shift gradient into dproj (B, P) (if not NULL). t1, t2: two
- * work tensors of the largest activation size; col: im2col workspace. */
+/* Given dout (cout, B, hw), puts the input gradient into dx (cin, B, hw) — added if accumulate,
+ * written if not — adds parameter gradients into dparams (if not NULL) and the time-shift gradient
+ * into dproj (B, P) (if not NULL). t1, t2: work tensors of the largest activation size; partial:
+ * 2·B·cin floats; col: im2col workspace. */
 static void block_backward(const unet_plan *p, const unet_block *k, const float *params,
                            float *dparams, size_t B, const float *x, const float *acts,
-                           const float *dout, float *dx, float *dproj, float *t1, float *t2,
-                           float *col)
+                           const float *dout, float *dx, int accumulate, float *dproj, float *t1,
+                           float *t2, float *partial, float *col)
 {
-    const size_t n_in = k->cin * B * k->hw, n_out = k->cout * B * k->hw;
     const float *mean1 = acts + B * k->mean1, *rstd1 = acts + B * k->rstd1;
-    const float *n1 = acts + B * k->n1, *s1 = acts + B * k->s1;
-    const float *h1 = acts + B * k->h1;
+    const float *s1 = acts + B * k->s1, *h1 = acts + B * k->h1;
     const float *mean2 = acts + B * k->mean2, *rstd2 = acts + B * k->rstd2;
-    const float *n2 = acts + B * k->n2, *s2 = acts + B * k->s2;
+    const float *s2 = acts + B * k->s2;
     snet_conv2d_dims d1 = conv3(B, k->cin, k->h, k->w, k->cout, 1);
     snet_conv2d_dims d2 = conv3(B, k->cout, k->h, k->w, k->cout, 1);
 #define DP(off) (dparams ? dparams + (off) : NULL)
 
-    // out = conv2(s2) + skip(x)
+    // out = skip(x) + conv2(s2)
     if (k->has_skip) {
         snet_conv2d_dims ds = conv1x1(B, k->cin, k->h, k->w, k->cout);
         snet_conv2d_backward(dx, DP(k->skip_w), DP(k->skip_b), dout, x, params + k->skip_w, NULL,
-                             &ds);
+                             &ds, accumulate);
+    } else if (accumulate) {
+        snet_add_inplace(dx, dout, k->cout * B * k->hw);
     } else {
-        snet_add_inplace(dx, dout, n_out);
+        memcpy(dx, dout, k->cout * B * k->hw * sizeof *dx);
     }
     float *ds2 = t1; // (cout, B, hw)
-    snet_zero(ds2, n_out);
     snet_conv2d_backward(ds2, DP(k->conv2_w), DP(k->conv2_b), dout, s2, params + k->conv2_w, col,
-                         &d2);
-    float *dn2 = t2; // (cout, B, hw)
-    snet_zero(dn2, n_out);
-    snet_silu_backward(dn2, ds2, n2, n_out);
-    float *dh1 = t1; // (cout, B, hw)
-    snet_zero(dh1, n_out);
-    snet_groupnorm_backward(dh1, DP(k->gn2_g), DP(k->gn2_b), dn2, h1, params + k->gn2_g, mean2,
-                            rstd2, B, k->cout, k->hw, p->G);
+                         &d2, 0);
+    // s2 = SiLU(GN(h1)); ds2 is consumed
+    float *dh1 = t2; // (cout, B, hw)
+    snet_groupnorm_silu_backward(dh1, DP(k->gn2_g), DP(k->gn2_b), ds2, h1, params + k->gn2_g,
+                                 params + k->gn2_b, mean2, rstd2, partial, B, k->cout, k->hw, p->G,
+                                 0);
     if (dproj)
         snet_channel_add_backward(dproj + k->proj_col, dh1, p->P, B, k->cout, k->hw);
-    float *ds1 = t2; // (cin, B, hw)
-    snet_zero(ds1, n_in);
+    float *ds1 = t1; // (cin, B, hw)
     snet_conv2d_backward(ds1, DP(k->conv1_w), DP(k->conv1_b), dh1, s1, params + k->conv1_w, col,
-                         &d1);
-    float *dn1 = t1; // (cin, B, hw)
-    snet_zero(dn1, n_in);
-    snet_silu_backward(dn1, ds1, n1, n_in);
-    snet_groupnorm_backward(dx, DP(k->gn1_g), DP(k->gn1_b), dn1, x, params + k->gn1_g, mean1,
-                            rstd1, B, k->cin, k->hw, p->G);
+                         &d1, 0);
+    // s1 = SiLU(GN(x)): onto the skip path's gradient
+    snet_groupnorm_silu_backward(dx, DP(k->gn1_g), DP(k->gn1_b), ds1, x, params + k->gn1_g,
+                                 params + k->gn1_b, mean1, rstd1, partial, B, k->cin, k->hw, p->G,
+                                 1);
 #undef DP
 }
 
@@ -589,10 +584,9 @@ static void unet_forward(const snet_config *cfg, const float *params, size_t B, 
         h = ACT(p.dec[l].out);
     }
     // head
-    float *hn = ACT(p.head_n), *hs = ACT(p.head_s), *y = ACT(p.y); // (ch0, B, S0) ×2, (C, B, S0)
-    snet_groupnorm_forward(hn, ACT(p.head_mean), ACT(p.head_rstd), h, params + p.head_g,
-                           params + p.head_b, B, p.ch[0], S0, p.G);
-    snet_silu_forward(hs, hn, p.ch[0] * B * S0);
+    float *hs = ACT(p.head_s), *y = ACT(p.y); // (ch0, B, S0), (C, B, S0)
+    snet_groupnorm_silu_forward(hs, ACT(p.head_mean), ACT(p.head_rstd), h, params + p.head_g,
+                                params + p.head_b, B, p.ch[0], S0, p.G);
     d = conv3(B, p.ch[0], p.H, p.W, p.C, 1);
     snet_conv2d_forward(y, hs, params + p.out_w, params + p.out_b, col, &d, 0);
     snet_cnhw_to_nchw(out, y, B, p.C, S0);
@@ -611,7 +605,7 @@ static void unet_backward(const snet_config *cfg, const float *params, size_t B,
     scratch_layout(&s, &p, B);
     const size_t L = p.L, S0 = p.hw[0];
     float *col = scratch + s.col, *t1 = scratch + s.t1, *t2 = scratch + s.t2;
-    float *ga = scratch + s.ga, *gb = scratch + s.gb;
+    float *ga = scratch + s.ga, *gb = scratch + s.gb, *partial = scratch + s.partial;
     float *dproj = dparams ? scratch + s.dproj : NULL; // (B, P)
 #define ACT(off) (acts + B * (off))
 #define DP(off) (dparams ? dparams + (off) : NULL)
@@ -623,58 +617,47 @@ static void unet_backward(const snet_config *cfg, const float *params, size_t B,
     // head: y = conv_out(SiLU(GN(o₀)))
     float *dy = scratch + s.dy; // (C, B, S0)
     snet_nchw_to_cnhw(dy, dout, B, p.C, S0);
-    const size_t n_head = p.ch[0] * B * S0;
     snet_conv2d_dims d = conv3(B, p.ch[0], p.H, p.W, p.C, 1);
-    snet_zero(t1, n_head);
-    snet_conv2d_backward(t1, DP(p.out_w), DP(p.out_b), dy, ACT(p.head_s), params + p.out_w, col, &d);
-    snet_zero(t2, n_head);
-    snet_silu_backward(t2, t1, ACT(p.head_n), n_head);
-    snet_zero(ga, n_head);
-    snet_groupnorm_backward(ga, DP(p.head_g), DP(p.head_b), t2, ACT(p.dec[0].out), params + p.head_g,
-                            ACT(p.head_mean), ACT(p.head_rstd), B, p.ch[0], S0, p.G);
+    snet_conv2d_backward(t1, DP(p.out_w), DP(p.out_b), dy, ACT(p.head_s), params + p.out_w, col, &d,
+                         0);
+    snet_groupnorm_silu_backward(ga, DP(p.head_g), DP(p.head_b), t1, ACT(p.dec[0].out),
+                                 params + p.head_g, params + p.head_b, ACT(p.head_mean),
+                                 ACT(p.head_rstd), partial, B, p.ch[0], S0, p.G, 0);
 
     // decoder, level 0 up to L−1: ga holds ∂L/∂o_l on entry
     for (size_t l = 0; l < L; l++) {
         const unet_block *k = &p.dec[l];
-        size_t cu = dec_up_channels(&p, l), n_cat = k->cin * B * k->hw;
+        size_t cu = dec_up_channels(&p, l);
         float *dcat = gb; // (cu + ch_l, B, h_l, w_l)
-        snet_zero(dcat, n_cat);
-        block_backward(&p, k, params, dparams, B, ACT(p.cat[l]), acts, ga, dcat, dproj, t1, t2, col);
-        // ∂L/∂u → ga; ∂L/∂e_l accumulates in de[l]
-        float *du = ga; // (cu, B, h_l, w_l)
-        snet_zero(du, cu * B * k->hw);
-        snet_concat_backward(du, scratch + s.de[l], dcat, cu, p.ch[l], B * k->hw);
-        if (l + 1 < L) { // u = upsample(o_{l+1}): ∂L/∂o_{l+1} → gb, then swap so ga holds it
-            float *dnext = gb;
-            snet_zero(dnext, cu * B * p.hw[l + 1]);
-            snet_upsample2x_backward(dnext, du, B, cu, p.h[l + 1], p.w[l + 1]);
-            ga = dnext;
-            gb = du;
+        block_backward(&p, k, params, dparams, B, ACT(p.cat[l]), acts, ga, dcat, 0, dproj, t1, t2,
+                       partial, col);
+        // concat: the skip half goes to ∂L/∂e_l; the first half is ∂L/∂u as it stands in dcat
+        snet_concat_backward(NULL, scratch + s.de[l], dcat, cu, p.ch[l], B * k->hw);
+        if (l + 1 < L) { // u = upsample(o_{l+1}): ∂L/∂o_{l+1} → ga
+            snet_zero(ga, cu * B * p.hw[l + 1]);
+            snet_upsample2x_backward(ga, dcat, B, cu, p.h[l + 1], p.w[l + 1]);
         }
     }
-    // middle: ga holds ∂L/∂m; its input is e_{L−1}
-    block_backward(&p, &p.mid, params, dparams, B, ACT(p.enc[L - 1].out), acts, ga,
-                   scratch + s.de[L - 1], dproj, t1, t2, col);
+    // middle: ∂L/∂m is the first half of the last dcat (gb); its input e_{L−1} collects into de
+    block_backward(&p, &p.mid, params, dparams, B, ACT(p.enc[L - 1].out), acts, gb,
+                   scratch + s.de[L - 1], 1, dproj, t1, t2, partial, col);
 
     // encoder, level L−1 down to 0: de[l] holds the whole ∂L/∂e_l on entry
     for (size_t l = L; l-- > 0;) {
         const unet_block *k = &p.enc[l];
         const float *in = l > 0 ? ACT(p.down[l - 1]) : ACT(p.hin);
         float *din = ga; // (cin, B, h_l, w_l)
-        snet_zero(din, k->cin * B * k->hw);
-        block_backward(&p, k, params, dparams, B, in, acts, scratch + s.de[l], din, dproj, t1, t2,
-                       col);
+        block_backward(&p, k, params, dparams, B, in, acts, scratch + s.de[l], din, 0, dproj, t1, t2,
+                       partial, col);
         if (l > 0) {
             d = conv3(B, p.ch[l - 1], p.h[l - 1], p.w[l - 1], p.ch[l - 1], 2);
             snet_conv2d_backward(scratch + s.de[l - 1], DP(p.down_w[l - 1]), DP(p.down_b[l - 1]),
-                                 din, ACT(p.enc[l - 1].out), params + p.down_w[l - 1], col, &d);
+                                 din, ACT(p.enc[l - 1].out), params + p.down_w[l - 1], col, &d, 1);
         } else {
             float *dx0 = dx ? scratch + s.dx0 : NULL; // (C, B, H, W)
-            if (dx0)
-                snet_zero(dx0, p.C * B * S0);
             d = conv3(B, p.C, p.H, p.W, p.ch[0], 1);
             snet_conv2d_backward(dx0, DP(p.in_w), DP(p.in_b), din, ACT(p.x0), params + p.in_w, col,
-                                 &d);
+                                 &d, 0);
             if (dx)
                 snet_cnhw_to_nchw(dx, dx0, B, p.C, S0);
         }

@@ -1,6 +1,7 @@
 /* test_conv.c — the U-Net's convolutional layers (snet_conv.h): convolution against a naive direct
  * loop, im2col/col2im adjointness, and finite-difference checks of every backward (parameters and
- * inputs) for conv stride 1 and 2, 1×1 conv, GroupNorm, per-channel add, upsampling, concatenation.
+ * inputs) for conv stride 1 and 2, 1×1 conv, GroupNorm (alone and fused with SiLU), per-channel add,
+ * upsampling, concatenation.
  *
  * How the finite-difference tolerance is set (not tuned): with L = Σ_i r_i·out_i accumulated in double,
  * each coordinate is perturbed by ±h and ±h/2 (the steps actually representable in float). The
@@ -161,8 +162,8 @@ static void conv_reference(double *out, double *abs_out, const float *in, const 
 static const snet_conv2d_dims conv_cases[] = {
     {3, 2, 5, 7, 4, 3, 1, 1},  // 3×3 same, odd sizes
     {3, 2, 6, 5, 3, 3, 2, 1},  // 3×3 stride 2 (6×5 → 3×3)
-    {5, 2, 28, 28, 3, 3, 1, 1}, // 28×28: 4 samples per GEMM, so two chunks
-    {200, 1, 7, 7, 2, 3, 2, 1}, // 7×7 → 4×4 stride 2: 196 samples per chunk, so two chunks
+    {5, 2, 28, 28, 3, 3, 1, 1}, // 28×28: 2 samples per GEMM, so three chunks
+    {200, 1, 7, 7, 2, 3, 2, 1}, // 7×7 → 4×4 stride 2: 98 samples per chunk, so three chunks
     {2, 3, 4, 4, 5, 1, 1, 0},  // 1×1: one GEMM, no im2col
     {2, 2, 5, 5, 2, 5, 1, 2},  // 5×5 kernel, pad 2
 };
@@ -260,7 +261,7 @@ START_TEST(test_conv2d_backward_matches_finite_differences)
     conv_ctx k = {d, rand_buf(n_in), rand_buf(n_w), rand_buf(d->OC), n_col ? malloc(n_col * 4) : NULL};
     float *out = zero_buf(n_out), *r = rand_buf(n_out);
     float *din = zero_buf(n_in), *dw = zero_buf(n_w), *db = zero_buf(d->OC);
-    snet_conv2d_backward(din, dw, db, r, k.in, k.w, k.col, d);
+    snet_conv2d_backward(din, dw, db, r, k.in, k.w, k.col, d, 1);
     fd_case c = {conv_run, out, n_out, r, (double)(d->C * d->ksize * d->ksize + 1), &k};
     check_grad("conv input", &c, k.in, din, n_in, 0.5, 400);
     check_grad("conv weight", &c, k.w, dw, n_w, 0.5, 400);
@@ -311,9 +312,11 @@ START_TEST(test_conv2d_backward_matches_direct_loops)
     size_t n_in = d->C * d->B * d->H * d->W, n_out = d->OC * d->B * OH * OW;
     size_t n_w = d->OC * d->C * d->ksize * d->ksize, n_col = snet_conv2d_col_size(d);
     float *in = rand_buf(n_in), *w = rand_buf(n_w), *col = n_col ? malloc(n_col * 4) : NULL;
-    float *r = rand_buf(n_out), *din = zero_buf(n_in), *dw = zero_buf(n_w), *db = zero_buf(d->OC);
+    float *r = rand_buf(n_out), *din = malloc(n_in * 4), *dw = zero_buf(n_w), *db = zero_buf(d->OC);
     double *rin = malloc(n_in * 8), *rin_abs = malloc(n_in * 8), *rw = malloc(n_w * 8), *rw_abs = malloc(n_w * 8);
-    snet_conv2d_backward(din, dw, db, r, in, w, col, d);
+    for (size_t i = 0; i < n_in; i++)
+        din[i] = NAN; // accumulate = 0 writes the input gradient
+    snet_conv2d_backward(din, dw, db, r, in, w, col, d, 0);
     conv_backward_reference(rin, rin_abs, rw, rw_abs, r, in, w, d);
     // float sums of K terms: |error| ≤ γ_K Σ|terms|, γ_K ≈ K·u (K = terms per entry)
     double K_in = (double)(d->OC * d->ksize * d->ksize), K_w = (double)(d->B * OH * OW);
@@ -324,11 +327,11 @@ START_TEST(test_conv2d_backward_matches_direct_loops)
         ck_assert_msg(fabs(dw[i] - rw[i]) <= K_w * FLT_EPSILON * rw_abs[i],
                       "dW[%zu] = %.9g, direct loop %.9g", i, (double)dw[i], rw[i]);
     // backward adds: a second call onto the first result doubles it (NULL gradients are skipped)
-    snet_conv2d_backward(din, NULL, NULL, r, in, w, col, d);
+    snet_conv2d_backward(din, NULL, NULL, r, in, w, col, d, 1);
     for (size_t i = 0; i < n_in; i++)
         ck_assert_msg(fabs(din[i] - 2 * rin[i]) <= 4 * (K_in + 1) * FLT_EPSILON * rin_abs[i],
                       "second call: din[%zu] = %.9g, expected twice %.9g", i, (double)din[i], rin[i]);
-    snet_conv2d_backward(NULL, dw, NULL, r, in, w, col, d);
+    snet_conv2d_backward(NULL, dw, NULL, r, in, w, col, d, 1);
     for (size_t i = 0; i < n_w; i++)
         ck_assert_msg(fabs(dw[i] - 2 * rw[i]) <= 4 * (K_w + 1) * FLT_EPSILON * rw_abs[i],
                       "second call: dW[%zu] = %.9g, expected twice %.9g", i, (double)dw[i], rw[i]);
@@ -353,10 +356,12 @@ START_TEST(test_conv2d_sizes)
     ck_assert_uint_eq(snet_conv2d_out_size(28, 3, 1, 1), 28);
     ck_assert_uint_eq(snet_conv2d_out_size(2, 5, 1, 0), 0);
     snet_conv2d_dims d = {64, 32, 28, 28, 32, 3, 1, 1};
-    ck_assert_uint_eq(snet_conv2d_chunk(&d), 4);
-    ck_assert_uint_eq(snet_conv2d_col_size(&d), (size_t)32 * 9 * 4 * 784);
+    ck_assert_uint_eq(snet_conv2d_chunk(&d), SNET_CONV_GEMM_COLS / 784);
+    ck_assert_uint_eq(snet_conv2d_col_size(&d), (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 784) * 784 + 32 * 32 * 9);
+    d.stride = 2; // 28 → 14: no flipped-kernel input gradient, 16 samples per chunk
+    ck_assert_uint_eq(snet_conv2d_col_size(&d), (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 196) * 196);
     d = (snet_conv2d_dims){64, 64, 7, 7, 64, 3, 1, 1};
-    ck_assert_uint_eq(snet_conv2d_chunk(&d), 64);
+    ck_assert_uint_eq(snet_conv2d_chunk(&d), SNET_CONV_GEMM_COLS / 49);
     d = (snet_conv2d_dims){3, 64, 7, 7, 64, 3, 1, 1};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), 3); // never more than the batch
     d = (snet_conv2d_dims){64, 8, 100, 100, 8, 3, 1, 1};
@@ -413,15 +418,62 @@ START_TEST(test_groupnorm_backward_matches_finite_differences)
     size_t B = 2, C = 6, HW = 9, G = 3, n = B * C * HW;
     gn_ctx k = {B, C, HW, G, rand_buf(n), rand_buf(C), rand_buf(C), zero_buf(B * G), zero_buf(B * G)};
     float *out = zero_buf(n), *r = rand_buf(n);
-    float *din = zero_buf(n), *dg = zero_buf(C), *db = zero_buf(C);
+    float *din = zero_buf(n), *dg = zero_buf(C), *db = zero_buf(C), *partial = zero_buf(2 * B * C);
     gn_run(&(fd_case){gn_run, out, n, r, 1, &k});
-    snet_groupnorm_backward(din, dg, db, r, k.in, k.gamma, k.mean, k.rstd, B, C, HW, G);
+    snet_groupnorm_backward(din, dg, db, r, k.in, k.gamma, k.mean, k.rstd, partial, B, C, HW, G, 1);
     fd_case c = {gn_run, out, n, r, (double)(C / G * HW), &k};
     check_grad("groupnorm input", &c, k.in, din, n, 1e-2, 200);
     check_grad("groupnorm gamma", &c, k.gamma, dg, C, 1e-2, 200);
     check_grad("groupnorm beta", &c, k.beta, db, C, 1e-2, 200);
     free(k.in), free(k.gamma), free(k.beta), free(k.mean), free(k.rstd), free(out), free(r), free(din);
-    free(dg), free(db);
+    free(dg), free(db), free(partial);
+}
+END_TEST
+
+static void gn_silu_run(fd_case *c)
+{
+    gn_ctx *k = c->ctx;
+    snet_groupnorm_silu_forward(c->out, k->mean, k->rstd, k->in, k->gamma, k->beta, k->B, k->C, k->HW,
+                                k->G);
+}
+
+START_TEST(test_groupnorm_silu_is_groupnorm_then_silu)
+{
+    size_t B = 3, C = 8, HW = 12, G = 4, n = B * C * HW;
+    gn_ctx k = {B, C, HW, G, rand_buf(n), rand_buf(C), rand_buf(C), zero_buf(B * G), zero_buf(B * G)};
+    float *fused = zero_buf(n), *gn = zero_buf(n), *m2 = zero_buf(B * G), *r2 = zero_buf(B * G);
+    snet_groupnorm_silu_forward(fused, k.mean, k.rstd, k.in, k.gamma, k.beta, B, C, HW, G);
+    snet_groupnorm_forward(gn, m2, r2, k.in, k.gamma, k.beta, B, C, HW, G);
+    ck_assert(memcmp(k.mean, m2, B * G * 4) == 0 && memcmp(k.rstd, r2, B * G * 4) == 0);
+    for (size_t i = 0; i < n; i++) {
+        double y = gn[i], s = y / (1.0 + exp(-y));
+        // the same float GN value; SiLU in float: a few ulps of |y|
+        ck_assert_msg(fabs(fused[i] - s) <= 4 * FLT_EPSILON * fabs(y), "i = %zu: %.9g vs %.9g", i,
+                      (double)fused[i], s);
+    }
+    free(k.in), free(k.gamma), free(k.beta), free(k.mean), free(k.rstd), free(fused), free(gn), free(m2);
+    free(r2);
+}
+END_TEST
+
+START_TEST(test_groupnorm_silu_backward_matches_finite_differences)
+{
+    size_t B = 2, C = 6, HW = 9, G = 3, n = B * C * HW;
+    gn_ctx k = {B, C, HW, G, rand_buf(n), rand_buf(C), rand_buf(C), zero_buf(B * G), zero_buf(B * G)};
+    float *out = zero_buf(n), *r = rand_buf(n), *g = malloc(n * 4), *partial = zero_buf(2 * B * C);
+    float *din = malloc(n * 4), *dg = zero_buf(C), *db = zero_buf(C);
+    for (size_t i = 0; i < n; i++)
+        din[i] = NAN; // written (accumulate = 0)
+    memcpy(g, r, n * 4); // overwritten by the backward
+    gn_silu_run(&(fd_case){gn_silu_run, out, n, r, 1, &k});
+    snet_groupnorm_silu_backward(din, dg, db, g, k.in, k.gamma, k.beta, k.mean, k.rstd, partial, B, C,
+                                 HW, G, 0);
+    fd_case c = {gn_silu_run, out, n, r, (double)(C / G * HW), &k};
+    check_grad("groupnorm+silu input", &c, k.in, din, n, 1e-2, 200);
+    check_grad("groupnorm+silu gamma", &c, k.gamma, dg, C, 1e-2, 200);
+    check_grad("groupnorm+silu beta", &c, k.beta, db, C, 1e-2, 200);
+    free(k.in), free(k.gamma), free(k.beta), free(k.mean), free(k.rstd), free(out), free(r), free(g);
+    free(partial), free(din), free(dg), free(db);
 }
 END_TEST
 
@@ -549,6 +601,8 @@ static Suite *conv_suite(void)
     TCase *tl = tcase_create("layers");
     tcase_add_test(tl, test_groupnorm_normalises_each_group);
     tcase_add_test(tl, test_groupnorm_backward_matches_finite_differences);
+    tcase_add_test(tl, test_groupnorm_silu_is_groupnorm_then_silu);
+    tcase_add_test(tl, test_groupnorm_silu_backward_matches_finite_differences);
     tcase_add_test(tl, test_channel_add_backward_matches_finite_differences);
     tcase_add_test(tl, test_upsample_nearest_and_backward);
     tcase_add_test(tl, test_concat_and_backward);

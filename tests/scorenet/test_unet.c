@@ -274,7 +274,7 @@ START_TEST(test_unet_fashion_shape_gradients_match_finite_differences)
 {
     snet_config cfg = tiny_config(1, 28, 28, 4, 3, 2, SNET_SDE_VP);
     net n;
-    net_make(&n, &cfg, 5, 31); // 5 samples: two chunks at 28×28
+    net_make(&n, &cfg, 5, 31); // 5 samples: three GEMM chunks at 28×28
     net_randomise(&n);
     // the cotangent on a 4×4 patch only: the loss is then a sum of 80 outputs, which keeps its
     // rounding (∝ Σ|r·out|) well under the gradients while every layer still takes part
