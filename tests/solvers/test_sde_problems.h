@@ -110,6 +110,39 @@ static inline int general_diffusion(double t, size_t n, size_t d, const double *
     return 0;
 }
 
+/* ---- Nonlinear diagonal noise: dX_i = (1 − X_i) dt + (1 + ½ sin X_i) dW_i ----
+ * g_i depends on x_i only (what SRI's order 1.5 needs for diagonal noise); g'g is not linear, so
+ * the derivative-free Milstein differs from the one with diffusion_dx (∂g_i/∂x_i = ½ cos x_i). */
+static inline int nonlinear_drift(double t, size_t n, size_t d, const double *x, double *out,
+                                  void *params)
+{
+    (void)t;
+    (void)params;
+    for (size_t e = 0; e < n * d; e++)
+        out[e] = 1.0 - x[e];
+    return 0;
+}
+
+static inline int nonlinear_diffusion(double t, size_t n, size_t d, const double *x, double *out,
+                                      void *params)
+{
+    (void)t;
+    (void)params;
+    for (size_t e = 0; e < n * d; e++)
+        out[e] = 1.0 + 0.5 * sin(x[e]);
+    return 0;
+}
+
+static inline int nonlinear_diffusion_dx(double t, size_t n, size_t d, const double *x,
+                                         double *out, void *params)
+{
+    (void)t;
+    (void)params;
+    for (size_t e = 0; e < n * d; e++)
+        out[e] = 0.5 * cos(x[e]);
+    return 0;
+}
+
 /* ---- Ornstein–Uhlenbeck, dX = −θ X dt + σ dW ---- */
 typedef struct ou_params {
     double theta, sigma;

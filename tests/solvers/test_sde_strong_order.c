@@ -1,8 +1,10 @@
 /* test_sde_strong_order.c — strong convergence orders of every SDE method, measured as the
  * log–log slope of mean |X_h(T) − X_ref(T)| over four dyadic step sizes on one Brownian tree.
  *
- * Reference: the exact solution from the same path's W(T) for GBM; for the additive-noise
- * problems (no closed form) SRA1 with 2^12 steps on the same tree. The slope's standard error
+ * Reference: the exact solution from the same path's W(T) for GBM; for the problems without a
+ * closed form SRA1 (additive noise) or SRIW1 (nonlinear diagonal noise) with 2^12 steps on the
+ * same tree. GBM's g is linear, where the derivative-free Milstein is exact and equals the one
+ * with diffusion_dx; the nonlinear-noise problem tells them apart. The slope's standard error
  * comes from 20 disjoint groups of paths and must be below 0.1; the slope must lie within
  * ±0.15 of the theoretical order.
  *
@@ -26,10 +28,11 @@
 #define REF_STEPS 4096
 #define T_END 1.0
 
-enum problem { GBM_DIAGONAL, GBM_SCALAR, ADDITIVE_SCALAR, ADDITIVE_GENERAL };
+enum problem { GBM_DIAGONAL, GBM_SCALAR, ADDITIVE_SCALAR, ADDITIVE_GENERAL, NONLINEAR_DIAGONAL };
 static const char *problem_names[] = {"GBM (diagonal, d = 2)", "GBM (scalar, d = 1)",
                                       "additive (scalar, b = σ(1+t))",
-                                      "additive (general, d = 2, m = 3)"};
+                                      "additive (general, d = 2, m = 3)",
+                                      "g = 1 + sin(x)/2 (diagonal, d = 2)"};
 
 typedef struct order_case {
     const char *method;
@@ -67,6 +70,14 @@ static slv_sde make_system(enum problem problem, int use_dx)
         sys.noise = SLV_NOISE_SCALAR;
         sys.additive = 1;
         sys.params = &additive;
+        break;
+    case NONLINEAR_DIAGONAL:
+        sys.drift = nonlinear_drift;
+        sys.diffusion = nonlinear_diffusion;
+        sys.diffusion_dx = use_dx ? nonlinear_diffusion_dx : NULL;
+        sys.dim = 2;
+        sys.noise_dim = 2;
+        sys.noise = SLV_NOISE_DIAGONAL;
         break;
     case ADDITIVE_GENERAL:
         sys.drift = general_drift;
@@ -132,13 +143,14 @@ static void measure_order(const order_case *c)
     int is_gbm = c->problem == GBM_DIAGONAL || c->problem == GBM_SCALAR;
     if (!is_gbm) {
         /* The reference depends on the problem and the number of paths only: computed once. */
-        static double *cached[4];
-        static size_t cached_n[4];
+        static double *cached[5];
+        static size_t cached_n[5];
         if (cached[c->problem] == NULL || cached_n[c->problem] != n) {
             free(cached[c->problem]);
             cached[c->problem] = malloc(n * d * sizeof(double));
             cached_n[c->problem] = n;
-            solve(slv_sde_step_sra1, &sys, n, REF_STEPS, cached[c->problem], NULL);
+            solve(sys.additive ? slv_sde_step_sra1 : slv_sde_step_sriw1, &sys, n, REF_STEPS,
+                  cached[c->problem], NULL);
         }
         memcpy(ref, cached[c->problem], n * d * sizeof(double));
     }
@@ -193,6 +205,14 @@ static const order_case gbm_cases[] = {
     {"sriw1", GBM_SCALAR, 0, 1.5, 32, 2000},
 };
 
+static const order_case nonlinear_cases[] = {
+    {"em", NONLINEAR_DIAGONAL, 0, 0.5, 32, 4000},
+    {"milstein", NONLINEAR_DIAGONAL, 1, 1.0, 32, 2000},
+    {"milstein", NONLINEAR_DIAGONAL, 0, 1.0, 32, 2000},
+    {"sriw1", NONLINEAR_DIAGONAL, 0, 1.5, 32, 2000},
+    {"sriw2", NONLINEAR_DIAGONAL, 0, 1.5, 32, 2000},
+};
+
 static const order_case additive_cases[] = {
     {"em", ADDITIVE_SCALAR, 0, 1.0, 32, 2000},
     {"sra1", ADDITIVE_SCALAR, 0, 1.5, 32, 2000},
@@ -210,6 +230,12 @@ static const order_case general_cases[] = {
 START_TEST(test_strong_order_on_gbm_matches_theory)
 {
     measure_order(&gbm_cases[_i]);
+}
+END_TEST
+
+START_TEST(test_strong_order_on_nonlinear_diagonal_noise_matches_theory)
+{
+    measure_order(&nonlinear_cases[_i]);
 }
 END_TEST
 
@@ -231,6 +257,8 @@ static Suite *strong_order_suite(void)
     TCase *tc = tcase_create("strong_order");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_strong_order_on_gbm_matches_theory, 0, COUNT(gbm_cases));
+    tcase_add_loop_test(tc, test_strong_order_on_nonlinear_diagonal_noise_matches_theory, 0,
+                        COUNT(nonlinear_cases));
     tcase_add_loop_test(tc, test_strong_order_on_additive_noise_with_time_dependent_diffusion, 0,
                         COUNT(additive_cases));
     tcase_add_loop_test(tc, test_strong_order_on_general_additive_noise_with_three_wiener_processes,
