@@ -298,6 +298,10 @@ void cli_install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* past a file-size limit (ulimit -f) a write then fails with EFBIG and is reported like a
+     * full disk, instead of SIGXFSZ killing the process mid-write */
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &sa, NULL);
 }
 
 double wall_seconds(void)

@@ -73,7 +73,8 @@ int atomic_open(atomic_file *af, const char *path, char *msg, size_t msg_size);
 int atomic_commit(atomic_file *af, char *msg, size_t msg_size); /* closes; the file appears whole */
 void atomic_abort(atomic_file *af);                             /* closes and removes the temporary */
 
-/* ---- Interrupts: SIGINT/SIGTERM raise this flag; solvers poll it and stop cleanly. ---- */
+/* ---- Interrupts: SIGINT/SIGTERM raise this flag; solvers poll it and stop cleanly. SIGXFSZ is
+ * ignored, so writes past a file-size limit fail (EFBIG) and are reported. ---- */
 extern volatile int cli_interrupted;
 void cli_install_signal_handlers(void);
 

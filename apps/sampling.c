@@ -436,6 +436,14 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
         return -1;
     size_t d = snet_dataset_dim(ds), size = snet_dataset_size(ds);
     size_t n = size && size < num ? size : num;
+    /* a generator has no "all rows": likelihood/encode default to --num 10^9, 24 GB of points */
+    enum { GENERATED_MAX = 10000000 };
+    if (!size && n > GENERATED_MAX) {
+        snprintf(msg, msg_size, "'%s' draws fresh points: %zu are too many (at most %d; give --num)",
+                 spec, n, GENERATED_MAX);
+        snet_dataset_free(ds);
+        return -1;
+    }
     if (d != m->dim) {
         snprintf(msg, msg_size, "'%s' has dimension %zu, the model expects %zu", spec, d, m->dim);
         snet_dataset_free(ds);

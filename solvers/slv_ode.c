@@ -178,10 +178,11 @@ void slv_ode_solver_get_path_rhs_evals(const slv_ode_solver *s, size_t *nfe)
 
 /* ---- Helpers for the back ends ------------------------------------------------------------ */
 
-/* Path a failure of the current call is tied to: its state in INDEPENDENT mode, none in JOINT. */
+/* Path a failure of the current call is tied to: the call's only state (INDEPENDENT mode, or a
+ * JOINT solver of one state, as the samplers' per-sample loops use), none for a JOINT batch. */
 static long call_path(const slv_ode_solver *s)
 {
-    return s->call.n_states == 1 && s->mode == SLV_BATCH_INDEPENDENT ? s->call.first_path : -1;
+    return s->call.n_states == 1 ? s->call.first_path : -1;
 }
 
 int slv_ode_rhs_call(slv_ode_solver *s, double t, const double *y, double *dydt)

@@ -95,9 +95,9 @@ void slv_ode_solver_set_interrupt(slv_ode_solver *s, volatile int *flag);
 int slv_ode_solver_set_fixed_step(slv_ode_solver *s, double h);
 
 /* Integrates y[n*d] from t0 to t1 in place (t0 == t1 returns at once). On failure y holds the
- * last accepted state and the error report names the time, the path (in INDEPENDENT mode, or the
- * path holding a non-finite value) and the cause. In INDEPENDENT mode states are solved in order,
- * and a failure on state p leaves states after p at their initial values.
+ * last accepted state and the error report names the time, the path (in INDEPENDENT mode or with
+ * one state, or the path holding a non-finite value) and the cause. In INDEPENDENT mode states are
+ * solved in order, and a failure on state p leaves states after p at their initial values.
  * Returns SLV_OK or:
  *   SLV_EINVAL       y NULL, t0 or t1 not finite;
  *   SLV_ENONFINITE   NaN/Inf in y or in the rhs output (report: time of that rhs call, path of the
