@@ -47,6 +47,8 @@ struct snet_trainer {
     float *grad, *m, *v, *ema;     // (P) each; ema NULL without EMA
     uint64_t step;
     gsl_rng *rng;
+    const snet_dataset *drawn_data; // the batch in x0/t/z/xt: (drawn_data, drawn_step); NULL: none
+    uint64_t drawn_step;
 };
 
 static uint64_t splitmix64(uint64_t z)
@@ -150,16 +152,20 @@ oom:
 uint64_t snet_trainer_steps_done(const snet_trainer *tr) { return tr->step; }
 const float *snet_trainer_ema(const snet_trainer *tr) { return tr->ema; }
 
-/* Draws batch `step`, perturbs it and runs the forward pass; returns the loss and leaves
- * dL/dr in tr->dout. */
-static double dsm_forward(snet_trainer *tr, snet_dataset *data, uint64_t step, int *status)
+/* Draws batch `step` of data and perturbs it: x0, t, z, xt, λ·c and 1/s for all B rows. The draws
+ * depend on (seed, step) only, so the shards of one step share them: a second call for the same
+ * (data, step) keeps them. apply_grad, eval_loss and load forget them (drawn_data = NULL). */
+static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
 {
+    if (tr->drawn_data == data && tr->drawn_step == step)
+        return SNET_OK;
     const snet_config *cfg = &tr->model->cfg;
     const snet_train_options *o = &tr->opt;
     size_t B = tr->B, D = tr->D;
-    *status = snet_dataset_batch(data, o->seed, step, B, tr->x0);
-    if (*status)
-        return NAN;
+    tr->drawn_data = NULL;
+    int status = snet_dataset_batch(data, o->seed, step, B, tr->x0);
+    if (status)
+        return status;
     gsl_rng_set(tr->rng, (unsigned long)splitmix64(splitmix64(o->seed ^ DOMAIN_TRAIN) ^ step));
     for (size_t b = 0; b < B; b++) {
         double t = o->t_eps + (1.0 - o->t_eps) * gsl_rng_uniform(tr->rng);
@@ -176,10 +182,22 @@ static double dsm_forward(snet_trainer *tr, snet_dataset *data, uint64_t step, i
             tr->xt[b * D + d] = (float)(mean * tr->x0[b * D + d] + std * z);
         }
     }
-    tr->model->arch->forward(cfg, tr->model->params, B, tr->xt, tr->t, tr->r, tr->acts);
+    tr->drawn_data = data;
+    tr->drawn_step = step;
+    return SNET_OK;
+}
+
+/* The forward pass on rows [first, first + n) of the drawn batch: returns their part of the loss
+ * (normalised by the whole batch, B·D) and leaves dL/dr of those rows in tr->dout. */
+static double dsm_forward_rows(snet_trainer *tr, size_t first, size_t n)
+{
+    const snet_config *cfg = &tr->model->cfg;
+    size_t B = tr->B, D = tr->D;
+    tr->model->arch->forward(cfg, tr->model->params, n, tr->xt + first * D, tr->t + first,
+                             tr->r + first * D, tr->acts);
     // loss = 1/(BD) Σ λ (c r + z/s)²; dL/dr = 2 λ c (c r + z/s) / (BD)
     double total = 0.0, inv_n = 1.0 / (double)(B * D);
-    for (size_t b = 0; b < B; b++) {
+    for (size_t b = first; b < first + n; b++) {
         double c = cfg->sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b];
         double lambda = tr->lambda_c[b] / c, row = 0.0;
         for (size_t d = 0; d < D; d++) {
@@ -189,35 +207,52 @@ static double dsm_forward(snet_trainer *tr, snet_dataset *data, uint64_t step, i
         }
         total += lambda * row;
     }
-    *status = SNET_OK;
     return total * inv_n;
 }
 
 double snet_trainer_eval_loss(snet_trainer *tr, snet_dataset *data, uint64_t step)
 {
-    int status;
-    double loss = dsm_forward(tr, data, step, &status);
-    return status ? NAN : loss;
+    tr->drawn_data = NULL;
+    double loss = dsm_draw(tr, data, step) ? NAN : dsm_forward_rows(tr, 0, tr->B);
+    tr->drawn_data = NULL;
+    return loss;
 }
 
-int snet_trainer_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress)
+size_t snet_trainer_n_params(const snet_trainer *tr) { return tr->P; }
+
+int snet_trainer_shard_grad(snet_trainer *tr, snet_dataset *data, size_t first, size_t count,
+                            float *grad, double *loss)
+{
+    if (count < 1 || first > tr->B || count > tr->B - first) {
+        *loss = NAN;
+        return SNET_EINVAL;
+    }
+    int status = dsm_draw(tr, data, tr->step);
+    if (status) {
+        *loss = NAN;
+        return status;
+    }
+    const snet_model *mdl = tr->model;
+    *loss = dsm_forward_rows(tr, first, count);
+    snet_zero(grad, tr->P);
+    mdl->arch->backward(&mdl->cfg, mdl->params, count, tr->xt + first * tr->D, tr->t + first, tr->acts,
+                        tr->dout + first * tr->D, grad, NULL, tr->scratch);
+    return SNET_OK;
+}
+
+int snet_trainer_apply_grad(snet_trainer *tr, const float *grad, double loss,
+                            snet_train_progress *progress)
 {
     const snet_model *mdl = tr->model;
     const snet_train_options *o = &tr->opt;
-    int status;
-    double loss = dsm_forward(tr, data, tr->step, &status);
-    if (status)
-        return status;
-    snet_zero(tr->grad, tr->P);
-    mdl->arch->backward(&mdl->cfg, mdl->params, tr->B, tr->xt, tr->t, tr->acts, tr->dout, tr->grad,
-                        NULL, tr->scratch);
+    tr->drawn_data = NULL; // the next step draws a new batch
     // global norm over the trainable tensors, summed in a fixed order
     double norm2 = 0.0;
     for (size_t k = 0; k < mdl->n_tensors; k++) {
         const snet_tensor *e = &mdl->tensors[k];
         if (!e->trainable)
             continue;
-        const float *g = tr->grad + e->offset;
+        const float *g = grad + e->offset;
         for (size_t i = 0; i < e->size; i++)
             norm2 += (double)g[i] * g[i];
     }
@@ -244,7 +279,7 @@ int snet_trainer_step(snet_trainer *tr, snet_dataset *data, snet_train_progress 
         if (!e->trainable)
             continue;
         float *p = mdl->params + e->offset, *m = tr->m + e->offset, *v = tr->v + e->offset;
-        const float *g = tr->grad + e->offset;
+        const float *g = grad + e->offset;
         float *ema = tr->ema ? tr->ema + e->offset : NULL;
         size_t size = e->size;
 #pragma omp parallel for schedule(static) if (size >= OMP_MIN)
@@ -259,6 +294,19 @@ int snet_trainer_step(snet_trainer *tr, snet_dataset *data, snet_train_progress 
     }
     tr->step++;
     return SNET_OK;
+}
+
+int snet_trainer_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress)
+{
+    double loss;
+    int status = snet_trainer_shard_grad(tr, data, 0, tr->B, tr->grad, &loss);
+    if (status) {
+        memset(progress, 0, sizeof *progress);
+        progress->step = tr->step + 1;
+        progress->steps = tr->opt.steps;
+        return status;
+    }
+    return snet_trainer_apply_grad(tr, tr->grad, loss, progress);
 }
 
 /* ---- checkpoints ---------------------------------------------------------------------------------- */
@@ -457,6 +505,7 @@ int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_
     r_f32s(&p, tr->m, tr->P);
     r_f32s(&p, tr->v, tr->P);
     tr->step = step;
+    tr->drawn_data = NULL;
     rc = SNET_OK;
 done:
     snet_file_contents_free(&c);

@@ -116,6 +116,35 @@ int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_
 /* Loads a checkpoint into the trainer (model params, EMA, Adam state, step). */
 int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_size);
 
+/* ---- data-parallel training: a step split into shards of the batch ----------------------------
+ * The loss of a step is a sum over the rows of its batch, so its gradient is the sum of the
+ * gradients of any split of the rows into shards. A data-parallel driver (scoresde's MPI layer;
+ * this library knows nothing of MPI) lets each process compute some shards with
+ * snet_trainer_shard_grad, sums the shards' gradients itself, in an order of its choosing, and
+ * hands the sum to snet_trainer_apply_grad on every process: the same sum gives every process
+ * the same parameters, Adam moments and EMA.
+ *   snet_trainer_step(tr, data, p)  ≡  shard_grad(tr, data, 0, B, g, &loss); apply_grad(tr, g, loss, p)
+ * bit for bit. A shard's gradient depends only on (parameters, step, first, count), not on which
+ * other shards the process computes; a sum of S > 1 shards differs from the one-shard gradient by
+ * float rounding (the batch sums inside the matrix products are split). */
+
+/* Number of floats in a gradient (every parameter; untrainable entries stay 0). */
+size_t snet_trainer_n_params(const snet_trainer *tr);
+/* Gradient, for the current parameters, of the part of step k's loss (k = steps_done) that comes
+ * from rows [first, first + count) of its batch: grad (n_params floats, caller-owned) is
+ * overwritten; *loss receives that part of the loss. Both are normalised by the whole batch
+ * (1/(B·D)), so shard gradients and losses add up to the batch's. The batch's draws (data, t, z)
+ * are made for all B rows and kept for further shards of the same step. Returns SNET_OK,
+ * SNET_EINVAL (count = 0 or the rows leave [0, B)) or the data set's status. */
+int snet_trainer_shard_grad(snet_trainer *tr, snet_dataset *data, size_t first, size_t count,
+                            float *grad, double *loss);
+/* Completes step k = steps_done with grad (n_params floats: the batch gradient, e.g. a sum of
+ * shard gradients; read only): global norm, clipping, Adam, EMA, steps_done + 1. loss (the
+ * step's loss) is only reported in *progress (elapsed fields 0). SNET_ENONFINITE if loss or the
+ * gradient norm is not finite (nothing changed then). */
+int snet_trainer_apply_grad(snet_trainer *tr, const float *grad, double loss,
+                            snet_train_progress *progress);
+
 #ifdef __cplusplus
 }
 #endif
