@@ -115,6 +115,13 @@ static int conv_is_pointwise(const snet_conv2d_dims *d)
     return d->ksize == 1 && d->stride == 1 && d->pad == 0;
 }
 
+/* Stride 1, odd kernel, padding (k − 1)/2: the output has the input's size and the input gradient
+ * is itself such a convolution of dout with the flipped, transposed kernel. */
+static int conv_is_same(const snet_conv2d_dims *d)
+{
+    return d->stride == 1 && d->ksize % 2 == 1 && d->pad == (d->ksize - 1) / 2 && d->ksize > 1;
+}
+
 size_t snet_conv2d_chunk(const snet_conv2d_dims *d)
 {
     size_t OH = snet_conv2d_out_size(d->H, d->ksize, d->stride, d->pad);
@@ -126,13 +133,6 @@ size_t snet_conv2d_chunk(const snet_conv2d_dims *d)
     if (nb > d->B)
         nb = d->B;
     return nb;
-}
-
-/* Stride 1, odd kernel, padding (k − 1)/2: the output has the input's size and the input gradient
- * is itself such a convolution of dout with the flipped, transposed kernel. */
-static int conv_is_same(const snet_conv2d_dims *d)
-{
-    return d->stride == 1 && d->ksize % 2 == 1 && d->pad == (d->ksize - 1) / 2 && d->ksize > 1;
 }
 
 size_t snet_conv2d_col_size(const snet_conv2d_dims *d)
@@ -172,6 +172,7 @@ void snet_im2col(float *col, const float *in, const snet_conv2d_dims *d, size_t 
     const size_t k = d->ksize, st = d->stride, pad = d->pad, H = d->H, W = d->W, B = d->B;
     const size_t OH = snet_conv2d_out_size(H, k, st, pad), OW = snet_conv2d_out_size(W, k, st, pad);
     const size_t rows = d->C * k * k, ncol = nb * OH * OW;
+    const int same = conv_is_same(d);
 #pragma omp parallel for collapse(2) schedule(static) if (rows * ncol >= SNET_CONV_OMP_MIN)
     for (size_t r = 0; r < rows; r++) {
         for (size_t s = 0; s < nb; s++) {
@@ -180,6 +181,32 @@ void snet_im2col(float *col, const float *in, const snet_conv2d_dims *d, size_t 
             float *dst = col + r * ncol + s * OH * OW;          // (OH, OW)
             size_t lo, hi;
             valid_range(&lo, &hi, j, st, pad, W, OW);
+            if (same) {
+                // OH = H, OW = W: the output plane is the input shifted by (i − pad, j − pad). One
+                // copy covers every valid row; it wraps across row ends, so the columns outside
+                // [lo, hi) are zeroed after it, and the rows outside [r0, r1) before.
+                size_t r0 = i < pad ? pad - i : 0, r1 = H + pad > i ? H + pad - i : 0;
+                if (r1 > H)
+                    r1 = H;
+                if (r0 > r1)
+                    r0 = r1;
+                memset(dst, 0, r0 * W * sizeof *dst);
+                memset(dst + r1 * W, 0, (H - r1) * W * sizeof *dst);
+                if (r1 > r0 && hi > lo) {
+                    size_t q0 = r0 * W + lo, q1 = (r1 - 1) * W + hi;
+                    const float *src = plane + (r0 + i - pad) * W + (lo + j - pad); // for dst[q0]
+                    memcpy(dst + q0, src, (q1 - q0) * sizeof *dst);
+                    for (size_t oh = r0; oh < r1; oh++) {
+                        for (size_t ow = 0; ow < lo; ow++)
+                            dst[oh * W + ow] = 0.0f;
+                        for (size_t ow = hi; ow < W; ow++)
+                            dst[oh * W + ow] = 0.0f;
+                    }
+                } else {
+                    memset(dst + r0 * W, 0, (r1 - r0) * W * sizeof *dst);
+                }
+                continue;
+            }
             for (size_t oh = 0; oh < OH; oh++) {
                 float *o = dst + oh * OW;
                 size_t ih = oh * st + i; // + pad offset: row ih − pad of the image
