@@ -84,7 +84,7 @@ typedef struct slv_brownian slv_brownian;
  *     left:  W_L = W/2 + Y1, A_L = hW/8 + Y2,             H_L = A_L/(h/2) − W_L/2,
  *     right: W_R = W − W_L,  A_R = A − A_L − (h/2)·W_L,   H_R = A_R/(h/2) − W_R/2,
  *   with A = h(W/2 + H) = ∫(W_s − W_a) ds over the parent.
- * (first_path + p)·m + k must stay below 2^47 (the stream index has 48 bits).
+ * (first_path + p)·m + k must stay below 2^48 (the stream index a has 48 bits).
  *
  * Memory: per tree level in use, 2·n_paths·m doubles of cached node values (allocated the first
  * time a level is queried, or by slv_brownian_reserve), plus one small generator per path.
