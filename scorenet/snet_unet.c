@@ -308,8 +308,10 @@ static int unet_validate(const snet_config *cfg, char *msg, size_t msg_size)
     if (cfg->channels < 1 || cfg->height < 1 || cfg->width < 1)
         FAIL("unet: data shape %u×%u×%u (channels×height×width) must have every size ≥ 1",
              cfg->channels, cfg->height, cfg->width);
-    if (cfg->base_channels < 1)
-        FAIL("unet: base_channels = %u, expected ≥ 1", cfg->base_channels);
+    /* bounded so that no parameter count or offset overflows size_t (a weights file's config is
+     * validated before the count it implies is compared with the file) */
+    if (cfg->base_channels < 1 || cfg->base_channels > (1u << 16))
+        FAIL("unet: base_channels = %u, expected 1 to 65536", cfg->base_channels);
     if (cfg->n_levels < 1 || cfg->n_levels > UNET_MAX_LEVELS)
         FAIL("unet: n_levels = %u, expected 1 to %d", cfg->n_levels, UNET_MAX_LEVELS);
     if (cfg->n_groups < 1 || cfg->base_channels % cfg->n_groups != 0)
@@ -321,8 +323,8 @@ static int unet_validate(const snet_config *cfg, char *msg, size_t msg_size)
         FAIL("unet: image %u×%u cannot be halved %u times (n_levels = %u): height and width must be "
              "multiples of %u",
              cfg->height, cfg->width, cfg->n_levels - 1, cfg->n_levels, f);
-    if (cfg->n_fourier < 1)
-        FAIL("unet: n_fourier = %u, expected ≥ 1", cfg->n_fourier);
+    if (cfg->n_fourier < 1 || cfg->n_fourier > (1u << 14))
+        FAIL("unet: n_fourier = %u, expected 1 to 16384", cfg->n_fourier);
     if (!(cfg->fourier_scale > 0.0f) || !isfinite(cfg->fourier_scale))
         FAIL("unet: fourier_scale = %g, expected a finite value > 0", (double)cfg->fourier_scale);
     if (cfg->sde == SNET_SDE_VE && !(cfg->sigma_min > 0.0f && cfg->sigma_max > cfg->sigma_min))

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "snet_data.h"
+#include "snet_model.h"
 
 /* Peak virtual memory (VmPeak) in KiB: grows with every large malloc, touched or not. */
 static long peak_vm_kb(void)
@@ -191,6 +192,45 @@ START_TEST(test_idx_larger_than_one_chunk_reads_back_exactly)
 }
 END_TEST
 
+/* ---- U-Net config: parameter counts that wrapped around size_t ------------------------------------ */
+
+/* Found by reading the weights loader after fuzzing it: a file's config is validated, then the
+ * parameter count it implies is compared with the file's. With base_channels up to 2^32 that count
+ * wrapped (base 2^28, 2 levels gave 7.3e18, less than at base 2^27), so a crafted config could
+ * imply a small count while the network's loops ran over 2^28 channels. */
+START_TEST(test_unet_config_too_large_to_count_is_invalid)
+{
+    const snet_arch_ops *ops = snet_arch_get(SNET_ARCH_UNET);
+    if (!ops)
+        return; /* U-Net not built in */
+    snet_config cfg;
+    char msg[256];
+    snet_config_default(&cfg, SNET_ARCH_UNET, 1, 32, 32, SNET_SDE_VP);
+    cfg.n_levels = 2;
+    cfg.n_groups = 1;
+    cfg.base_channels = 1u << 28;
+    ck_assert_int_eq(snet_config_validate(&cfg, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_msg(strstr(msg, "base_channels = 268435456, expected 1 to 65536"), "%s", msg);
+    cfg.base_channels = 8;
+    cfg.n_fourier = 1u << 31;
+    ck_assert_int_eq(snet_config_validate(&cfg, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_msg(strstr(msg, "n_fourier = 2147483648, expected 1 to 16384"), "%s", msg);
+    /* the largest allowed config counts without wrapping: a 3×3 convolution of base·2 channels
+     * alone has 9·(2·base)² weights, and the count grows with the base */
+    cfg.n_fourier = 1u << 14;
+    cfg.n_levels = 6;
+    size_t previous = 0;
+    for (uint32_t base = 1u << 10; base <= (1u << 16); base *= 2) {
+        cfg.base_channels = base;
+        ck_assert_msg(snet_config_validate(&cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+        size_t n = ops->n_params(&cfg);
+        ck_assert_msg(n > previous && (double)n >= 9.0 * 4.0 * (double)base * (double)base,
+                      "base %u: %zu parameters", base, n);
+        previous = n;
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("scorenet_fuzz_regressions");
@@ -200,6 +240,7 @@ int main(void)
     tcase_add_test(tc, test_gmm_shortest_possible_text_still_parses);
     tcase_add_test(tc, test_idx_header_of_2_gib_on_a_short_file_costs_no_memory);
     tcase_add_test(tc, test_idx_larger_than_one_chunk_reads_back_exactly);
+    tcase_add_test(tc, test_unet_config_too_large_to_count_is_invalid);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
