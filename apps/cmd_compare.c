@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "io.h"
 #include "metrics.h"
 #include "picture.h"
@@ -95,6 +96,39 @@ done:
     return rc;
 }
 
+/* One sampler's run over the ranks (dist.h): every rank samples chunks of --batch, rank 0 collects. */
+typedef struct compare_job {
+    const sampler_spec *spec;
+    app_model *m;
+    uint64_t seed;
+    double *x; /* rank 0: (num, d) */
+    double nfe;
+} compare_job;
+
+static int compare_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
+{
+    compare_job *job = ctx;
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    int rc = sampler_run(job->spec, job->m, n, job->seed, first, rows, &stats, &err);
+    if (rc != SLV_OK) {
+        rc = report_solver_failure("compare", rc, &err);
+        fprintf(stderr, "scoresde compare: (sampler %s)\n", job->spec->label);
+        return rc;
+    }
+    info[0] = (double)stats.nfe * (double)n;
+    return 0;
+}
+
+static int compare_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
+{
+    compare_job *job = ctx;
+    memcpy(job->x + first * job->m->dim, rows, n * job->m->dim * sizeof *rows);
+    job->nfe += info[0];
+    return 0;
+}
+
 int cmd_compare(int argc, char **argv)
 {
     common_options c;
@@ -132,7 +166,7 @@ int cmd_compare(int argc, char **argv)
         return 1;
     compare_row *rows = calloc(MAX_SAMPLERS, sizeof *rows);
     char *list = strdup(samplers), msg[1024];
-    double *x = malloc(c.num * m.dim * sizeof *x);
+    double *x = malloc((dist_is_root() ? c.num : 1) * m.dim * sizeof *x);
     matrix ref = {0};
     sgm_gmm *ref_gmm = NULL; /* --reference gmm:FILE */
     size_t n_rows = 0;
@@ -191,28 +225,29 @@ int cmd_compare(int argc, char **argv)
     size_t energy_n = c.num < 4000 ? c.num : 4000; /* the O(n²) distance on at most 4000 points */
     for (size_t r = 0; r < n_rows; r++) {
         compare_row *row = &rows[r];
-        if (!c.quiet)
+        if (!c.quiet && dist_is_root())
             fprintf(stderr, "compare: %s ...\n", row->spec.label);
-        double start = wall_seconds(), nfe = 0;
-        for (size_t first = 0; first < c.num; first += c.batch) {
-            size_t n = c.num - first < c.batch ? c.num - first : c.batch;
-            sgm_stats stats;
-            slv_error err;
-            slv_error_clear(&err);
-            rc = sampler_run(&row->spec, &m, n, c.seed, first, x + first * m.dim, &stats, &err);
-            if (rc != SLV_OK) {
-                status = report_solver_failure("compare", rc, &err);
-                fprintf(stderr, "scoresde compare: (sampler %s)\n", row->spec.label);
-                goto done;
-            }
-            nfe += (double)stats.nfe * (double)n;
+        double start = wall_seconds();
+        compare_job job = {&row->spec, &m, c.seed, x, 0.0};
+        dist_chunks chunks = {c.num, c.batch, m.dim, 1, compare_chunk, compare_deliver, &job, row->spec.label,
+                              c.quiet, 0};
+        if ((rc = dist_run_chunks(&chunks))) {
+            status = rc;
+            goto done;
         }
+        if (!dist_is_root()) /* rank 0 judges the samples */
+            continue;
+        double nfe = job.nfe;
         row->seconds = wall_seconds() - start;
         row->nfe = nfe / (double)c.num;
         row->energy = ref.x ? energy_distance(m.dim, x, energy_n, ref.x, ref.n < energy_n ? ref.n : energy_n)
                             : NAN;
         const sgm_gmm *modes = m.gmm ? m.gmm : ref_gmm;
         row->mode_error = modes ? mode_weight_error(modes, x, c.num, NULL) : NAN;
+    }
+    if (!dist_is_root()) {
+        status = 0;
+        goto done;
     }
     /* Baseline: two independent exact sample sets give the energy distance of pure sampling noise. */
     double noise_floor = NAN;

@@ -10,6 +10,7 @@
 #include "classifier.h"
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "metrics.h"
 #include "sampling.h"
 
@@ -70,6 +71,33 @@ static void features_of(classifier *c, const float *images, size_t n, double *fe
     free(logits);
 }
 
+/* Sampling over the ranks (dist.h): every rank samples chunks of --batch, rank 0 collects them. */
+typedef struct evaluate_job {
+    const sampler_spec *spec;
+    app_model *m;
+    uint64_t seed;
+    double *x; /* rank 0: (n, 784) */
+} evaluate_job;
+
+static int evaluate_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
+{
+    evaluate_job *job = ctx;
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    int rc = sampler_run(job->spec, job->m, n, job->seed, first, rows, &stats, &err);
+    (void)info;
+    return rc == SLV_OK ? 0 : report_solver_failure("evaluate", rc, &err);
+}
+
+static int evaluate_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
+{
+    evaluate_job *job = ctx;
+    (void)info;
+    memcpy(job->x + first * 784, rows, n * 784 * sizeof *rows);
+    return 0;
+}
+
 int cmd_evaluate(int argc, char **argv)
 {
     common_options c;
@@ -109,31 +137,37 @@ int cmd_evaluate(int argc, char **argv)
     app_model m = {0};
     int status = 1;
 
-    if (train_classifier) {
-        if (load_split(1, c.seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
-            classifier_alloc(&cls, 256, c.seed)) {
-            cli_fail("evaluate", "%s", msg);
-            goto done;
-        }
-        if (classifier_train(&cls, train, train_labels, n_train, epochs, 128, 1e-3, c.seed,
-                             c.quiet ? NULL : print_epoch, NULL)) {
-            cli_fail("evaluate", "classifier training failed");
-            goto done;
-        }
-        if (classifier_save(&cls, classifier_path, msg, sizeof msg)) {
+    /* Under mpirun only the sampling is shared: rank 0 alone judges the images. */
+    if (!dist_is_root() && (train_classifier || images_spec))
+        return 0;
+    double accuracy = 0.0;
+    if (dist_is_root()) {
+        if (train_classifier) {
+            if (load_split(1, c.seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
+                classifier_alloc(&cls, 256, c.seed)) {
+                cli_fail("evaluate", "%s", msg);
+                goto done;
+            }
+            if (classifier_train(&cls, train, train_labels, n_train, epochs, 128, 1e-3, c.seed,
+                                 c.quiet ? NULL : print_epoch, NULL)) {
+                cli_fail("evaluate", "classifier training failed");
+                goto done;
+            }
+            if (classifier_save(&cls, classifier_path, msg, sizeof msg)) {
+                cli_fail("evaluate", "--classifier %s", msg);
+                goto done;
+            }
+            printf("classifier written to %s\n", classifier_path);
+        } else if (classifier_load(&cls, classifier_path, 256, msg, sizeof msg)) {
             cli_fail("evaluate", "--classifier %s", msg);
             goto done;
         }
-        printf("classifier written to %s\n", classifier_path);
-    } else if (classifier_load(&cls, classifier_path, 256, msg, sizeof msg)) {
-        cli_fail("evaluate", "--classifier %s", msg);
-        goto done;
+        if (load_split(0, c.seed, &test, &test_labels, &n_test, msg, sizeof msg)) {
+            cli_fail("evaluate", "%s", msg);
+            goto done;
+        }
+        accuracy = classifier_accuracy(&cls, test, test_labels, n_test);
     }
-    if (load_split(0, c.seed, &test, &test_labels, &n_test, msg, sizeof msg)) {
-        cli_fail("evaluate", "%s", msg);
-        goto done;
-    }
-    double accuracy = classifier_accuracy(&cls, test, test_labels, n_test);
 
     /* The images to judge: generated, given, or uniform noise. */
     if (images_spec && strcmp(images_spec, "noise") == 0) {
@@ -184,26 +218,17 @@ int cmd_evaluate(int argc, char **argv)
                 goto done;
             }
             n_samples = c.num;
-            x = malloc(n_samples * 784 * sizeof *x);
+            x = malloc((dist_is_root() ? n_samples : 1) * 784 * sizeof *x);
             if (!x)
                 goto nomem;
-            progress bar;
-            progress_start(&bar, "evaluate: sampling", n_samples, c.quiet);
-            for (size_t first = 0; first < n_samples; first += c.batch) {
-                size_t n = n_samples - first < c.batch ? n_samples - first : c.batch;
-                sgm_stats stats;
-                slv_error err;
-                slv_error_clear(&err);
-                rc = sampler_run(&spec, &m, n, c.seed, first, x + first * 784, &stats, &err);
-                if (rc != SLV_OK) {
-                    progress_finish(&bar);
-                    free(x);
-                    status = report_solver_failure("evaluate", rc, &err);
-                    goto done;
-                }
-                progress_update(&bar, first + n);
+            evaluate_job job = {&spec, &m, c.seed, x};
+            dist_chunks chunks = {n_samples, c.batch, 784, 0, evaluate_chunk, evaluate_deliver, &job,
+                                  "evaluate: sampling", c.quiet, 0};
+            if ((rc = dist_run_chunks(&chunks)) || !dist_is_root()) { /* rank 0 judges the images */
+                free(x);
+                status = rc;
+                goto done;
             }
-            progress_finish(&bar);
         }
         samples = malloc(n_samples * 784 * sizeof *samples);
         if (!samples) {

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "io.h"
 #include "picture.h"
 #include "sampling.h"
@@ -26,12 +27,43 @@ static int write_points(const char *cmd, const char *out, const app_model *m, co
     return 0;
 }
 
-static double mean_nfe(const size_t *nfe, size_t n)
+/* The two halves of the loop over points (dist.h): every rank maps chunks of --batch points, rank 0
+ * collects them in order. */
+typedef struct transport_job {
+    app_model *m;
+    const sgm_ode_options *o;
+    const matrix *pts;
+    uint64_t seed;
+    int encode;
+    size_t *nfe;     /* (batch) */
+    double *out;     /* rank 0: (n, d) */
+    double nfe_sum;
+} transport_job;
+
+static int transport_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
 {
-    double s = 0;
+    transport_job *job = ctx;
+    const app_model *m = job->m;
+    const double *x = job->pts->x + first * m->dim;
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    int rc = job->encode ? sgm_encode(&m->process, &m->score, job->o, n, x, rows, job->nfe, &stats, &err)
+                         : sgm_decode(&m->process, &m->score, job->o, n, x, job->seed, first, rows, job->nfe,
+                                      &stats, &err);
+    if (rc != SLV_OK)
+        return report_solver_failure(job->encode ? "encode" : "decode", rc, &err);
     for (size_t i = 0; i < n; i++)
-        s += (double)nfe[i];
-    return n ? s / (double)n : 0;
+        info[0] += (double)job->nfe[i];
+    return 0;
+}
+
+static int transport_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
+{
+    transport_job *job = ctx;
+    memcpy(job->out + first * job->m->dim, rows, n * job->m->dim * sizeof *rows);
+    job->nfe_sum += info[0];
+    return 0;
 }
 
 /* encode and decode share everything but the direction. */
@@ -54,6 +86,8 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
                                  1e12, 0, NULL, 0};
     opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed (dequantisation of data sets)", NULL,
                                  0, 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"batch", CLI_SIZE, &c.batch, "points per batch (network models: results "
+                                 "depend on it in the last bits)", NULL, 1, 1e6, 0, NULL, 0};
     if (!encode)
         opts[count++] = (cli_option){"no-denoise", CLI_FLAG, &c.no_denoise,
                                      "skip the final denoising step", NULL, 0, 0, 0, NULL, 0};
@@ -72,6 +106,7 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     sgm_ode_options o;
     matrix pts = {0};
     size_t *nfe = NULL;
+    double *out = NULL;
     int status = 1;
     char msg[1024];
     if ((rc = ode_from_options(command, &c, &o))) {
@@ -82,29 +117,29 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
         cli_fail(command->name, "--in %s", msg);
         goto done;
     }
-    if (!(nfe = malloc(pts.n * sizeof *nfe))) {
+    size_t batch = c.batch < pts.n ? c.batch : pts.n;
+    nfe = malloc((batch + 1) * sizeof *nfe);
+    out = malloc(((dist_is_root() ? pts.n : 0) * m.dim + 1) * sizeof *out);
+    if (!nfe || !out) {
         cli_fail(command->name, "out of memory");
         goto done;
     }
-    sgm_stats stats;
-    slv_error err;
-    slv_error_clear(&err);
+    transport_job job = {&m, &o, &pts, c.seed, encode, nfe, out, 0.0};
+    dist_chunks chunks = {pts.n, batch, m.dim, 1, transport_chunk, transport_deliver, &job, command->name,
+                          c.quiet, 0};
     double start = wall_seconds();
-    rc = encode ? sgm_encode(&m.process, &m.score, &o, pts.n, pts.x, pts.x, nfe, &stats, &err)
-                : sgm_decode(&m.process, &m.score, &o, pts.n, pts.x, c.seed, 0, pts.x, nfe, &stats, &err);
-    if (rc != SLV_OK) {
-        status = report_solver_failure(command->name, rc, &err);
+    if ((status = dist_run_chunks(&chunks)))
         goto done;
-    }
-    if ((status = write_points(command->name, c.out, &m, pts.x, pts.n, command->name)))
+    if (dist_is_root() && (status = write_points(command->name, c.out, &m, out, pts.n, command->name)))
         goto done;
     printf("%s %zu points with %s (rtol %g, atol %g): NFE %.1f per point, %.3f s -> %s\n",
-           encode ? "encoded" : "decoded", pts.n, o.method->name, o.rtol, o.atol, mean_nfe(nfe, pts.n),
-           wall_seconds() - start, c.out);
+           encode ? "encoded" : "decoded", pts.n, o.method->name, o.rtol, o.atol,
+           pts.n ? job.nfe_sum / (double)pts.n : 0.0, wall_seconds() - start, c.out);
     status = 0;
 done:
     matrix_free(&pts);
     free(nfe);
+    free(out);
     app_model_free(&m);
     return status;
 }

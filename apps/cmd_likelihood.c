@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "io.h"
 #include "sampling.h"
 
@@ -30,6 +31,66 @@ static void mean_se(const double *v, size_t n, double *mean, double *se)
         s += (v[i] - m) * (v[i] - m);
     *mean = m;
     *se = n > 1 ? sqrt(s / (double)(n - 1) / (double)n) : 0.0;
+}
+
+/* The two halves of the loop over points (dist.h): every rank integrates chunks of --batch points,
+ * rank 0 takes the rows (logp, bpd, nfe[, exact_logp]) in order. */
+typedef struct likelihood_job {
+    app_model *m;
+    const sgm_likelihood_options *lo;
+    const matrix *pts;
+    uint64_t seed;
+    size_t n_cols;
+    double *logp, *bpd, *exact; /* (batch) scratch of the computing rank */
+    size_t *nfe;                /* (batch) */
+    /* rank 0 */
+    table_writer *tw;           /* or NULL */
+    double *all_logp, *all_bpd, *all_nfe, *all_exact;
+    int fd_divergence;
+} likelihood_job;
+
+static int likelihood_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
+{
+    likelihood_job *job = ctx;
+    const app_model *m = job->m;
+    const double *x = job->pts->x + first * m->dim;
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    int rc = sgm_likelihood(&m->process, &m->score, job->lo, n, x, job->seed, first, job->logp, job->bpd,
+                            job->nfe, NULL, &stats, &err);
+    if (rc != SLV_OK)
+        return report_solver_failure("likelihood", rc, &err);
+    if (m->gmm)
+        sgm_gmm_log_density(m->gmm, &m->process, job->lo->eps, n, x, job->exact);
+    for (size_t i = 0; i < n; i++) {
+        double *row = rows + i * job->n_cols;
+        row[0] = job->logp[i];
+        row[1] = job->bpd[i];
+        row[2] = (double)job->nfe[i];
+        if (m->gmm)
+            row[3] = job->exact[i];
+    }
+    info[0] = stats.fd_divergence;
+    return 0;
+}
+
+static int likelihood_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
+{
+    likelihood_job *job = ctx;
+    char msg[1024];
+    job->fd_divergence |= info[0] != 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *row = rows + i * job->n_cols;
+        job->all_logp[first + i] = row[0];
+        job->all_bpd[first + i] = row[1];
+        job->all_nfe[first + i] = row[2];
+        if (job->all_exact)
+            job->all_exact[first + i] = row[3];
+    }
+    if (job->tw && table_write_rows(job->tw, n, rows, msg, sizeof msg))
+        return cli_fail("likelihood", "--out %s", msg);
+    return 0;
 }
 
 int cmd_likelihood(int argc, char **argv)
@@ -65,7 +126,8 @@ int cmd_likelihood(int argc, char **argv)
         return 1;
     sgm_likelihood_options lo;
     matrix pts = {0};
-    double *rows = NULL, *logp = NULL, *bpd = NULL, *nfe_d = NULL, *exact = NULL;
+    double *logp = NULL, *bpd = NULL, *nfe_d = NULL, *exact = NULL;           /* every point (rank 0) */
+    double *chunk_logp = NULL, *chunk_bpd = NULL, *chunk_exact = NULL;        /* (batch) */
     size_t *nfe = NULL;
     table_writer tw;
     int writing = 0, status = 1;
@@ -78,19 +140,21 @@ int cmd_likelihood(int argc, char **argv)
         cli_fail("likelihood", "--in %s", msg);
         goto done;
     }
-    size_t batch = c.batch < pts.n ? c.batch : pts.n;
-    logp = malloc(pts.n * sizeof *logp);
-    bpd = malloc(pts.n * sizeof *bpd);
-    nfe_d = malloc(pts.n * sizeof *nfe_d);
-    nfe = malloc(batch * sizeof *nfe);
+    size_t batch = c.batch < pts.n ? c.batch : pts.n, n_all = dist_is_root() ? pts.n : 0;
     size_t n_cols = m.gmm ? 4 : 3;
-    rows = malloc(batch * n_cols * sizeof *rows);
-    exact = m.gmm ? malloc(pts.n * sizeof *exact) : NULL;
-    if (!logp || !bpd || !nfe_d || !nfe || !rows || (m.gmm && !exact)) {
+    chunk_logp = malloc(batch * sizeof *chunk_logp);
+    chunk_bpd = malloc(batch * sizeof *chunk_bpd);
+    chunk_exact = malloc(batch * sizeof *chunk_exact);
+    nfe = malloc(batch * sizeof *nfe);
+    logp = malloc((n_all + 1) * sizeof *logp);
+    bpd = malloc((n_all + 1) * sizeof *bpd);
+    nfe_d = malloc((n_all + 1) * sizeof *nfe_d);
+    exact = m.gmm ? malloc((n_all + 1) * sizeof *exact) : NULL;
+    if (!chunk_logp || !chunk_bpd || !chunk_exact || !nfe || !logp || !bpd || !nfe_d || (m.gmm && !exact)) {
         cli_fail("likelihood", "out of memory for %zu points", pts.n);
         goto done;
     }
-    if (c.out) {
+    if (c.out && dist_is_root()) {
         static const char *const names[] = {"logp", "bpd", "nfe", "exact_logp"};
         if (table_open(&tw, c.out, n_cols, names, pts.n, msg, sizeof msg)) {
             cli_fail("likelihood", "--out %s", msg);
@@ -98,56 +162,33 @@ int cmd_likelihood(int argc, char **argv)
         }
         writing = 1;
     }
-    progress bar;
-    progress_start(&bar, "likelihood", pts.n, c.quiet);
+    likelihood_job job = {&m, &lo, &pts, c.seed, n_cols, chunk_logp, chunk_bpd, chunk_exact, nfe,
+                          writing ? &tw : NULL, logp, bpd, nfe_d, exact, 0};
+    dist_chunks chunks = {pts.n, batch, n_cols, 1, likelihood_chunk, likelihood_deliver, &job, "likelihood",
+                          c.quiet, 0};
     double start = wall_seconds();
-    int fd_divergence = 0;
-    size_t done_points = 0;
-    for (size_t first = 0; first < pts.n; first += batch) {
-        size_t n = pts.n - first < batch ? pts.n - first : batch;
-        sgm_stats stats;
-        slv_error err;
-        slv_error_clear(&err);
-        rc = sgm_likelihood(&m.process, &m.score, &lo, n, pts.x + first * m.dim, c.seed, first,
-                            logp + first, bpd + first, nfe, NULL, &stats, &err);
-        if (rc != SLV_OK) {
-            progress_finish(&bar);
-            status = report_solver_failure("likelihood", rc, &err);
-            if (rc == SLV_EINTERRUPTED && writing && !has_extension(c.out, ".npy") && done_points &&
-                table_commit(&tw, msg, sizeof msg) == 0) {
-                writing = 0;
-                fprintf(stderr, "scoresde likelihood: the %zu completed points are in %s\n", done_points,
-                        c.out);
-            }
-            goto done;
+    if ((rc = dist_run_chunks(&chunks))) {
+        status = rc;
+        if (rc == EXIT_INTERRUPTED && writing && !has_extension(c.out, ".npy") && chunks.delivered &&
+            table_commit(&tw, msg, sizeof msg) == 0) {
+            writing = 0;
+            fprintf(stderr, "scoresde likelihood: the %zu completed points are in %s\n", chunks.delivered,
+                    c.out);
         }
-        fd_divergence |= stats.fd_divergence;
-        if (m.gmm)
-            sgm_gmm_log_density(m.gmm, &m.process, lo.eps, n, pts.x + first * m.dim, exact + first);
-        for (size_t i = 0; i < n; i++) {
-            double *row = rows + i * n_cols;
-            nfe_d[first + i] = (double)nfe[i];
-            row[0] = logp[first + i];
-            row[1] = bpd[first + i];
-            row[2] = (double)nfe[i];
-            if (m.gmm)
-                row[3] = exact[first + i];
-        }
-        if (writing && table_write_rows(&tw, n, rows, msg, sizeof msg)) {
-            cli_fail("likelihood", "--out %s", msg);
-            goto done;
-        }
-        done_points += n;
-        progress_update(&bar, first + n);
+        goto done;
     }
-    progress_finish(&bar);
     double seconds = wall_seconds() - start;
+    int fd_divergence = job.fd_divergence;
     if (writing) {
         writing = 0;
         if (table_commit(&tw, msg, sizeof msg)) {
             cli_fail("likelihood", "--out %s", msg);
             goto done;
         }
+    }
+    if (!dist_is_root()) { /* rank 0 has the results */
+        status = 0;
+        goto done;
     }
     double lm, lse, bm, bse, nm, nse;
     mean_se(logp, pts.n, &lm, &lse);
@@ -178,7 +219,9 @@ done:
     free(nfe_d);
     free(exact);
     free(nfe);
-    free(rows);
+    free(chunk_logp);
+    free(chunk_bpd);
+    free(chunk_exact);
     app_model_free(&m);
     return status;
 }

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "io.h"
 #include "picture.h"
 #include "sampling.h"
@@ -42,6 +43,42 @@ int write_points_png(const char *path, const app_model *m, const double *x, size
     plot_series s = {x, n, "samples", 9, 0.4};
     return plot_scatter_2d(path, title, &s, 1, m->gmm ? gmm_density : NULL, (void *)m, 0, 0, msg,
                            msg_size);
+}
+
+/* The two halves of the sampling loop (dist.h): every rank samples chunks of --batch, rank 0 takes
+ * them in order. */
+typedef struct sample_job {
+    const sampler_spec *spec;
+    app_model *m;
+    uint64_t seed;
+    table_writer *tw; /* CSV/.npy output, or NULL */
+    double *all;      /* PNG output: every sample */
+    double nfe_total;
+} sample_job;
+
+static int sample_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
+{
+    sample_job *job = ctx;
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    int rc = sampler_run(job->spec, job->m, n, job->seed, first, rows, &stats, &err);
+    if (rc != SLV_OK)
+        return report_solver_failure("sample", rc, &err);
+    info[0] = (double)(stats.nfe * n);
+    return 0;
+}
+
+static int sample_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
+{
+    sample_job *job = ctx;
+    char msg[1024];
+    job->nfe_total += info[0];
+    if (job->all)
+        memcpy(job->all + first * job->m->dim, rows, n * job->m->dim * sizeof *rows);
+    else if (table_write_rows(job->tw, n, rows, msg, sizeof msg))
+        return cli_fail("sample", "--out %s", msg);
+    return 0;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -93,17 +130,17 @@ int cmd_sample(int argc, char **argv)
         }
         m.score = *sgm_guided_score_model(guided);
     }
-    int png = has_extension(c.out, ".png");
+    int png = has_extension(c.out, ".png"), root = dist_is_root();
     size_t batch = c.batch < c.num ? c.batch : c.num;
-    double *x = malloc((png ? c.num : batch) * m.dim * sizeof *x);
+    double *x = png && root ? malloc(c.num * m.dim * sizeof *x) : NULL;
     table_writer tw;
     int writing = 0, status = 1;
     char msg[1024];
-    if (!x) {
-        cli_fail("sample", "out of memory for %zu samples of dimension %zu", png ? c.num : batch, m.dim);
+    if (png && root && !x) {
+        cli_fail("sample", "out of memory for %zu samples of dimension %zu", c.num, m.dim);
         goto done;
     }
-    if (!png) {
+    if (!png && root) {
         const char **names = malloc(m.dim * sizeof *names);
         char (*buf)[24] = malloc(m.dim * sizeof *buf);
         for (size_t k = 0; names && buf && k < m.dim; k++) {
@@ -119,44 +156,27 @@ int cmd_sample(int argc, char **argv)
         }
         writing = 1;
     }
-    progress bar;
-    progress_start(&bar, "sample", c.num, c.quiet);
-    size_t nfe_total = 0;
+    sample_job job = {&spec, &m, c.seed, writing ? &tw : NULL, x, 0.0};
+    dist_chunks chunks = {c.num, batch, m.dim, 1, sample_chunk, sample_deliver, &job, "sample", c.quiet, 0};
     double start = wall_seconds();
-    for (size_t first = 0; first < c.num; first += batch) {
-        size_t n = c.num - first < batch ? c.num - first : batch;
-        double *dst = png ? x + first * m.dim : x;
-        sgm_stats stats;
-        slv_error err;
-        slv_error_clear(&err);
-        rc = sampler_run(&spec, &m, n, c.seed, first, dst, &stats, &err);
-        if (rc != SLV_OK) {
-            progress_finish(&bar);
-            status = report_solver_failure("sample", rc, &err);
-            /* A CSV holds whole rows: keep the completed batches (a .npy header promised --num). */
-            if (rc == SLV_EINTERRUPTED && writing && !has_extension(c.out, ".npy") && first > 0 &&
-                table_commit(&tw, msg, sizeof msg) == 0) {
-                writing = 0;
-                fprintf(stderr, "scoresde sample: the %zu completed samples are in %s\n", first, c.out);
-            }
-            goto done;
+    if ((rc = dist_run_chunks(&chunks))) {
+        status = rc;
+        /* A CSV holds whole rows: keep the completed batches (a .npy header promised --num). */
+        if (rc == EXIT_INTERRUPTED && writing && !has_extension(c.out, ".npy") && chunks.delivered > 0 &&
+            table_commit(&tw, msg, sizeof msg) == 0) {
+            writing = 0;
+            fprintf(stderr, "scoresde sample: the %zu completed samples are in %s\n", chunks.delivered, c.out);
         }
-        nfe_total += stats.nfe * n;
-        if (writing && table_write_rows(&tw, n, dst, msg, sizeof msg)) {
-            cli_fail("sample", "--out %s", msg);
-            goto done;
-        }
-        progress_update(&bar, first + n);
+        goto done;
     }
-    progress_finish(&bar);
-    double seconds = wall_seconds() - start;
+    double seconds = wall_seconds() - start, nfe_total = job.nfe_total;
     if (writing) {
         writing = 0;
         if (table_commit(&tw, msg, sizeof msg)) {
             cli_fail("sample", "--out %s", msg);
             goto done;
         }
-    } else if (write_points_png(c.out, &m, x, c.num, spec.label, msg, sizeof msg)) {
+    } else if (root && write_points_png(c.out, &m, x, c.num, spec.label, msg, sizeof msg)) {
         cli_fail("sample", "--out %s", msg);
         goto done;
     }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 #include "snet_data.h"
 #include "snet_io.h"
 #include "snet_train.h"
@@ -47,7 +48,7 @@ static int on_progress(const snet_train_progress *p, void *ctx)
 int cmd_train(int argc, char **argv)
 {
     const char *data_name = NULL, *sde_name = "vp", *arch_name = "mlp", *out = NULL, *checkpoint = NULL;
-    const char *log_path = NULL, *weighting = "std2", *data_dir = NULL, *range = "-1..1";
+    const char *log_path = NULL, *weighting = "std2", *data_dir = NULL, *range = "-1..1", *reduce = "ordered";
     size_t hidden = 0, blocks = 0, fourier = 0, base_channels = 0, levels = 0;
     double sigma_min = 0, sigma_max = 0, beta_min = 0, beta_max = 0;
     long threads = 0;
@@ -55,7 +56,7 @@ int cmd_train(int argc, char **argv)
     snet_train_options opt;
     snet_train_options_default(&opt);
     opt.warmup = 100;
-    size_t steps = 10000, batch = 512, warmup = 100, checkpoint_every = 1000, log_every = 100;
+    size_t steps = 10000, batch = 512, warmup = 100, checkpoint_every = 1000, log_every = 100, shards = 0;
     double lr = opt.lr, ema = opt.ema_decay, clip = opt.grad_clip;
     uint64_t seed = 0;
     cli_option opts[] = {
@@ -95,6 +96,11 @@ int cmd_train(int argc, char **argv)
         {"log-every", CLI_SIZE, &log_every, "steps between log lines", NULL, 1, 1e10, 0, NULL, 0},
         {"threads", CLI_INT, &threads, "OpenBLAS/OpenMP threads (0: default)", NULL, 0, 1024, 0, NULL, 0},
         {"quiet", CLI_FLAG, &quiet, "no progress output", NULL, 0, 0, 0, NULL, 0},
+        {"grad-shards", CLI_SIZE, &shards, "MPI: gradient of each step summed over this many row ranges of "
+         "the batch (0: one per rank); equal values give equal weights whatever the number of ranks", NULL, 0,
+         1e6, 0, NULL, 0},
+        {"reduce", CLI_CHOICE, &reduce, "MPI: sum of the shard gradients: ordered (fixed order, "
+         "reproducible) or allreduce (MPI_Allreduce's order)", "ordered,allreduce", 0, 0, 0, NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0},
     };
     int rc = cli_parse(&train_command, opts, argc, argv);
@@ -157,7 +163,7 @@ int cmd_train(int argc, char **argv)
         snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", out);
         checkpoint = ckpt_buf;
     }
-    if (log_path) {
+    if (log_path && dist_is_root()) {
         log.csv = fopen(log_path, resume ? "a" : "w");
         if (!log.csv) {
             cli_fail("train", "--log %s: cannot open for writing", log_path);
@@ -189,17 +195,24 @@ int cmd_train(int argc, char **argv)
     opt.log = on_progress;
     opt.log_ctx = &log;
     snet_train_report report;
-    rc = snet_train_run(&cfg, data, &opt, &report, NULL, msg, sizeof msg);
-    if (!quiet && log.tty)
+    if (dist_size() > 1 || shards > 1) /* data-parallel (dist.h), or its bits on one process */
+        rc = dist_train_run(&cfg, data, &opt, shards, strcmp(reduce, "allreduce") == 0 ? DIST_REDUCE_ALLREDUCE
+                                                                                         : DIST_REDUCE_ORDERED,
+                            quiet, &report, msg, sizeof msg);
+    else
+        rc = snet_train_run(&cfg, data, &opt, &report, NULL, msg, sizeof msg);
+    if (!quiet && log.tty && dist_is_root())
         fputc('\n', stderr);
     if (rc == SNET_ESTOPPED) {
-        cli_fail("train", "interrupted at step %llu; checkpoint %s (continue with --resume)",
-                 (unsigned long long)report.end_step, checkpoint);
+        if (dist_is_root())
+            cli_fail("train", "interrupted at step %llu; checkpoint %s (continue with --resume)",
+                     (unsigned long long)report.end_step, checkpoint);
         status = EXIT_INTERRUPTED;
         goto done;
     }
     if (rc != SNET_OK) {
-        cli_fail("train", "%s", msg);
+        if (msg[0]) /* empty on the ranks that only follow another's failure */
+            cli_fail("train", "%s", msg);
         goto done;
     }
     printf("trained %s %s on %s: steps %llu..%llu%s, loss %.5f -> %.5f, %.1f s -> %s\n", arch_name,

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "dist.h"
 
 #ifndef SCORESDE_VERSION
 #define SCORESDE_VERSION "unknown"
@@ -32,7 +33,19 @@ static void print_usage(FILE *out)
     fprintf(out, "\n  --version    print the version\n");
 }
 
-int main(int argc, char **argv)
+/* The commands that split their work over MPI ranks (dist.h); under mpirun the others run on
+ * rank 0 alone. */
+static int runs_on_all_ranks(const char *name)
+{
+    static const char *const names[] = {"sample", "likelihood", "encode", "decode", "compare", "evaluate",
+                                        "train"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         print_usage(stderr);
@@ -49,9 +62,18 @@ int main(int argc, char **argv)
     for (const command_entry *c = scoresde_commands; c->name; c++)
         if (strcmp(argv[1], c->name) == 0) {
             cli_install_signal_handlers();
+            if (!dist_is_root() && !runs_on_all_ranks(c->name))
+                return 0;
             return c->run(argc - 1, argv + 1);
         }
     fprintf(stderr, "scoresde: unknown command '%s'\n", argv[1]);
     print_usage(stderr);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (dist_init(&argc, &argv))
+        return 1;
+    return dist_finalize(run(argc, argv));
 }
