@@ -16,6 +16,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 /* Element-wise loops go parallel above this many floats (thread start-up costs more below). */
@@ -135,17 +136,49 @@ size_t snet_conv2d_chunk(const snet_conv2d_dims *d)
     return nb;
 }
 
-size_t snet_conv2d_col_size(const snet_conv2d_dims *d)
+/* Floats of one lane's im2col buffer: the input's (forward, dW) or, for a same-size convolution,
+ * dout's (dX) im2col of one chunk. */
+static size_t lane_col_size(const snet_conv2d_dims *d)
 {
     if (conv_is_pointwise(d))
         return 0;
     size_t OH = snet_conv2d_out_size(d->H, d->ksize, d->stride, d->pad);
     size_t OW = snet_conv2d_out_size(d->W, d->ksize, d->stride, d->pad);
     size_t kk = d->ksize * d->ksize, cols = snet_conv2d_chunk(d) * OH * OW;
-    if (!conv_is_same(d))
-        return d->C * kk * cols;
-    // im2col of the input (forward, dW) or of dout (dX), then the flipped kernel (C, OC·k·k)
-    return (d->C > d->OC ? d->C : d->OC) * kk * cols + d->C * d->OC * kk;
+    size_t rows = conv_is_same(d) && d->OC > d->C ? d->OC : d->C;
+    return rows * kk * cols;
+}
+
+/* The workspace: [lane im2col buffers][per-lane dW partials][flipped kernel]. */
+size_t snet_conv2d_col_size(const snet_conv2d_dims *d)
+{
+    size_t kk = d->ksize * d->ksize, w = d->OC * d->C * kk;
+    return SNET_CONV_LANES * (lane_col_size(d) + w) + (conv_is_same(d) ? w : 0);
+}
+
+/* Threads for the lanes of a convolution over n_chunks chunks: never more than the lanes that have
+ * work, nor than OpenMP's current maximum. */
+static int lane_threads(size_t n_chunks)
+{
+    size_t n = n_chunks < SNET_CONV_LANES ? n_chunks : SNET_CONV_LANES;
+    size_t t = (size_t)omp_get_max_threads();
+    return (int)(n < t ? n : t);
+}
+
+/* The lanes call single-threaded sgemm: OpenBLAS' own threads are switched off for the duration
+ * (one thread pool, OpenMP's, at a time) and restored after. */
+static int blas_single_begin(void)
+{
+    int n = openblas_get_num_threads();
+    if (n > 1)
+        openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_single_end(int n)
+{
+    if (n > 1)
+        openblas_set_num_threads(n);
 }
 
 /* The output columns ow whose input column ow·stride − pad + j lies inside [0, W): [lo, hi). */
@@ -173,7 +206,6 @@ void snet_im2col(float *col, const float *in, const snet_conv2d_dims *d, size_t 
     const size_t OH = snet_conv2d_out_size(H, k, st, pad), OW = snet_conv2d_out_size(W, k, st, pad);
     const size_t rows = d->C * k * k, ncol = nb * OH * OW;
     const int same = conv_is_same(d);
-#pragma omp parallel for collapse(2) schedule(static) if (rows * ncol >= SNET_CONV_OMP_MIN)
     for (size_t r = 0; r < rows; r++) {
         for (size_t s = 0; s < nb; s++) {
             size_t c = r / (k * k), i = (r / k) % k, j = r % k;
@@ -236,8 +268,7 @@ void snet_col2im(float *din, const float *col, const snet_conv2d_dims *d, size_t
     const size_t k = d->ksize, st = d->stride, pad = d->pad, H = d->H, W = d->W, B = d->B;
     const size_t OH = snet_conv2d_out_size(H, k, st, pad), OW = snet_conv2d_out_size(W, k, st, pad);
     const size_t C = d->C, ncol = nb * OH * OW;
-    // one input channel per iteration: every din element is summed in the order (i, j) by one thread
-#pragma omp parallel for schedule(static) if (C * k * k * ncol >= SNET_CONV_OMP_MIN && C > 1)
+    // every din element is summed in the order (i, j)
     for (size_t c = 0; c < C; c++) {
         for (size_t i = 0; i < k; i++) {
             for (size_t j = 0; j < k; j++) {
@@ -267,36 +298,40 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
 {
     const size_t OH = snet_conv2d_out_size(d->H, d->ksize, d->stride, d->pad);
     const size_t OW = snet_conv2d_out_size(d->W, d->ksize, d->stride, d->pad);
-    const size_t S = OH * OW, N = d->B * S, OC = d->OC, Kc = d->C * d->ksize * d->ksize;
-    float beta = accumulate ? 1.0f : 0.0f;
-    if (bias) {
-        // out (OC, N) starts at bias (or gets it added), then the GEMMs accumulate
-#pragma omp parallel for schedule(static) if (OC * N >= SNET_CONV_OMP_MIN)
-        for (size_t oc = 0; oc < OC; oc++) {
-            float *o = out + oc * N;
-            float bv = bias[oc];
-            if (accumulate)
-                for (size_t i = 0; i < N; i++)
-                    o[i] += bv;
-            else
-                for (size_t i = 0; i < N; i++)
-                    o[i] = bv;
+    const size_t S = OH * OW, N = d->B * S, OC = d->OC, C = d->C, Kc = C * d->ksize * d->ksize;
+    const size_t chunk = snet_conv2d_chunk(d), n_chunks = (d->B + chunk - 1) / chunk;
+    const size_t lane_size = lane_col_size(d);
+    const int pointwise = conv_is_pointwise(d);
+    const int blas = blas_single_begin();
+    // chunk q runs on lane q mod LANES; every output column is written by one chunk's GEMM
+#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1)
+    for (size_t lane = 0; lane < SNET_CONV_LANES; lane++) {
+        float *lcol = col + lane * lane_size; // (Kc, ncol)
+        for (size_t q = lane; q < n_chunks; q += SNET_CONV_LANES) {
+            size_t b0 = q * chunk, nb = d->B - b0 < chunk ? d->B - b0 : chunk, ncol = nb * S;
+            float *o = out + b0 * S; // (OC, ncol) with row stride N
+            float beta = accumulate ? 1.0f : 0.0f;
+            if (bias) { // the chunk's columns start at (or get) the bias; the GEMM accumulates
+                for (size_t oc = 0; oc < OC; oc++) {
+                    float *r = o + oc * N, bv = bias[oc];
+                    if (accumulate)
+                        for (size_t i = 0; i < ncol; i++)
+                            r[i] += bv;
+                    else
+                        for (size_t i = 0; i < ncol; i++)
+                            r[i] = bv;
+                }
+                beta = 1.0f;
+            }
+            if (pointwise) { // o (+)= W (OC, C) · in_chunk (C, ncol; row stride N)
+                snet_sgemm(0, 0, OC, ncol, C, weight, C, in + b0 * S, N, beta, o, N);
+            } else { // o (+)= W (OC, Kc) · col (Kc, ncol)
+                snet_im2col(lcol, in, d, b0, nb);
+                snet_sgemm(0, 0, OC, ncol, Kc, weight, Kc, lcol, ncol, beta, o, N);
+            }
         }
-        beta = 1.0f;
     }
-    if (conv_is_pointwise(d)) {
-        // out (OC, N) = W (OC, C) · in (C, N)
-        snet_sgemm(0, 0, OC, N, d->C, weight, d->C, in, N, beta, out, N);
-        return;
-    }
-    const size_t chunk = snet_conv2d_chunk(d);
-    for (size_t b0 = 0; b0 < d->B; b0 += chunk) {
-        size_t nb = d->B - b0 < chunk ? d->B - b0 : chunk;
-        size_t ncol = nb * S;
-        snet_im2col(col, in, d, b0, nb); // col (Kc, ncol)
-        // out[:, b0·S : (b0+nb)·S] (OC, ncol; row stride N) (+)= W (OC, Kc) · col (Kc, ncol)
-        snet_sgemm(0, 0, OC, ncol, Kc, weight, Kc, col, ncol, beta, out + b0 * S, N);
-    }
+    blas_single_end(blas);
 }
 
 void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
@@ -306,7 +341,10 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     const size_t OH = snet_conv2d_out_size(d->H, d->ksize, d->stride, d->pad);
     const size_t OW = snet_conv2d_out_size(d->W, d->ksize, d->stride, d->pad);
     const size_t S = OH * OW, N = d->B * S, OC = d->OC, C = d->C, k = d->ksize, kk = k * k;
-    const size_t Kc = C * kk;
+    const size_t Kc = C * kk, n_w = OC * Kc;
+    const size_t chunk = snet_conv2d_chunk(d), n_chunks = (d->B + chunk - 1) / chunk;
+    const size_t lane_size = lane_col_size(d);
+    const int pointwise = conv_is_pointwise(d), same = conv_is_same(d);
     const float beta = accumulate ? 1.0f : 0.0f;
     if (dbias) {
         // dbias[oc] += Σ_n dout[oc][n], one channel per thread, in order
@@ -314,48 +352,55 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
         for (size_t oc = 0; oc < OC; oc++)
             dbias[oc] += (float)sum_floats(dout + oc * N, N);
     }
-    if (conv_is_pointwise(d)) {
-        // dW (OC, C) += dout (OC, N) · inᵀ (N, C)
-        if (dweight)
-            snet_sgemm(0, 1, OC, C, N, dout, N, in, N, 1.0f, dweight, C);
-        // din (C, N) (+)= Wᵀ (C, OC) · dout (OC, N)
-        if (din)
-            snet_sgemm(1, 0, C, N, OC, weight, C, dout, N, beta, din, N);
-        return;
-    }
     if (!dweight && !din)
         return;
-    const int same = conv_is_same(d);
-    // the flipped kernel wt[c][oc][i][j] = W[oc][c][k−1−i][k−1−j] (C, OC·k·k), after the im2col part
-    float *wt = NULL;
-    snet_conv2d_dims dt = {d->B, OC, d->H, d->W, C, k, 1, d->pad}; // dout → din as a convolution
-    if (din && same) {
-        wt = col + (C > OC ? C : OC) * kk * snet_conv2d_chunk(d) * S;
+    float *dw_lanes = col + SNET_CONV_LANES * lane_size; // (LANES, OC, Kc)
+    float *wt = dw_lanes + SNET_CONV_LANES * n_w;         // (C, OC·k·k) flipped kernel
+    snet_conv2d_dims dt = {d->B, OC, d->H, d->W, C, k, 1, d->pad}; // dout → din, as a convolution
+    if (dweight)
+        zero_floats(dw_lanes, SNET_CONV_LANES * n_w);
+    if (din && same) // wt[c][oc][i][j] = W[oc][c][k−1−i][k−1−j]
         for (size_t c = 0; c < C; c++)
             for (size_t oc = 0; oc < OC; oc++)
                 for (size_t q = 0; q < kk; q++)
                     wt[(c * OC + oc) * kk + q] = weight[(oc * C + c) * kk + (kk - 1 - q)];
-    }
-    if (din && !same && !accumulate)
+    if (din && !same && !pointwise && !accumulate) // col2im adds
         zero_floats(din, C * d->B * d->H * d->W);
-    const size_t chunk = snet_conv2d_chunk(d);
-    for (size_t b0 = 0; b0 < d->B; b0 += chunk) {
-        size_t nb = d->B - b0 < chunk ? d->B - b0 : chunk;
-        size_t ncol = nb * S;
-        const float *g = dout + b0 * S; // (OC, ncol) with row stride N
-        if (dweight) {
-            snet_im2col(col, in, d, b0, nb); // col (Kc, ncol)
-            // dW (OC, Kc) += dout_chunk (OC, ncol) · colᵀ (ncol, Kc)
-            snet_sgemm(0, 1, OC, Kc, ncol, g, N, col, ncol, 1.0f, dweight, Kc);
+    const int blas = blas_single_begin();
+#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1)
+    for (size_t lane = 0; lane < SNET_CONV_LANES; lane++) {
+        float *lcol = col + lane * lane_size, *dwl = dw_lanes + lane * n_w;
+        for (size_t q = lane; q < n_chunks; q += SNET_CONV_LANES) {
+            size_t b0 = q * chunk, nb = d->B - b0 < chunk ? d->B - b0 : chunk, ncol = nb * S;
+            const float *g = dout + b0 * S; // (OC, ncol) with row stride N
+            if (dweight && pointwise) { // dW_lane (OC, C) += g · in_chunkᵀ
+                snet_sgemm(0, 1, OC, C, ncol, g, N, in + b0 * S, N, 1.0f, dwl, C);
+            } else if (dweight) { // dW_lane (OC, Kc) += g (OC, ncol) · colᵀ (ncol, Kc)
+                snet_im2col(lcol, in, d, b0, nb);
+                snet_sgemm(0, 1, OC, Kc, ncol, g, N, lcol, ncol, 1.0f, dwl, Kc);
+            }
+            if (!din)
+                continue;
+            float *dx = din + b0 * S; // (C, ncol) with row stride N (same size or pointwise)
+            if (pointwise) { // dx (+)= Wᵀ (C, OC) · g
+                snet_sgemm(1, 0, C, ncol, OC, weight, C, g, N, beta, dx, N);
+            } else if (same) { // dx (+)= wt (C, OC·k²) · im2col(dout) (OC·k², ncol)
+                snet_im2col(lcol, dout, &dt, b0, nb);
+                snet_sgemm(0, 0, C, ncol, OC * kk, wt, OC * kk, lcol, ncol, beta, dx, N);
+            } else { // dcol (Kc, ncol) = Wᵀ (Kc, OC) · g, scattered into the chunk's samples
+                snet_sgemm(1, 0, Kc, ncol, OC, weight, Kc, g, N, 0.0f, lcol, ncol);
+                snet_col2im(din, lcol, d, b0, nb);
+            }
         }
-        if (din && same) {
-            // din_chunk (C, ncol; row stride N) (+)= wt (C, OC·k²) · im2col(dout) (OC·k², ncol)
-            snet_im2col(col, dout, &dt, b0, nb);
-            snet_sgemm(0, 0, C, ncol, OC * kk, wt, OC * kk, col, ncol, beta, din + b0 * S, N);
-        } else if (din) {
-            // dcol (Kc, ncol) = Wᵀ (Kc, OC) · dout_chunk (OC, ncol), then scattered back
-            snet_sgemm(1, 0, Kc, ncol, OC, weight, Kc, g, N, 0.0f, col, ncol);
-            snet_col2im(din, col, d, b0, nb);
+    }
+    blas_single_end(blas);
+    if (dweight) { // the lanes in order
+#pragma omp parallel for schedule(static) if (n_w >= SNET_CONV_OMP_MIN / 4)
+        for (size_t i = 0; i < n_w; i++) {
+            float acc = dweight[i];
+            for (size_t lane = 0; lane < SNET_CONV_LANES; lane++)
+                acc += dw_lanes[lane * n_w + i];
+            dweight[i] = acc;
         }
     }
 }

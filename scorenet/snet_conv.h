@@ -6,7 +6,7 @@
  *   (C·k·k, n) with n = (samples in the chunk)·OH·OW, written straight into the (OC, B·OH·OW)
  *   output through its leading dimension;
  * - a concatenation along channels is two contiguous copies;
- * - a 1×1 convolution is one sgemm over the whole batch with no im2col.
+ * - a 1×1 convolution is an sgemm on the input itself, with no im2col.
  * The model's inputs and outputs are NCHW (x[b][c][h][w], as snet.h says); snet_nchw_to_cnhw and
  * snet_cnhw_to_nchw convert at the two ends (for one channel the two layouts are the same).
  *
@@ -16,9 +16,10 @@
  *   has an `accumulate` flag, its input gradient is added when it is 1 and written when it is 0
  *   (a fresh buffer then needs no zeroing pass); parameter gradients are always added. Any gradient pointer may be NULL: that gradient is neither computed nor touched
  *   (a NULL weight gradient skips the weight-gradient GEMMs — the input-VJP pass).
- * - No allocation, no I/O. Element-wise loops and im2col/col2im are split over OpenMP threads; every
- *   reduction (statistics, bias and GroupNorm-parameter gradients, col2im sums) runs in a fixed
- *   order inside one thread, so results do not depend on the thread count.
+ * - No allocation, no I/O. Element-wise loops are split over OpenMP threads, convolutions over
+ *   batch chunks (see "Threads" below); every reduction (statistics, bias and GroupNorm-parameter
+ *   gradients, col2im sums, weight gradients) runs in a fixed order, so results do not depend on
+ *   the thread count.
  * - A forward may not write over its own input.
  */
 #ifndef SNET_CONV_H
@@ -60,22 +61,33 @@ typedef struct snet_conv2d_dims {
 size_t snet_conv2d_out_size(size_t in, size_t ksize, size_t stride, size_t pad);
 
 /* Samples per GEMM: the batch is processed in chunks of this many samples so that one sgemm has
- * about SNET_CONV_GEMM_COLS columns (the shape OpenBLAS ran fastest at on the target machine: see
- * snet_conv.c) and the im2col buffer stays a few MB. Depends only on the shapes, never on threads. */
+ * about SNET_CONV_GEMM_COLS columns (see snet_conv.c for the measurements) and the im2col buffer
+ * stays near the L2 size. Depends only on the shapes, never on threads. */
 #define SNET_CONV_GEMM_COLS 1568
 size_t snet_conv2d_chunk(const snet_conv2d_dims *d);
 
-/* Floats the `col` workspace of forward/backward must hold: C·k·k · chunk·OH·OW — for a stride-1
- * "same" convolution max(C, OC)·k·k · chunk·OH·OW + C·OC·k·k (the backward's im2col of dout and
- * flipped kernel) — or 0 for a 1×1, stride-1, unpadded convolution (col may then be NULL). */
+/* Threads. A convolution runs its chunks on SNET_CONV_LANES lanes — chunk q on lane q mod LANES,
+ * in order — spread over the OpenMP threads; each lane has its own im2col buffer and calls
+ * single-threaded sgemm (OpenBLAS' thread count is set to 1 for the duration of the call and
+ * restored after it, so only one thread pool is ever busy: OpenMP's and OpenBLAS' threads
+ * spinning against each other on 2 cores cost more than the whole convolution). Weight gradients
+ * are summed per lane, then over the lanes in order: no result depends on the thread count.
+ * Because of the OpenBLAS setting, do not run two convolutions concurrently from different threads
+ * (the restored count could be the other call's 1: slower afterwards, never wrong). */
+#define SNET_CONV_LANES 8
+
+/* Floats the `col` workspace of forward/backward must hold: for each lane an im2col buffer of
+ * C·k·k · chunk·OH·OW floats (max(C, OC)·k·k · chunk·OH·OW for a stride-1 "same" convolution,
+ * whose backward also takes the im2col of dout) and a weight-gradient partial of OC·C·k·k floats,
+ * plus the flipped kernel (OC·C·k·k) of a "same" convolution. */
 size_t snet_conv2d_col_size(const snet_conv2d_dims *d);
 
-/* im2col for samples [b0, b0 + nb) of in (C, B, H, W):
+/* im2col for samples [b0, b0 + nb) of in (C, B, H, W), single-threaded (the lanes call it):
  * col (C·k·k, nb·OH·OW): col[(c·k + i)·k + j][(s·OH + oh)·OW + ow] = in[c][b0+s][oh·stride − pad + i][ow·stride − pad + j]
  * (0 outside the image). */
 void snet_im2col(float *col, const float *in, const snet_conv2d_dims *d, size_t b0, size_t nb);
-/* The adjoint: din[c][b0+s][ih][iw] += every col entry im2col would have read from there. Each
- * input channel is summed by one thread in a fixed order. */
+/* The adjoint, single-threaded: din[c][b0+s][ih][iw] += every col entry im2col would have read
+ * from there, summed in a fixed order. */
 void snet_col2im(float *din, const float *col, const snet_conv2d_dims *d, size_t b0, size_t nb);
 
 /* out    (OC, B, OH, OW) = [accumulate ? out : 0] + bias + W ∗ in
@@ -84,7 +96,7 @@ void snet_col2im(float *din, const float *col, const snet_conv2d_dims *d, size_t
  * bias   (OC)               may be NULL
  * col    workspace of snet_conv2d_col_size(d) floats (contents undefined on return)
  * accumulate: 0 writes out; 1 adds into it (a residual sum: out already holds the skip path).
- * One cblas_sgemm per chunk of snet_conv2d_chunk(d) samples. */
+ * One sgemm per chunk of snet_conv2d_chunk(d) samples (a 1×1 convolution needs no im2col). */
 void snet_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
                          float *col, const snet_conv2d_dims *d, int accumulate);
 

@@ -282,6 +282,8 @@ static size_t plan_col_size(const unet_plan *p, size_t B)
             n = max_size(n, snet_conv2d_col_size(&d));
             d = conv3(B, ks[i]->cout, ks[i]->h, ks[i]->w, ks[i]->cout, 1);
             n = max_size(n, snet_conv2d_col_size(&d));
+            d = conv1x1(B, ks[i]->cin, ks[i]->h, ks[i]->w, ks[i]->cout);
+            n = max_size(n, snet_conv2d_col_size(&d));
         }
         if (l + 1 < p->L) {
             d = conv3(B, p->ch[l], p->h[l], p->w[l], p->ch[l], 2);
@@ -472,7 +474,7 @@ static void block_forward(const unet_plan *p, const unet_block *k, const float *
                                 k->cout, k->hw, p->G);
     if (k->has_skip) {
         snet_conv2d_dims ds = conv1x1(B, k->cin, k->h, k->w, k->cout);
-        snet_conv2d_forward(out, x, params + k->skip_w, params + k->skip_b, NULL, &ds, 0);
+        snet_conv2d_forward(out, x, params + k->skip_w, params + k->skip_b, col, &ds, 0);
     } else {
         memcpy(out, x, k->cout * B * k->hw * sizeof *out);
     }
@@ -499,7 +501,7 @@ static void block_backward(const unet_plan *p, const unet_block *k, const float 
     // out = skip(x) + conv2(s2)
     if (k->has_skip) {
         snet_conv2d_dims ds = conv1x1(B, k->cin, k->h, k->w, k->cout);
-        snet_conv2d_backward(dx, DP(k->skip_w), DP(k->skip_b), dout, x, params + k->skip_w, NULL,
+        snet_conv2d_backward(dx, DP(k->skip_w), DP(k->skip_b), dout, x, params + k->skip_w, col,
                              &ds, accumulate);
     } else if (accumulate) {
         snet_add_inplace(dx, dout, k->cout * B * k->hw);

@@ -357,17 +357,20 @@ START_TEST(test_conv2d_sizes)
     ck_assert_uint_eq(snet_conv2d_out_size(2, 5, 1, 0), 0);
     snet_conv2d_dims d = {64, 32, 28, 28, 32, 3, 1, 1};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), SNET_CONV_GEMM_COLS / 784);
-    ck_assert_uint_eq(snet_conv2d_col_size(&d), (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 784) * 784 + 32 * 32 * 9);
-    d.stride = 2; // 28 → 14: no flipped-kernel input gradient, 16 samples per chunk
-    ck_assert_uint_eq(snet_conv2d_col_size(&d), (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 196) * 196);
+    // per lane: the im2col of one chunk and a dW partial; then the flipped kernel
+    size_t w = 32 * 32 * 9, lane = (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 784) * 784;
+    ck_assert_uint_eq(snet_conv2d_col_size(&d), SNET_CONV_LANES * (lane + w) + w);
+    d.stride = 2; // 28 → 14: no flipped kernel, chunks of 14×14 outputs
+    lane = (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 196) * 196;
+    ck_assert_uint_eq(snet_conv2d_col_size(&d), SNET_CONV_LANES * (lane + w));
     d = (snet_conv2d_dims){64, 64, 7, 7, 64, 3, 1, 1};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), SNET_CONV_GEMM_COLS / 49);
     d = (snet_conv2d_dims){3, 64, 7, 7, 64, 3, 1, 1};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), 3); // never more than the batch
     d = (snet_conv2d_dims){64, 8, 100, 100, 8, 3, 1, 1};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), 1); // at least one sample
-    d = (snet_conv2d_dims){64, 8, 10, 10, 8, 1, 1, 0};
-    ck_assert_uint_eq(snet_conv2d_col_size(&d), 0);
+    d = (snet_conv2d_dims){64, 8, 10, 10, 8, 1, 1, 0}; // 1×1: no im2col, dW partials only
+    ck_assert_uint_eq(snet_conv2d_col_size(&d), SNET_CONV_LANES * 64);
 }
 END_TEST
 
