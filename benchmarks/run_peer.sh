@@ -23,5 +23,5 @@ if ! dpkg-query -W -f='${Status}' python3-matplotlib 2>/dev/null | grep -q "inst
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSCORESDE_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target scoresde peer_cbench bench_scorenet >/dev/null
+cmake --build "$build" -j "$(nproc)" --target scoresde peer_cbench arkode_control bench_scorenet >/dev/null
 exec /usr/bin/python3 benchmarks/peer/run_peer.py --build "$build" "$@"
