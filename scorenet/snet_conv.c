@@ -304,7 +304,7 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
     const int pointwise = conv_is_pointwise(d);
     const int blas = blas_single_begin();
     // chunk q runs on lane q mod LANES; every output column is written by one chunk's GEMM
-#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1)
+#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1 && !omp_in_parallel())
     for (size_t lane = 0; lane < SNET_CONV_LANES; lane++) {
         float *lcol = col + lane * lane_size; // (Kc, ncol)
         for (size_t q = lane; q < n_chunks; q += SNET_CONV_LANES) {
@@ -367,7 +367,7 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     if (din && !same && !pointwise && !accumulate) // col2im adds
         zero_floats(din, C * d->B * d->H * d->W);
     const int blas = blas_single_begin();
-#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1)
+#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1 && !omp_in_parallel())
     for (size_t lane = 0; lane < SNET_CONV_LANES; lane++) {
         float *lcol = col + lane * lane_size, *dwl = dw_lanes + lane * n_w;
         for (size_t q = lane; q < n_chunks; q += SNET_CONV_LANES) {

@@ -24,12 +24,22 @@
  *
  * The parameter buffer, the activation workspace and the backward scratch are laid out by one
  * "plan" built from the config on every call (a few hundred integer operations, no allocation).
+ *
+ * Threads: the batch is cut into UNET_SHARDS fixed slices and each slice runs through the whole
+ * network in one OpenMP thread with single-threaded sgemm (OpenBLAS is set to one thread during
+ * a pass and restored after) — one fork/join per pass. On the 2-core target shared with other
+ * work, per-layer parallel regions and two thread pools (OpenMP's and OpenBLAS') waiting on each
+ * other made a batch-64 training step 10–15× slower than this (see bench_unet). Results do not
+ * depend on the thread count (see the shard comment below). Because of the OpenBLAS setting, do
+ * not run two passes concurrently from different threads of one process.
  */
 #include "snet.h"
 #include "snet_conv.h"
 #include "snet_layers.h"
 
+#include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -399,12 +409,39 @@ static void unet_init(const snet_config *cfg, float *params, uint64_t seed)
     }
 }
 
+/* Shards: the batch is cut into UNET_SHARDS fixed slices (sample b in shard ⌊b·SHARDS/B⌋…, i.e.
+ * shard s holds samples [⌊s·B/SHARDS⌋, ⌊(s+1)·B/SHARDS⌋)), and the whole network runs on each
+ * slice in one OpenMP thread: one fork and one join per pass instead of a barrier per layer,
+ * which is what two cores shared with other work tolerate. Every operation of the network is per
+ * sample except the parameter gradients, which each shard accumulates in its own buffer and which
+ * are then summed in shard order — so nothing depends on the thread count. */
+#define UNET_SHARDS 4
+
+static size_t shard_begin(size_t B, size_t s)
+{
+    return B * s / UNET_SHARDS;
+}
+
+/* Activation floats of one shard of n samples: its activations, then the forward's im2col
+ * workspace (forward has no scratch argument). */
+static size_t shard_act_size(const unet_plan *p, size_t n)
+{
+    return n ? round_up(n * p->act_per_sample + plan_col_size(p, n)) : 0;
+}
+
+static size_t shard_act_offset(const unet_plan *p, size_t B, size_t s)
+{
+    size_t off = 0;
+    for (size_t q = 0; q < s; q++)
+        off += shard_act_size(p, shard_begin(B, q + 1) - shard_begin(B, q));
+    return off;
+}
+
 static size_t unet_act_size(const snet_config *cfg, size_t B)
 {
     unet_plan p;
     plan_make(&p, cfg, NULL, 0);
-    // the forward's im2col workspace lives at the end of acts (forward has no scratch argument)
-    return B * p.act_per_sample + plan_col_size(&p, B);
+    return shard_act_offset(&p, B, UNET_SHARDS);
 }
 
 /* Backward scratch, in floats from the start of scratch. */
@@ -441,13 +478,51 @@ static void scratch_layout(unet_scratch *s, const unet_plan *p, size_t B)
     s->total = n;
 }
 
+static size_t shard_scratch_size(const unet_plan *p, size_t n)
+{
+    unet_scratch s;
+    if (!n)
+        return 0;
+    scratch_layout(&s, p, n);
+    return round_up(s.total);
+}
+
+/* Scratch: the shards' parameter-gradient buffers, then each shard's own scratch. */
+static size_t shard_scratch_offset(const unet_plan *p, size_t B, size_t s)
+{
+    size_t off = UNET_SHARDS * round_up(p->n_params);
+    for (size_t q = 0; q < s; q++)
+        off += shard_scratch_size(p, shard_begin(B, q + 1) - shard_begin(B, q));
+    return off;
+}
+
 static size_t unet_scratch_size(const snet_config *cfg, size_t B)
 {
     unet_plan p;
-    unet_scratch s;
     plan_make(&p, cfg, NULL, 0);
-    scratch_layout(&s, &p, B);
-    return s.total;
+    return shard_scratch_offset(&p, B, UNET_SHARDS);
+}
+
+/* Threads for the shards: no more than the shards that hold samples. */
+static int shard_threads(size_t B)
+{
+    size_t n = B < UNET_SHARDS ? B : UNET_SHARDS, t = (size_t)omp_get_max_threads();
+    return (int)(n < t ? n : t);
+}
+
+/* The shards call single-threaded sgemm: OpenBLAS' own threads are switched off for the pass. */
+static int blas_single_begin(void)
+{
+    int n = openblas_get_num_threads();
+    if (n > 1)
+        openblas_set_num_threads(1);
+    return n;
+}
+
+static void blas_single_end(int n)
+{
+    if (n > 1)
+        openblas_set_num_threads(n);
 }
 
 /* ---- Residual block ---------------------------------------------------------------------------------- */
@@ -530,71 +605,177 @@ static void block_backward(const unet_plan *p, const unet_block *k, const float 
 
 /* ---- The network ---------------------------------------------------------------------------------------- */
 
-static void unet_forward(const snet_config *cfg, const float *params, size_t B, const float *x,
-                         const float *t, float *out, float *acts)
+/* The network on one shard of B samples: x (B, C, H, W), t (B) → out (B, C, H, W), activations
+ * in acts (shard_act_size floats). Single-threaded apart from nested work. */
+static void forward_shard(const unet_plan *p, const float *params, size_t B, const float *x,
+                          const float *t, float *out, float *acts)
 {
-    unet_plan p;
-    plan_make(&p, cfg, NULL, 0);
-    const size_t L = p.L, S0 = p.hw[0];
-    float *col = acts + B * p.act_per_sample;
+    const size_t L = p->L, S0 = p->hw[0];
+    float *col = acts + B * p->act_per_sample;
 #define ACT(off) (acts + B * (off))
 
     // time embedding
-    float *tau = ACT(p.tau); // (B)
+    float *tau = ACT(p->tau); // (B)
     for (size_t b = 0; b < B; b++)
-        tau[b] = p.log_sigma ? (float)(p.log_sigma_min + (double)t[b] * p.log_sigma_ratio) : t[b];
-    float *emb0 = ACT(p.emb0), *emb1 = ACT(p.emb1), *emb1s = ACT(p.emb1s); // (B, 2F), (B, E), (B, E)
-    float *emb2 = ACT(p.emb2), *emb2s = ACT(p.emb2s), *proj = ACT(p.proj); // (B, E), (B, E), (B, P)
-    snet_fourier_forward(emb0, tau, params + p.freq, B, p.F);
-    snet_linear_forward(emb1, emb0, params + p.fc1_w, params + p.fc1_b, B, 2 * p.F, p.E);
-    snet_silu_forward(emb1s, emb1, B * p.E);
-    snet_linear_forward(emb2, emb1s, params + p.fc2_w, params + p.fc2_b, B, p.E, p.E);
-    snet_silu_forward(emb2s, emb2, B * p.E);
-    snet_linear_forward(proj, emb2s, params + p.proj_w, params + p.proj_b, B, p.E, p.P);
+        tau[b] = p->log_sigma ? (float)(p->log_sigma_min + (double)t[b] * p->log_sigma_ratio) : t[b];
+    float *emb0 = ACT(p->emb0), *emb1 = ACT(p->emb1), *emb1s = ACT(p->emb1s); // (B, 2F), (B, E), (B, E)
+    float *emb2 = ACT(p->emb2), *emb2s = ACT(p->emb2s), *proj = ACT(p->proj); // (B, E), (B, E), (B, P)
+    snet_fourier_forward(emb0, tau, params + p->freq, B, p->F);
+    snet_linear_forward(emb1, emb0, params + p->fc1_w, params + p->fc1_b, B, 2 * p->F, p->E);
+    snet_silu_forward(emb1s, emb1, B * p->E);
+    snet_linear_forward(emb2, emb1s, params + p->fc2_w, params + p->fc2_b, B, p->E, p->E);
+    snet_silu_forward(emb2s, emb2, B * p->E);
+    snet_linear_forward(proj, emb2s, params + p->proj_w, params + p->proj_b, B, p->E, p->P);
 
     // input convolution
-    float *x0 = ACT(p.x0), *hin = ACT(p.hin); // (C, B, H, W), (ch0, B, H, W)
-    snet_nchw_to_cnhw(x0, x, B, p.C, S0);
-    snet_conv2d_dims d = conv3(B, p.C, p.H, p.W, p.ch[0], 1);
-    snet_conv2d_forward(hin, x0, params + p.in_w, params + p.in_b, col, &d, 0);
+    float *x0 = ACT(p->x0), *hin = ACT(p->hin); // (C, B, H, W), (ch0, B, H, W)
+    snet_nchw_to_cnhw(x0, x, B, p->C, S0);
+    snet_conv2d_dims d = conv3(B, p->C, p->H, p->W, p->ch[0], 1);
+    snet_conv2d_forward(hin, x0, params + p->in_w, params + p->in_b, col, &d, 0);
 
     // encoder
     const float *h = hin;
     for (size_t l = 0; l < L; l++) {
-        block_forward(&p, &p.enc[l], params, B, h, acts, proj, col);
+        block_forward(p, &p->enc[l], params, B, h, acts, proj, col);
         if (l + 1 < L) {
-            float *down = ACT(p.down[l]); // (ch_l, B, h_{l+1}, w_{l+1})
-            d = conv3(B, p.ch[l], p.h[l], p.w[l], p.ch[l], 2);
-            snet_conv2d_forward(down, ACT(p.enc[l].out), params + p.down_w[l], params + p.down_b[l],
+            float *down = ACT(p->down[l]); // (ch_l, B, h_{l+1}, w_{l+1})
+            d = conv3(B, p->ch[l], p->h[l], p->w[l], p->ch[l], 2);
+            snet_conv2d_forward(down, ACT(p->enc[l].out), params + p->down_w[l], params + p->down_b[l],
                                 col, &d, 0);
             h = down;
         }
     }
     // middle
-    block_forward(&p, &p.mid, params, B, ACT(p.enc[L - 1].out), acts, proj, col);
-    h = ACT(p.mid.out);
+    block_forward(p, &p->mid, params, B, ACT(p->enc[L - 1].out), acts, proj, col);
+    h = ACT(p->mid.out);
     // decoder
     for (size_t l = L; l-- > 0;) {
-        size_t cu = dec_up_channels(&p, l);
+        size_t cu = dec_up_channels(p, l);
         const float *u = h; // (cu, B, h_l, w_l)
         if (l + 1 < L) {
-            float *up = ACT(p.up[l]);
-            snet_upsample2x_forward(up, h, B, cu, p.h[l + 1], p.w[l + 1]);
+            float *up = ACT(p->up[l]);
+            snet_upsample2x_forward(up, h, B, cu, p->h[l + 1], p->w[l + 1]);
             u = up;
         }
-        float *cat = ACT(p.cat[l]); // (cu + ch_l, B, h_l, w_l)
-        snet_concat_forward(cat, u, cu, ACT(p.enc[l].out), p.ch[l], B * p.hw[l]);
-        block_forward(&p, &p.dec[l], params, B, cat, acts, proj, col);
-        h = ACT(p.dec[l].out);
+        float *cat = ACT(p->cat[l]); // (cu + ch_l, B, h_l, w_l)
+        snet_concat_forward(cat, u, cu, ACT(p->enc[l].out), p->ch[l], B * p->hw[l]);
+        block_forward(p, &p->dec[l], params, B, cat, acts, proj, col);
+        h = ACT(p->dec[l].out);
     }
     // head
-    float *hs = ACT(p.head_s), *y = ACT(p.y); // (ch0, B, S0), (C, B, S0)
-    snet_groupnorm_silu_forward(hs, ACT(p.head_mean), ACT(p.head_rstd), h, params + p.head_g,
-                                params + p.head_b, B, p.ch[0], S0, p.G);
-    d = conv3(B, p.ch[0], p.H, p.W, p.C, 1);
-    snet_conv2d_forward(y, hs, params + p.out_w, params + p.out_b, col, &d, 0);
-    snet_cnhw_to_nchw(out, y, B, p.C, S0);
+    float *hs = ACT(p->head_s), *y = ACT(p->y); // (ch0, B, S0), (C, B, S0)
+    snet_groupnorm_silu_forward(hs, ACT(p->head_mean), ACT(p->head_rstd), h, params + p->head_g,
+                                params + p->head_b, B, p->ch[0], S0, p->G);
+    d = conv3(B, p->ch[0], p->H, p->W, p->C, 1);
+    snet_conv2d_forward(y, hs, params + p->out_w, params + p->out_b, col, &d, 0);
+    snet_cnhw_to_nchw(out, y, B, p->C, S0);
 #undef ACT
+}
+
+/* The backward of one shard: dout (B, C, H, W) → parameter gradients ADDED into dparams (if not
+ * NULL) and the input gradient WRITTEN into dx (B, C, H, W) (if not NULL); scratch of
+ * shard_scratch_size floats. */
+static void backward_shard(const unet_plan *p, const float *params, size_t B, const float *acts,
+                           const float *dout, float *dparams, float *dx, float *scratch)
+{
+    unet_scratch s;
+    scratch_layout(&s, p, B);
+    const size_t L = p->L, S0 = p->hw[0];
+    float *col = scratch + s.col, *t1 = scratch + s.t1, *t2 = scratch + s.t2;
+    float *ga = scratch + s.ga, *gb = scratch + s.gb, *partial = scratch + s.partial;
+    float *dproj = dparams ? scratch + s.dproj : NULL; // (B, P)
+#define ACT(off) (acts + B * (off))
+#define DP(off) (dparams ? dparams + (off) : NULL)
+    if (dproj)
+        snet_zero(dproj, B * p->P);
+    for (size_t l = 0; l < L; l++)
+        snet_zero(scratch + s.de[l], B * p->ch[l] * p->hw[l]);
+
+    // head: y = conv_out(SiLU(GN(o₀)))
+    float *dy = scratch + s.dy; // (C, B, S0)
+    snet_nchw_to_cnhw(dy, dout, B, p->C, S0);
+    snet_conv2d_dims d = conv3(B, p->ch[0], p->H, p->W, p->C, 1);
+    snet_conv2d_backward(t1, DP(p->out_w), DP(p->out_b), dy, ACT(p->head_s), params + p->out_w, col, &d,
+                         0);
+    snet_groupnorm_silu_backward(ga, DP(p->head_g), DP(p->head_b), t1, ACT(p->dec[0].out),
+                                 params + p->head_g, params + p->head_b, ACT(p->head_mean),
+                                 ACT(p->head_rstd), partial, B, p->ch[0], S0, p->G, 0);
+
+    // decoder, level 0 up to L−1: ga holds ∂L/∂o_l on entry
+    for (size_t l = 0; l < L; l++) {
+        const unet_block *k = &p->dec[l];
+        size_t cu = dec_up_channels(p, l);
+        float *dcat = gb; // (cu + ch_l, B, h_l, w_l)
+        block_backward(p, k, params, dparams, B, ACT(p->cat[l]), acts, ga, dcat, 0, dproj, t1, t2,
+                       partial, col);
+        // concat: the skip half goes to ∂L/∂e_l; the first half is ∂L/∂u as it stands in dcat
+        snet_concat_backward(NULL, scratch + s.de[l], dcat, cu, p->ch[l], B * k->hw);
+        if (l + 1 < L) { // u = upsample(o_{l+1}): ∂L/∂o_{l+1} → ga
+            snet_zero(ga, cu * B * p->hw[l + 1]);
+            snet_upsample2x_backward(ga, dcat, B, cu, p->h[l + 1], p->w[l + 1]);
+        }
+    }
+    // middle: ∂L/∂m is the first half of the last dcat (gb); its input e_{L−1} collects into de
+    block_backward(p, &p->mid, params, dparams, B, ACT(p->enc[L - 1].out), acts, gb,
+                   scratch + s.de[L - 1], 1, dproj, t1, t2, partial, col);
+
+    // encoder, level L−1 down to 0: de[l] holds the whole ∂L/∂e_l on entry
+    for (size_t l = L; l-- > 0;) {
+        const unet_block *k = &p->enc[l];
+        const float *in = l > 0 ? ACT(p->down[l - 1]) : ACT(p->hin);
+        float *din = ga; // (cin, B, h_l, w_l)
+        block_backward(p, k, params, dparams, B, in, acts, scratch + s.de[l], din, 0, dproj, t1, t2,
+                       partial, col);
+        if (l > 0) {
+            d = conv3(B, p->ch[l - 1], p->h[l - 1], p->w[l - 1], p->ch[l - 1], 2);
+            snet_conv2d_backward(scratch + s.de[l - 1], DP(p->down_w[l - 1]), DP(p->down_b[l - 1]),
+                                 din, ACT(p->enc[l - 1].out), params + p->down_w[l - 1], col, &d, 1);
+        } else {
+            float *dx0 = dx ? scratch + s.dx0 : NULL; // (C, B, H, W)
+            d = conv3(B, p->C, p->H, p->W, p->ch[0], 1);
+            snet_conv2d_backward(dx0, DP(p->in_w), DP(p->in_b), din, ACT(p->x0), params + p->in_w, col,
+                                 &d, 0);
+            if (dx)
+                snet_cnhw_to_nchw(dx, dx0, B, p->C, S0);
+        }
+    }
+
+    // time embedding (parameters only: time is not differentiated)
+    if (dparams) {
+        float *demb2s = scratch + s.demb2s, *demb2 = scratch + s.demb2; // (B, E)
+        float *demb1s = scratch + s.demb1s, *demb1 = scratch + s.demb1; // (B, E)
+        snet_zero(demb2s, B * p->E);
+        snet_linear_backward(demb2s, dparams + p->proj_w, dparams + p->proj_b, dproj, ACT(p->emb2s),
+                             params + p->proj_w, B, p->E, p->P);
+        snet_zero(demb2, B * p->E);
+        snet_silu_backward(demb2, demb2s, ACT(p->emb2), B * p->E);
+        snet_zero(demb1s, B * p->E);
+        snet_linear_backward(demb1s, dparams + p->fc2_w, dparams + p->fc2_b, demb2, ACT(p->emb1s),
+                             params + p->fc2_w, B, p->E, p->E);
+        snet_zero(demb1, B * p->E);
+        snet_silu_backward(demb1, demb1s, ACT(p->emb1), B * p->E);
+        snet_linear_backward(NULL, dparams + p->fc1_w, dparams + p->fc1_b, demb1, ACT(p->emb0),
+                             params + p->fc1_w, B, 2 * p->F, p->E);
+    }
+#undef DP
+#undef ACT
+}
+
+static void unet_forward(const snet_config *cfg, const float *params, size_t B, const float *x,
+                         const float *t, float *out, float *acts)
+{
+    unet_plan p;
+    plan_make(&p, cfg, NULL, 0);
+    const size_t D = p.C * p.H * p.W;
+    const int blas = blas_single_begin();
+#pragma omp parallel for schedule(static) num_threads(shard_threads(B)) if (B > 1 && !omp_in_parallel())
+    for (size_t s = 0; s < UNET_SHARDS; s++) {
+        size_t b0 = shard_begin(B, s), n = shard_begin(B, s + 1) - b0;
+        if (n)
+            forward_shard(&p, params, n, x + b0 * D, t + b0, out + b0 * D,
+                          acts + shard_act_offset(&p, B, s));
+    }
+    blas_single_end(blas);
 }
 
 static void unet_backward(const snet_config *cfg, const float *params, size_t B, const float *x,
@@ -604,88 +785,31 @@ static void unet_backward(const snet_config *cfg, const float *params, size_t B,
     (void)x; // the forward kept its own CNHW copy in acts
     (void)t;
     unet_plan p;
-    unet_scratch s;
     plan_make(&p, cfg, NULL, 0);
-    scratch_layout(&s, &p, B);
-    const size_t L = p.L, S0 = p.hw[0];
-    float *col = scratch + s.col, *t1 = scratch + s.t1, *t2 = scratch + s.t2;
-    float *ga = scratch + s.ga, *gb = scratch + s.gb, *partial = scratch + s.partial;
-    float *dproj = dparams ? scratch + s.dproj : NULL; // (B, P)
-#define ACT(off) (acts + B * (off))
-#define DP(off) (dparams ? dparams + (off) : NULL)
-    if (dproj)
-        snet_zero(dproj, B * p.P);
-    for (size_t l = 0; l < L; l++)
-        snet_zero(scratch + s.de[l], B * p.ch[l] * p.hw[l]);
-
-    // head: y = conv_out(SiLU(GN(o₀)))
-    float *dy = scratch + s.dy; // (C, B, S0)
-    snet_nchw_to_cnhw(dy, dout, B, p.C, S0);
-    snet_conv2d_dims d = conv3(B, p.ch[0], p.H, p.W, p.C, 1);
-    snet_conv2d_backward(t1, DP(p.out_w), DP(p.out_b), dy, ACT(p.head_s), params + p.out_w, col, &d,
-                         0);
-    snet_groupnorm_silu_backward(ga, DP(p.head_g), DP(p.head_b), t1, ACT(p.dec[0].out),
-                                 params + p.head_g, params + p.head_b, ACT(p.head_mean),
-                                 ACT(p.head_rstd), partial, B, p.ch[0], S0, p.G, 0);
-
-    // decoder, level 0 up to L−1: ga holds ∂L/∂o_l on entry
-    for (size_t l = 0; l < L; l++) {
-        const unet_block *k = &p.dec[l];
-        size_t cu = dec_up_channels(&p, l);
-        float *dcat = gb; // (cu + ch_l, B, h_l, w_l)
-        block_backward(&p, k, params, dparams, B, ACT(p.cat[l]), acts, ga, dcat, 0, dproj, t1, t2,
-                       partial, col);
-        // concat: the skip half goes to ∂L/∂e_l; the first half is ∂L/∂u as it stands in dcat
-        snet_concat_backward(NULL, scratch + s.de[l], dcat, cu, p.ch[l], B * k->hw);
-        if (l + 1 < L) { // u = upsample(o_{l+1}): ∂L/∂o_{l+1} → ga
-            snet_zero(ga, cu * B * p.hw[l + 1]);
-            snet_upsample2x_backward(ga, dcat, B, cu, p.h[l + 1], p.w[l + 1]);
+    const size_t D = p.C * p.H * p.W, n_par = round_up(p.n_params);
+    const int blas = blas_single_begin();
+#pragma omp parallel for schedule(static) num_threads(shard_threads(B)) if (B > 1 && !omp_in_parallel())
+    for (size_t s = 0; s < UNET_SHARDS; s++) {
+        size_t b0 = shard_begin(B, s), n = shard_begin(B, s + 1) - b0;
+        if (!n)
+            continue;
+        float *dp = dparams ? scratch + s * n_par : NULL; // this shard's parameter gradient
+        if (dp)
+            snet_zero(dp, p.n_params);
+        backward_shard(&p, params, n, acts + shard_act_offset(&p, B, s), dout + b0 * D, dp,
+                       dx ? dx + b0 * D : NULL, scratch + shard_scratch_offset(&p, B, s));
+    }
+    blas_single_end(blas);
+    if (dparams) { // the shards in order
+#pragma omp parallel for schedule(static) if (p.n_params >= 65536)
+        for (size_t i = 0; i < p.n_params; i++) {
+            float acc = dparams[i];
+            for (size_t s = 0; s < UNET_SHARDS; s++)
+                if (shard_begin(B, s + 1) > shard_begin(B, s))
+                    acc += scratch[s * n_par + i];
+            dparams[i] = acc;
         }
     }
-    // middle: ∂L/∂m is the first half of the last dcat (gb); its input e_{L−1} collects into de
-    block_backward(&p, &p.mid, params, dparams, B, ACT(p.enc[L - 1].out), acts, gb,
-                   scratch + s.de[L - 1], 1, dproj, t1, t2, partial, col);
-
-    // encoder, level L−1 down to 0: de[l] holds the whole ∂L/∂e_l on entry
-    for (size_t l = L; l-- > 0;) {
-        const unet_block *k = &p.enc[l];
-        const float *in = l > 0 ? ACT(p.down[l - 1]) : ACT(p.hin);
-        float *din = ga; // (cin, B, h_l, w_l)
-        block_backward(&p, k, params, dparams, B, in, acts, scratch + s.de[l], din, 0, dproj, t1, t2,
-                       partial, col);
-        if (l > 0) {
-            d = conv3(B, p.ch[l - 1], p.h[l - 1], p.w[l - 1], p.ch[l - 1], 2);
-            snet_conv2d_backward(scratch + s.de[l - 1], DP(p.down_w[l - 1]), DP(p.down_b[l - 1]),
-                                 din, ACT(p.enc[l - 1].out), params + p.down_w[l - 1], col, &d, 1);
-        } else {
-            float *dx0 = dx ? scratch + s.dx0 : NULL; // (C, B, H, W)
-            d = conv3(B, p.C, p.H, p.W, p.ch[0], 1);
-            snet_conv2d_backward(dx0, DP(p.in_w), DP(p.in_b), din, ACT(p.x0), params + p.in_w, col,
-                                 &d, 0);
-            if (dx)
-                snet_cnhw_to_nchw(dx, dx0, B, p.C, S0);
-        }
-    }
-
-    // time embedding (parameters only: time is not differentiated)
-    if (dparams) {
-        float *demb2s = scratch + s.demb2s, *demb2 = scratch + s.demb2; // (B, E)
-        float *demb1s = scratch + s.demb1s, *demb1 = scratch + s.demb1; // (B, E)
-        snet_zero(demb2s, B * p.E);
-        snet_linear_backward(demb2s, dparams + p.proj_w, dparams + p.proj_b, dproj, ACT(p.emb2s),
-                             params + p.proj_w, B, p.E, p.P);
-        snet_zero(demb2, B * p.E);
-        snet_silu_backward(demb2, demb2s, ACT(p.emb2), B * p.E);
-        snet_zero(demb1s, B * p.E);
-        snet_linear_backward(demb1s, dparams + p.fc2_w, dparams + p.fc2_b, demb2, ACT(p.emb1s),
-                             params + p.fc2_w, B, p.E, p.E);
-        snet_zero(demb1, B * p.E);
-        snet_silu_backward(demb1, demb1s, ACT(p.emb1), B * p.E);
-        snet_linear_backward(NULL, dparams + p.fc1_w, dparams + p.fc1_b, demb1, ACT(p.emb0),
-                             params + p.fc1_w, B, 2 * p.F, p.E);
-    }
-#undef DP
-#undef ACT
 }
 
 const snet_arch_ops snet_arch_unet = {
