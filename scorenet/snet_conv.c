@@ -149,18 +149,23 @@ static size_t lane_col_size(const snet_conv2d_dims *d)
     return rows * kk * cols;
 }
 
+static size_t conv_lanes(const snet_conv2d_dims *d)
+{
+    return d->lanes ? d->lanes : SNET_CONV_LANES;
+}
+
 /* The workspace: [lane im2col buffers][per-lane dW partials][flipped kernel]. */
 size_t snet_conv2d_col_size(const snet_conv2d_dims *d)
 {
     size_t kk = d->ksize * d->ksize, w = d->OC * d->C * kk;
-    return SNET_CONV_LANES * (lane_col_size(d) + w) + (conv_is_same(d) ? w : 0);
+    return conv_lanes(d) * (lane_col_size(d) + w) + (conv_is_same(d) ? w : 0);
 }
 
 /* Threads for the lanes of a convolution over n_chunks chunks: never more than the lanes that have
  * work, nor than OpenMP's current maximum. */
-static int lane_threads(size_t n_chunks)
+static int lane_threads(size_t n_chunks, size_t lanes)
 {
-    size_t n = n_chunks < SNET_CONV_LANES ? n_chunks : SNET_CONV_LANES;
+    size_t n = n_chunks < lanes ? n_chunks : lanes;
     size_t t = (size_t)omp_get_max_threads();
     return (int)(n < t ? n : t);
 }
@@ -300,14 +305,14 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
     const size_t OW = snet_conv2d_out_size(d->W, d->ksize, d->stride, d->pad);
     const size_t S = OH * OW, N = d->B * S, OC = d->OC, C = d->C, Kc = C * d->ksize * d->ksize;
     const size_t chunk = snet_conv2d_chunk(d), n_chunks = (d->B + chunk - 1) / chunk;
-    const size_t lane_size = lane_col_size(d);
+    const size_t lane_size = lane_col_size(d), lanes = conv_lanes(d);
     const int pointwise = conv_is_pointwise(d);
     const int blas = blas_single_begin();
     // chunk q runs on lane q mod LANES; every output column is written by one chunk's GEMM
-#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1 && !omp_in_parallel())
-    for (size_t lane = 0; lane < SNET_CONV_LANES; lane++) {
+#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks, lanes)) if (n_chunks > 1 && lanes > 1 && !omp_in_parallel())
+    for (size_t lane = 0; lane < lanes; lane++) {
         float *lcol = col + lane * lane_size; // (Kc, ncol)
-        for (size_t q = lane; q < n_chunks; q += SNET_CONV_LANES) {
+        for (size_t q = lane; q < n_chunks; q += lanes) {
             size_t b0 = q * chunk, nb = d->B - b0 < chunk ? d->B - b0 : chunk, ncol = nb * S;
             float *o = out + b0 * S; // (OC, ncol) with row stride N
             float beta = accumulate ? 1.0f : 0.0f;
@@ -343,7 +348,7 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     const size_t S = OH * OW, N = d->B * S, OC = d->OC, C = d->C, k = d->ksize, kk = k * k;
     const size_t Kc = C * kk, n_w = OC * Kc;
     const size_t chunk = snet_conv2d_chunk(d), n_chunks = (d->B + chunk - 1) / chunk;
-    const size_t lane_size = lane_col_size(d);
+    const size_t lane_size = lane_col_size(d), lanes = conv_lanes(d);
     const int pointwise = conv_is_pointwise(d), same = conv_is_same(d);
     const float beta = accumulate ? 1.0f : 0.0f;
     if (dbias) {
@@ -354,11 +359,11 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     }
     if (!dweight && !din)
         return;
-    float *dw_lanes = col + SNET_CONV_LANES * lane_size; // (LANES, OC, Kc)
-    float *wt = dw_lanes + SNET_CONV_LANES * n_w;         // (C, OC·k·k) flipped kernel
-    snet_conv2d_dims dt = {d->B, OC, d->H, d->W, C, k, 1, d->pad}; // dout → din, as a convolution
+    float *dw_lanes = col + lanes * lane_size; // (lanes, OC, Kc)
+    float *wt = dw_lanes + lanes * n_w;         // (C, OC·k·k) flipped kernel
+    snet_conv2d_dims dt = {d->B, OC, d->H, d->W, C, k, 1, d->pad, lanes}; // dout → din, as a convolution
     if (dweight)
-        zero_floats(dw_lanes, SNET_CONV_LANES * n_w);
+        zero_floats(dw_lanes, lanes * n_w);
     if (din && same) // wt[c][oc][i][j] = W[oc][c][k−1−i][k−1−j]
         for (size_t c = 0; c < C; c++)
             for (size_t oc = 0; oc < OC; oc++)
@@ -367,10 +372,10 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     if (din && !same && !pointwise && !accumulate) // col2im adds
         zero_floats(din, C * d->B * d->H * d->W);
     const int blas = blas_single_begin();
-#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks)) if (n_chunks > 1 && !omp_in_parallel())
-    for (size_t lane = 0; lane < SNET_CONV_LANES; lane++) {
+#pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks, lanes)) if (n_chunks > 1 && lanes > 1 && !omp_in_parallel())
+    for (size_t lane = 0; lane < lanes; lane++) {
         float *lcol = col + lane * lane_size, *dwl = dw_lanes + lane * n_w;
-        for (size_t q = lane; q < n_chunks; q += SNET_CONV_LANES) {
+        for (size_t q = lane; q < n_chunks; q += lanes) {
             size_t b0 = q * chunk, nb = d->B - b0 < chunk ? d->B - b0 : chunk, ncol = nb * S;
             const float *g = dout + b0 * S; // (OC, ncol) with row stride N
             if (dweight && pointwise) { // dW_lane (OC, C) += g · in_chunkᵀ
@@ -398,7 +403,7 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
 #pragma omp parallel for schedule(static) if (n_w >= SNET_CONV_OMP_MIN / 4)
         for (size_t i = 0; i < n_w; i++) {
             float acc = dweight[i];
-            for (size_t lane = 0; lane < SNET_CONV_LANES; lane++)
+            for (size_t lane = 0; lane < lanes; lane++)
                 acc += dw_lanes[lane * n_w + i];
             dweight[i] = acc;
         }

@@ -55,6 +55,8 @@ typedef struct snet_conv2d_dims {
     size_t B, C, H, W;           /* input (C, B, H, W) */
     size_t OC;                   /* output channels */
     size_t ksize, stride, pad;   /* e.g. 3, 1, 1 (same size); 3, 2, 1 (halves even sizes); 1, 1, 0 */
+    size_t lanes;                /* parallel lanes (see "Threads"); 0 means SNET_CONV_LANES, 1 runs
+                                    the convolution in the calling thread with one im2col buffer */
 } snet_conv2d_dims;
 
 /* Output height/width: (in + 2·pad − ksize)/stride + 1 (0 if the kernel does not fit). */
@@ -66,8 +68,8 @@ size_t snet_conv2d_out_size(size_t in, size_t ksize, size_t stride, size_t pad);
 #define SNET_CONV_GEMM_COLS 1568
 size_t snet_conv2d_chunk(const snet_conv2d_dims *d);
 
-/* Threads. A convolution runs its chunks on SNET_CONV_LANES lanes — chunk q on lane q mod LANES,
- * in order — spread over the OpenMP threads; each lane has its own im2col buffer and calls
+/* Threads. A convolution runs its chunks on d->lanes lanes (default SNET_CONV_LANES) — chunk q on
+ * lane q mod lanes, in order — spread over the OpenMP threads; each lane has its own im2col buffer and calls
  * single-threaded sgemm (OpenBLAS' thread count is set to 1 for the duration of the call and
  * restored after it, so only one thread pool is ever busy: OpenMP's and OpenBLAS' threads
  * spinning against each other on 2 cores cost more than the whole convolution). Weight gradients
@@ -76,7 +78,7 @@ size_t snet_conv2d_chunk(const snet_conv2d_dims *d);
  * (the restored count could be the other call's 1: slower afterwards, never wrong). */
 #define SNET_CONV_LANES 8
 
-/* Floats the `col` workspace of forward/backward must hold: for each lane an im2col buffer of
+/* Floats the `col` workspace of forward/backward must hold: for each of the lanes an im2col buffer of
  * C·k·k · chunk·OH·OW floats (max(C, OC)·k·k · chunk·OH·OW for a stride-1 "same" convolution,
  * whose backward also takes the im2col of dout) and a weight-gradient partial of OC·C·k·k floats,
  * plus the flipped kernel (OC·C·k·k) of a "same" convolution. */

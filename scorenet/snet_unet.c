@@ -30,8 +30,9 @@
  * a pass and restored after) — one fork/join per pass. On the 2-core target shared with other
  * work, per-layer parallel regions and two thread pools (OpenMP's and OpenBLAS') waiting on each
  * other made a batch-64 training step 10–15× slower than this (see bench_unet). Results do not
- * depend on the thread count (see the shard comment below). Because of the OpenBLAS setting, do
- * not run two passes concurrently from different threads of one process.
+ * depend on the thread count (see the shard comment below). Passes run concurrently from several
+ * threads of one process stay correct, but may leave OpenBLAS at one thread (the setting is
+ * process-wide), which only costs speed.
  */
 #include "snet.h"
 #include "snet_conv.h"
@@ -261,15 +262,15 @@ static void plan_make(unet_plan *p, const snet_config *cfg, snet_tensor *table, 
     p->y = add_act(p, p->C * p->hw[0]);
 }
 
-/* Convolution shapes. */
+/* Convolution shapes; one lane each: the shards already keep the threads busy. */
 static snet_conv2d_dims conv3(size_t B, size_t C, size_t H, size_t W, size_t OC, size_t stride)
 {
-    return (snet_conv2d_dims){B, C, H, W, OC, 3, stride, 1};
+    return (snet_conv2d_dims){B, C, H, W, OC, 3, stride, 1, 1};
 }
 
 static snet_conv2d_dims conv1x1(size_t B, size_t C, size_t H, size_t W, size_t OC)
 {
-    return (snet_conv2d_dims){B, C, H, W, OC, 1, 1, 0};
+    return (snet_conv2d_dims){B, C, H, W, OC, 1, 1, 0, 1};
 }
 
 static size_t max_size(size_t a, size_t b)

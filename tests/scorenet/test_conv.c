@@ -159,13 +159,16 @@ static void conv_reference(double *out, double *abs_out, const float *in, const 
 
 /* ---- convolution -------------------------------------------------------------------------------- */
 
-static const snet_conv2d_dims conv_cases[] = {
-    {3, 2, 5, 7, 4, 3, 1, 1},  // 3×3 same, odd sizes
-    {3, 2, 6, 5, 3, 3, 2, 1},  // 3×3 stride 2 (6×5 → 3×3)
-    {5, 2, 28, 28, 3, 3, 1, 1}, // 28×28: 2 samples per GEMM, so three chunks
-    {200, 1, 7, 7, 2, 3, 2, 1}, // 7×7 → 4×4 stride 2: 98 samples per chunk, so three chunks
-    {2, 3, 4, 4, 5, 1, 1, 0},  // 1×1: one GEMM, no im2col
-    {2, 2, 5, 5, 2, 5, 1, 2},  // 5×5 kernel, pad 2
+static const snet_conv2d_dims conv_cases[] = { // lanes 0: SNET_CONV_LANES
+    {3, 2, 5, 7, 4, 3, 1, 1, 0},  // 3×3 same, odd sizes
+    {3, 2, 6, 5, 3, 3, 2, 1, 0},  // 3×3 stride 2 (6×5 → 3×3)
+    {5, 2, 28, 28, 3, 3, 1, 1, 0}, // 28×28: 2 samples per GEMM, so three chunks
+    {200, 1, 7, 7, 2, 3, 2, 1, 0}, // 7×7 → 4×4 stride 2: 98 samples per chunk, so three chunks
+    {2, 3, 4, 4, 5, 1, 1, 0, 0},  // 1×1: one GEMM, no im2col
+    {2, 2, 5, 5, 2, 5, 1, 2, 0},  // 5×5 kernel, pad 2
+    {5, 2, 28, 28, 3, 3, 1, 1, 1},  // three chunks on one lane (the U-Net's setting)
+    {200, 1, 7, 7, 2, 3, 2, 1, 1},  // stride 2 on one lane
+    {300, 3, 2, 2, 5, 1, 1, 0, 3},  // 1×1 over 300 samples: several chunks on three lanes
 };
 #define N_CONV_CASES (sizeof conv_cases / sizeof conv_cases[0])
 
@@ -355,7 +358,7 @@ START_TEST(test_conv2d_sizes)
     ck_assert_uint_eq(snet_conv2d_out_size(7, 3, 2, 1), 4);
     ck_assert_uint_eq(snet_conv2d_out_size(28, 3, 1, 1), 28);
     ck_assert_uint_eq(snet_conv2d_out_size(2, 5, 1, 0), 0);
-    snet_conv2d_dims d = {64, 32, 28, 28, 32, 3, 1, 1};
+    snet_conv2d_dims d = {64, 32, 28, 28, 32, 3, 1, 1, 0};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), SNET_CONV_GEMM_COLS / 784);
     // per lane: the im2col of one chunk and a dW partial; then the flipped kernel
     size_t w = 32 * 32 * 9, lane = (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 784) * 784;
@@ -363,13 +366,13 @@ START_TEST(test_conv2d_sizes)
     d.stride = 2; // 28 → 14: no flipped kernel, chunks of 14×14 outputs
     lane = (size_t)32 * 9 * (SNET_CONV_GEMM_COLS / 196) * 196;
     ck_assert_uint_eq(snet_conv2d_col_size(&d), SNET_CONV_LANES * (lane + w));
-    d = (snet_conv2d_dims){64, 64, 7, 7, 64, 3, 1, 1};
+    d = (snet_conv2d_dims){64, 64, 7, 7, 64, 3, 1, 1, 0};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), SNET_CONV_GEMM_COLS / 49);
-    d = (snet_conv2d_dims){3, 64, 7, 7, 64, 3, 1, 1};
+    d = (snet_conv2d_dims){3, 64, 7, 7, 64, 3, 1, 1, 0};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), 3); // never more than the batch
-    d = (snet_conv2d_dims){64, 8, 100, 100, 8, 3, 1, 1};
+    d = (snet_conv2d_dims){64, 8, 100, 100, 8, 3, 1, 1, 0};
     ck_assert_uint_eq(snet_conv2d_chunk(&d), 1); // at least one sample
-    d = (snet_conv2d_dims){64, 8, 10, 10, 8, 1, 1, 0}; // 1×1: no im2col, dW partials only
+    d = (snet_conv2d_dims){64, 8, 10, 10, 8, 1, 1, 0, 0}; // 1×1: no im2col, dW partials only
     ck_assert_uint_eq(snet_conv2d_col_size(&d), SNET_CONV_LANES * 64);
 }
 END_TEST
