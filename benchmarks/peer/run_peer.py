@@ -372,7 +372,7 @@ def section_likelihood(a, tools, models, res, work):
     x_path = os.path.join(work, "likelihood_points.f64")
     write_f64(x_path, x)
     rows, per_point = [], {}
-    n_exact = min(n, 32)  # the exact trace only checks agreement: fewer points
+    n_exact = min(n, 16)  # the exact trace only checks agreement: fewer points
     write_f64(os.path.join(work, "likelihood_points_exact.f64"), x[:n_exact])
     runs = [("C", "joint", "rademacher"), ("C", "independent", "rademacher"), ("peer", "joint", "rademacher"),
             ("C", "joint", "exact"), ("peer", "joint", "exact")]
@@ -398,8 +398,16 @@ def section_likelihood(a, tools, models, res, work):
                                  "bpd_se": float(bpd.std(ddof=1) / np.sqrt(pts))}))
         log(f"likelihood {side} {mode} {div}: bpd {bpd.mean():.4f} ± {bpd.std(ddof=1) / np.sqrt(pts):.4f}, "
             f"NFE {rows[-1]['nfe']}, {rows[-1]['wall_s']:.2f} s")
+    # reference: the exact trace at rtol = atol = 1e-7 (C, joint)
+    ref_path = os.path.join(work, "lik_reference.f64")
+    run([tools["cbench"], "likelihood", "--model", models["2d"], "--in", os.path.join(work, "likelihood_points_exact.f64"),
+         "--batch", str(n_exact), "--divergence", "exact", "--rtol", "1e-7", "--atol", "1e-7", "--joint",
+         "--out", ref_path, "--threads", str(THREADS)])
+    ref = read_f64(ref_path)[:, 1]
     exact_diff = np.abs(per_point[("C", "joint", "exact")] - per_point[("peer", "joint", "exact")])
     agreement = {"exact_max_abs_bpd_diff": float(exact_diff.max()),
+                 "c_vs_reference_max": float(np.abs(per_point[("C", "joint", "exact")] - ref).max()),
+                 "peer_vs_reference_max": float(np.abs(per_point[("peer", "joint", "exact")] - ref).max()),
                  "exact_mean_bpd_diff": float(np.mean(per_point[("C", "joint", "exact")]
                                                       - per_point[("peer", "joint", "exact")])),
                  "hutchinson_mean_diff": rows[0]["bpd_mean"] - rows[2]["bpd_mean"],
@@ -417,19 +425,26 @@ def section_scaling_samples(a, tools, models, res, work):
     rows = []
     for n in counts:
         out_csv = os.path.join(work, f"scale_{n}.csv")
-        _, wall, rss = run([tools["scoresde"], "sample", "--model", models["2d"], "--sampler", "pc",
-                               "--predictor", "euler_maruyama", "--corrector", "none", "--N", str(steps),
-                               "--num", str(n), "--batch", "256", "--threads", str(THREADS), "--quiet",
-                               "--out", out_csv])
-        rows.append({"side": "C (scoresde sample)", "samples": n, "steps": steps, "batch": 256, "wall_s": wall,
-                     "maxrss_kb": rss, "loadavg": loadavg()})
-        out, pwall, prss = run([PY, os.path.join(HERE, "peer_bench.py"), "pc", "--model", models["2d"],
-                                   "--num", str(n), "--batch", "256", "--predictor", "euler_maruyama",
-                                   "--corrector", "none", "--N", str(steps), "--threads", str(THREADS)])
-        kv = parse_kv(out)
-        rows.append({"side": "peer", "samples": n, "steps": steps, "batch": 256, "wall_s": kv["wall_s"],
-                     "process_wall_s": pwall, "maxrss_kb": prss, "loadavg": loadavg()})
-        log(f"scaling n = {n}: C {wall:.2f} s {rss} kB; peer {kv['wall_s']:.2f} s (process {pwall:.2f} s) {prss} kB")
+        best_c, best_p = None, None
+        for _ in range(a.repeat):  # processes alternate; the fastest of each side is kept
+            _, wall, rss = run([tools["scoresde"], "sample", "--model", models["2d"], "--sampler", "pc",
+                                "--predictor", "euler_maruyama", "--corrector", "none", "--N", str(steps),
+                                "--num", str(n), "--batch", "256", "--threads", str(THREADS), "--quiet",
+                                "--out", out_csv])
+            if best_c is None or wall < best_c[0]:
+                best_c = (wall, rss)
+            out, pwall, prss = run([PY, os.path.join(HERE, "peer_bench.py"), "pc", "--model", models["2d"],
+                                    "--num", str(n), "--batch", "256", "--predictor", "euler_maruyama",
+                                    "--corrector", "none", "--N", str(steps), "--threads", str(THREADS)])
+            kv = parse_kv(out)
+            if best_p is None or kv["wall_s"] < best_p[0]:
+                best_p = (kv["wall_s"], pwall, prss)
+        rows.append({"side": "C (scoresde sample)", "samples": n, "steps": steps, "batch": 256, "wall_s": best_c[0],
+                     "maxrss_kb": best_c[1], "loadavg": loadavg()})
+        rows.append({"side": "peer", "samples": n, "steps": steps, "batch": 256, "wall_s": best_p[0],
+                     "process_wall_s": best_p[1], "maxrss_kb": best_p[2], "loadavg": loadavg()})
+        log(f"scaling n = {n}: C {best_c[0]:.2f} s {best_c[1]} kB; peer {best_p[0]:.2f} s (process {best_p[1]:.2f} s) "
+            f"{best_p[2]} kB")
     write_csv(os.path.join(res, "peer_scaling_samples.csv"), rows,
               ["side", "samples", "steps", "batch", "wall_s", "process_wall_s", "maxrss_kb", "loadavg"])
     return rows
@@ -442,12 +457,12 @@ def section_scaling_dim(a, tools, models, res):
         path = models["2d"] if D == 2 else models[f"d{D}"]
         result = run([tools["cbench"], "pc", "--model", path, "--num", str(n), "--batch", str(n),
                       "--predictor", "euler_maruyama", "--corrector", "none", "--N", str(steps),
-                      "--threads", str(THREADS)])
+                      "--threads", str(THREADS), "--repeat", str(a.repeat)])
         rows.append(sampler_row("C", "pc euler_maruyama", result, {"dim": D, "hidden": 256, "samples": n,
                                                                          "steps": steps}))
         result = run([PY, os.path.join(HERE, "peer_bench.py"), "pc", "--model", path, "--num", str(n),
                       "--batch", str(n), "--predictor", "euler_maruyama", "--corrector", "none", "--N", str(steps),
-                      "--threads", str(THREADS)])
+                      "--threads", str(THREADS), "--repeat", str(a.repeat)])
         rows.append(sampler_row("peer", "pc euler_maruyama", result, {"dim": D, "hidden": 256,
                                                                             "samples": n, "steps": steps}))
         log(f"scaling D = {D}: C {rows[-2]['wall_s']:.2f} s {rows[-2]['maxrss_kb']} kB; "
@@ -698,6 +713,19 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append(f"| ODE sampler 1e-5, {c['samples']} samples, C {what} | {c['wall_s']:.2f} s, NFE "
                  f"{c.get('nfe_mean', c['nfe']):.0f} | {pj['wall_s']:.2f} s, NFE {pj['nfe']} | {sp:.2f}× | "
                  f"≥ 2×: {goal(sp >= 2)} | |")
+    # speed-up at equal accuracy: C joint's time interpolated (log–log) at the peer's 1e-5 error
+    target = pj["rms_error_vs_ref"]
+    cjs = sorted([r for r in ode_rows if r["side"] == "C" and r["mode"] == "joint"], key=lambda r: r["rms_error_vs_ref"])
+    for lo, hi in zip(cjs, cjs[1:]):
+        if lo["rms_error_vs_ref"] <= target <= hi["rms_error_vs_ref"] and lo["rms_error_vs_ref"] > 0:
+            w = (np.log(target) - np.log(lo["rms_error_vs_ref"])) / (np.log(hi["rms_error_vs_ref"]) -
+                                                                    np.log(lo["rms_error_vs_ref"]))
+            t_c = float(np.exp((1 - w) * np.log(lo["wall_s"]) + w * np.log(hi["wall_s"])))
+            sp = pj["wall_s"] / t_c
+            L.append(f"| ODE sampler at equal accuracy (RMS error {target:.1e}, the peer's at 1e-5), C joint "
+                     f"interpolated between tol {hi['tol']:g} and {lo['tol']:g} | {t_c:.2f} s | {pj['wall_s']:.2f} s | "
+                     f"{sp:.2f}× | ≥ 2×: {goal(sp >= 2)} | |")
+            break
     nfe_ratio = cj["nfe"] / pj["nfe"]
     L.append(f"| ODE NFE, ARKODE dopri5 (joint) / scipy RK45 | {cj['nfe']} ({cj['steps']:.0f} steps, "
              f"{cj['rejected']:.0f} rejected) | {pj['nfe']} ({pj['steps']:.0f} steps, {pj['rejected']:.0f} rejected) | "
@@ -804,7 +832,10 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
              f"scipy's control, against scipy's {c5d['scipy_rk45_nfe']}: the bounds close "
              f"{100 * (c5d['nfe'] - c5b['nfe']) / max(1, c5d['nfe'] - c5d['scipy_rk45_nfe']):.0f}% of the gap, "
              f"scipy's control {100 * (c5d['nfe'] - c5s['nfe']) / max(1, c5d['nfe'] - c5d['scipy_rk45_nfe']):.0f}%; "
-             "the rest (ARKODE's own first-step estimate, its error-norm details) was not traced further.")
+             "the rest (ARKODE's own first-step estimate, its error-norm details) was not traced further. The extra "
+             f"steps buy accuracy: at 1e-5 the C joint samples are {cj['rms_error_vs_ref']:.1e} (RMS) from the "
+             f"reference, the peer's {pj['rms_error_vs_ref']:.1e}, so the fair comparison is at equal error (the "
+             "work–precision plot, and the equal-accuracy row of the table).")
     L.append("")
 
     # the limit
@@ -902,7 +933,10 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                  f"{'yes' if r['ok'] == '1' else 'NO'} |")
     L.append(f"\nODE samples from the same latents, C (joint) vs peer at 1e-5: RMS difference {cj['rms_c_joint_vs_peer']:.1e}. "
              f"Likelihood with the exact trace: mean bits/dim differ by {agreement['exact_mean_bpd_diff']:+.1e}, "
-             f"at most {agreement['exact_max_abs_bpd_diff']:.1e} per point.\n")
+             f"at most {agreement['exact_max_abs_bpd_diff']:.1e} per point; against a reference solve (C, exact "
+             f"trace, rtol = atol = 1e-7) C is off by at most {agreement.get('c_vs_reference_max', float('nan')):.1e} "
+             f"and the peer by {agreement.get('peer_vs_reference_max', float('nan')):.1e} bits/dim per point — the "
+             f"difference is the peer's integration error at 1e-5 (fewer steps), not the networks.\n")
 
     L.append("## Reproduce\n")
     L.append("    scripts/setup.sh --bench        # once, as root: python3-torch, python3-scipy, python3-numpy, linux-perf")
