@@ -227,8 +227,10 @@ void snet_im2col(float *col, const float *in, const snet_conv2d_dims *d, size_t 
                     r1 = H;
                 if (r0 > r1)
                     r0 = r1;
-                memset(dst, 0, r0 * W * sizeof *dst);
-                memset(dst + r1 * W, 0, (H - r1) * W * sizeof *dst);
+                for (size_t q = 0; q < r0 * W; q++) // one row or none: no memset calls
+                    dst[q] = 0.0f;
+                for (size_t q = r1 * W; q < H * W; q++)
+                    dst[q] = 0.0f;
                 if (r1 > r0 && hi > lo) {
                     size_t q0 = r0 * W + lo, q1 = (r1 - 1) * W + hi;
                     const float *src = plane + (r0 + i - pad) * W + (lo + j - pad); // for dst[q0]
