@@ -1,8 +1,9 @@
 /* bench_unet — throughput of the U-Net (snet_arch_unet) on Fashion-MNIST's shape.
  *
  *   bench_unet [--threads T] [--base C] [--levels L] [--groups G] [--seconds S] [--csv FILE]
+ *              [--batches 1,64,256]
  *
- * Prints, for batches 1, 64, 256: forward and forward + input VJP (the backward without parameter
+ * Prints, for the --batches (default 1, 64, 256): forward and forward + input VJP (the backward without parameter
  * gradients that the Skilling–Hutchinson divergence needs) in samples/s and GFLOP/s; then the
  * training step (forward + backward with parameter gradients) at batches 64 and 128; beside the
  * cblas_sgemm peak (1024³) measured in the same run. FLOPs count the matrix products only
@@ -138,6 +139,8 @@ int main(int argc, char **argv)
     unsigned base = 32, levels = 3, groups = 8;
     double budget = 1.0;
     const char *csv_path = NULL;
+    size_t batches[8] = {1, 64, 256};
+    size_t n_batches = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -156,6 +159,19 @@ int main(int argc, char **argv)
             budget = atof(v);
         else if (strcmp(a, "--csv") == 0)
             csv_path = v;
+        else if (strcmp(a, "--batches") == 0) {
+            n_batches = 0;
+            for (const char *q = v; *q && n_batches < 8;) {
+                char *end;
+                unsigned long b = strtoul(q, &end, 10);
+                if (end == q || b == 0) {
+                    fprintf(stderr, "bench_unet: --batches wants positive integers separated by commas, got '%s'\n", v);
+                    return 2;
+                }
+                batches[n_batches++] = b;
+                q = *end == ',' ? end + 1 : end;
+            }
+        }
         else {
             fprintf(stderr, "bench_unet: unknown option %s\n", a);
             return 2;
@@ -205,18 +221,20 @@ int main(int argc, char **argv)
     if (csv)
         fprintf(csv, "pass,batch,ms_per_call,samples_per_s,gflops,fraction_of_peak,threads,base,levels\n");
 
+    size_t train_batches[2] = {64, 128};
     struct {
         const char *name;
         bench_fn fn;
         double flop_factor;
-        size_t batches[3];
+        const size_t *batches;
+        size_t n;
     } rows[] = {
-        {"forward", run_forward, 1.0, {1, 64, 256}},
-        {"forward+VJP", run_forward_vjp, 2.0, {1, 64, 256}},
-        {"train step", run_train_step, 3.0, {64, 128, 0}},
+        {"forward", run_forward, 1.0, batches, n_batches},
+        {"forward+VJP", run_forward_vjp, 2.0, batches, n_batches},
+        {"train step", run_train_step, 3.0, train_batches, 2},
     };
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-        for (size_t k = 0; k < 3 && rows[r].batches[k]; k++) {
+        for (size_t k = 0; k < rows[r].n; k++) {
             size_t B = rows[r].batches[k];
             net_ctx n;
             if (net_alloc(&n, ops, &cfg, B, params, n_params)) {
