@@ -7,7 +7,7 @@ packages="build-essential cmake pkg-config libsundials-dev libgsl-dev libopenbla
 zlib1g-dev libpng-dev libplplot-dev plplot-driver-cairo dataset-fashion-mnist valgrind"
 for arg in "$@"; do
     case "$arg" in
-    --bench) packages="$packages python3-torch python3-scipy python3-numpy linux-perf" ;;
+    --bench) packages="$packages python3-torch python3-scipy python3-numpy python3-matplotlib linux-perf" ;;
     --mpi) packages="$packages libopenmpi-dev openmpi-bin" ;;
     --fuzz) packages="$packages clang libclang-rt-14-dev" ;;
     *) echo "setup.sh: unknown option '$arg' (expected --bench, --mpi or --fuzz)" >&2; exit 2 ;;
