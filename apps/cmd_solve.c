@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "picture.h"
 #include "slv_sde.h"
 
 #define MAX_PARAMS 4
@@ -28,6 +29,8 @@ struct builtin_sde {
     slv_sde_diffusion_fn diffusion_dx;
     /* exact mean and variance of component 0 at time t from x0 at t0, or NULL */
     void (*exact_moments)(const double *p, double x0, double t, double *mean, double *var);
+    /* exact density of component 0 at time t from x0, or NULL */
+    double (*exact_pdf)(const double *p, double x0, double t, double x);
 };
 
 /* ---- gbm: dX = mu X dt + sigma X dW ---- */
@@ -61,6 +64,14 @@ static void gbm_moments(const double *p, double x0, double t, double *mean, doub
     *var = x0 * x0 * exp(2 * p[0] * t) * expm1(p[1] * p[1] * t);
 }
 
+static double gbm_pdf(const double *p, double x0, double t, double x)
+{
+    if (x <= 0)
+        return 0;
+    double m = log(x0) + (p[0] - 0.5 * p[1] * p[1]) * t, v = p[1] * p[1] * t;
+    return exp(-(log(x) - m) * (log(x) - m) / (2 * v)) / (x * sqrt(2 * M_PI * v));
+}
+
 /* ---- ou: dX = theta (mu - X) dt + sigma dW ---- */
 static int ou_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
 {
@@ -87,6 +98,13 @@ static void ou_moments(const double *p, double x0, double t, double *mean, doubl
 {
     *mean = p[1] + (x0 - p[1]) * exp(-p[0] * t);
     *var = p[2] * p[2] / (2 * p[0]) * -expm1(-2 * p[0] * t);
+}
+
+static double ou_pdf(const double *p, double x0, double t, double x)
+{
+    double m, v;
+    ou_moments(p, x0, t, &m, &v);
+    return exp(-(x - m) * (x - m) / (2 * v)) / sqrt(2 * M_PI * v);
 }
 
 /* ---- double-well: dX = -U'(X) dt + sigma dW, U(x) = a (x^2 - 1)^2 / 4 ---- */
@@ -126,16 +144,28 @@ static int lorenz_diffusion(double t, size_t n, size_t d, const double *x, doubl
 
 static const builtin_sde builtin_sdes[] = {
     {"gbm", "geometric Brownian motion dX = mu X dt + sigma X dW", 1, SLV_NOISE_DIAGONAL, 0,
-     {"mu", "sigma"}, {0.05, 0.2}, 1.0, gbm_drift, gbm_diffusion, gbm_diffusion_dx, gbm_moments},
+     {"mu", "sigma"}, {0.05, 0.2}, 1.0, gbm_drift, gbm_diffusion, gbm_diffusion_dx, gbm_moments, gbm_pdf},
     {"ou", "Ornstein-Uhlenbeck dX = theta (mu - X) dt + sigma dW", 1, SLV_NOISE_DIAGONAL, 1,
-     {"theta", "mu", "sigma"}, {1.0, 0.0, 0.5}, 1.0, ou_drift, ou_diffusion, NULL, ou_moments},
+     {"theta", "mu", "sigma"}, {1.0, 0.0, 0.5}, 1.0, ou_drift, ou_diffusion, NULL, ou_moments, ou_pdf},
     {"double-well", "Langevin in U = a (x^2-1)^2/4: dX = -a X (X^2 - 1) dt + sigma dW", 1,
-     SLV_NOISE_DIAGONAL, 1, {"a", "sigma"}, {1.0, 0.7}, 0.0, dw_drift, dw_diffusion, NULL, NULL},
+     SLV_NOISE_DIAGONAL, 1, {"a", "sigma"}, {1.0, 0.7}, 0.0, dw_drift, dw_diffusion, NULL, NULL, NULL},
     {"lorenz", "Lorenz system with additive noise sigma dW (3 components)", 3, SLV_NOISE_DIAGONAL, 1,
      {"s", "r", "b", "sigma"}, {10.0, 28.0, 8.0 / 3.0, 1.0}, 1.0, lorenz_drift, lorenz_diffusion,
-     NULL, NULL},
+     NULL, NULL, NULL},
 };
 #define N_BUILTIN (sizeof builtin_sdes / sizeof builtin_sdes[0])
+
+typedef struct exact_pdf_params {
+    const builtin_sde *sde;
+    const double *p;
+    double x0, t;
+} exact_pdf_params;
+
+static double exact_pdf_at(double x, void *params)
+{
+    const exact_pdf_params *e = params;
+    return e->sde->exact_pdf(e->p, e->x0, e->t, x);
+}
 
 typedef struct param_list {
     char names[16][32];
@@ -170,7 +200,34 @@ typedef struct solve_output {
     FILE *fp;
     size_t m;
     double t1;        /* the final rows are written after the solve, with W(t1) */
+    /* for --plot: component 0 of the first PLOT_PATHS paths at each observed time */
+    int plot;
+    double *times, *values;
+    size_t n_times, cap_times, n_plot;
 } solve_output;
+
+#define PLOT_PATHS 20
+
+static int record_paths(solve_output *out, double t, size_t n, size_t d, const double *x)
+{
+    if (out->n_times == out->cap_times) {
+        size_t cap = out->cap_times ? 2 * out->cap_times : 64;
+        double *times = realloc(out->times, cap * sizeof *times);
+        if (times)
+            out->times = times;
+        double *values = times ? realloc(out->values, cap * PLOT_PATHS * sizeof *values) : NULL;
+        if (!values)
+            return -1;
+        out->values = values;
+        out->cap_times = cap;
+    }
+    out->n_plot = n < PLOT_PATHS ? n : PLOT_PATHS;
+    out->times[out->n_times] = t;
+    for (size_t p = 0; p < out->n_plot; p++)
+        out->values[out->n_times * PLOT_PATHS + p] = x[p * d];
+    out->n_times++;
+    return 0;
+}
 
 static void write_rows(FILE *fp, double t, size_t n, size_t d, const double *x, size_t m,
                        const double *w, int with_time)
@@ -193,8 +250,10 @@ static void write_rows(FILE *fp, double t, size_t n, size_t d, const double *x, 
 static int observe_rows(double t, size_t n, size_t d, const double *x, void *data)
 {
     solve_output *out = data;
-    if (t != out->t1)
+    if (out->fp && t != out->t1)
         write_rows(out->fp, t, n, d, x, out->m, NULL, 1);
+    if (out->plot && record_paths(out, t, n, d, x))
+        return -1;
     return cli_interrupted;
 }
 
@@ -214,7 +273,7 @@ static const cli_command solve_command = {
 
 int cmd_solve(int argc, char **argv)
 {
-    const char *sde_name = "gbm", *method = "em", *out_path = NULL, *x0_text = NULL;
+    const char *sde_name = "gbm", *method = "em", *out_path = NULL, *x0_text = NULL, *plot_prefix = NULL;
     double t0 = 0.0, t1 = 1.0, rtol = 1e-3, atol = 1e-3;
     size_t steps = 100, paths = 1000, save_every = 0;
     uint64_t seed = 1;
@@ -243,6 +302,9 @@ int cmd_solve(int argc, char **argv)
          0, 1e12, 0, NULL, 0},
         {"out", CLI_STRING, &out_path, "CSV file for the paths (written atomically)", NULL, 0, 0, 0,
          NULL, 0},
+        {"plot", CLI_STRING, &plot_prefix,
+         "write PREFIX_hist.png (x0 at t1 against the exact density for gbm, ou) and, with "
+         "--save-every, PREFIX_paths.png (x0 of the first 20 paths over time)", NULL, 0, 0, 0, NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0},
     };
     int rc = cli_parse(&solve_command, opts, argc, argv);
@@ -305,7 +367,7 @@ int cmd_solve(int argc, char **argv)
     double *x = malloc(paths * d * sizeof *x), *w = malloc(paths * m * sizeof *w);
     slv_sde_solver *solver = slv_sde_solver_alloc(type, &sys, paths);
     atomic_file af = {0};
-    solve_output sink = {NULL, m, t1};
+    solve_output sink = {NULL, m, t1, plot_prefix != NULL, NULL, NULL, 0, 0, 0};
     char msg[512];
     int status = 1;
     if (!x || !w || !solver) {
@@ -329,9 +391,9 @@ int cmd_solve(int argc, char **argv)
             fprintf(af.fp, ",w%zu", k);
         fprintf(af.fp, save_every ? ",t\n" : "\n");
         sink.fp = af.fp;
-        if (save_every)
-            slv_sde_solver_set_observer(solver, observe_rows, &sink, save_every);
     }
+    if (save_every && (out_path || plot_prefix))
+        slv_sde_solver_set_observer(solver, observe_rows, &sink, save_every);
 
     double start = wall_seconds();
     if (adaptive) {
@@ -360,6 +422,51 @@ int cmd_solve(int argc, char **argv)
         }
     }
 
+    if (plot_prefix) {
+        char path[1024];
+        double *x0s = malloc(paths * sizeof *x0s);
+        if (!x0s) {
+            cli_fail("solve", "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < paths; i++)
+            x0s[i] = x[i * d];
+        exact_pdf_params pdf = {b, p, x0[0], t1 - t0};
+        char title[128];
+        snprintf(title, sizeof title, "%s, %s: x0 at t = %g (%zu paths)", b->name, type->name, t1, paths);
+        snprintf(path, sizeof path, "%s_hist.png", plot_prefix);
+        rc = plot_histogram(path, title, x0s, paths, 60, b->exact_pdf ? exact_pdf_at : NULL, &pdf, msg,
+                            sizeof msg);
+        free(x0s);
+        if (rc) {
+            cli_fail("solve", "--plot %s", msg);
+            goto done;
+        }
+        if (sink.n_times > 1) {
+            /* plot_line_chart wants x per line: repeat the times for each path */
+            size_t T = sink.n_times, P = sink.n_plot;
+            double *xs = malloc(T * P * sizeof *xs), *ys = malloc(T * P * sizeof *ys);
+            if (!xs || !ys) {
+                free(xs), free(ys);
+                cli_fail("solve", "out of memory");
+                goto done;
+            }
+            for (size_t l = 0; l < P; l++)
+                for (size_t k = 0; k < T; k++) {
+                    xs[l * T + k] = sink.times[k];
+                    ys[l * T + k] = sink.values[k * PLOT_PATHS + l];
+                }
+            snprintf(title, sizeof title, "%s, %s: x0 of %zu paths", b->name, type->name, P);
+            plot_lines chart = {title, "t", "x0", 0, 0, P, T, xs, ys, NULL, 0};
+            snprintf(path, sizeof path, "%s_paths.png", plot_prefix);
+            rc = plot_line_chart(path, &chart, msg, sizeof msg);
+            free(xs), free(ys);
+            if (rc) {
+                cli_fail("solve", "--plot %s", msg);
+                goto done;
+            }
+        }
+    }
     printf("sde        %s (%s)\n", b->name, b->description);
     printf("method     %s%s\n", type->name, adaptive ? " (adaptive)" : "");
     printf("paths      %zu   t0 %g   t1 %g   seed %llu\n", paths, t0, t1, (unsigned long long)seed);
@@ -395,5 +502,7 @@ done:
     slv_sde_solver_free(solver);
     free(x);
     free(w);
+    free(sink.times);
+    free(sink.values);
     return status;
 }

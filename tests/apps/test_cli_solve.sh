@@ -27,6 +27,12 @@ cmp -s "$dir/a.csv" "$dir/b.csv" || fail "thread count changed the result"
 [ "$(head -1 "$dir/l.csv")" = "path,x0,x1,x2,w0,w1,w2,t" ] || fail "lorenz header: $(head -1 "$dir/l.csv")"
 [ "$(wc -l < "$dir/l.csv")" -eq 11 ] || fail "lorenz --save-every 10 of 40 steps: expected 10 rows + header"
 
+# 3b. --plot: the terminal histogram and the paths, as PNG files
+"$bin" solve --sde gbm --method em --steps 64 --paths 2000 --save-every 8 --plot "$dir/g" >/dev/null
+for f in g_hist g_paths; do
+    [ "$(head -c 4 "$dir/$f.png" | tail -c 3)" = "PNG" ] || fail "--plot did not write $f.png"
+done
+
 # 4. Adaptive runs and reports its steps.
 "$bin" solve --sde double-well --method adaptive --rtol 1e-3 --atol 1e-3 --paths 50 > "$dir/ad.txt"
 grep -q "adaptive" "$dir/ad.txt" || fail "adaptive summary"
