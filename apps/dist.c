@@ -153,8 +153,9 @@ enum { HEAD = 3 }; /* a chunk message: status, chunk index, compute seconds, inf
 typedef struct chunk_log {
     double busy;         /* seconds in compute on this rank */
     size_t chunks;       /* chunks computed on this rank */
-    int *trace_rank;     /* rank 0 with SCORESDE_DIST_TRACE: (n_chunks) who computed each chunk */
-    double *trace_sec;   /* ... and in how many seconds */
+    int *trace_rank;     /* rank 0 with SCORESDE_DIST_TRACE: (n_chunks) who computed each chunk, */
+    double *trace_sec;   /* (n_chunks) in how many seconds, */
+    double *trace_info;  /* (n_chunks, n_info) and its info values */
 } chunk_log;
 
 static size_t chunk_count(const dist_chunks *job) { return (job->n_items + job->chunk - 1) / job->chunk; }
@@ -176,11 +177,12 @@ static int compute_chunk(dist_chunks *job, size_t k, double *rows, double *info,
     return rc;
 }
 
-static void trace_chunk(chunk_log *log, size_t k, int rank, double seconds)
+static void trace_chunk(chunk_log *log, size_t k, int rank, double seconds, const double *info, size_t n_info)
 {
     if (log->trace_rank) {
         log->trace_rank[k] = rank;
         log->trace_sec[k] = seconds;
+        memcpy(log->trace_info + k * n_info, info, n_info * sizeof *info);
     }
 }
 
@@ -196,7 +198,7 @@ static int run_chunks_here(dist_chunks *job, progress *bar, chunk_log *log)
     for (size_t k = 0; k < chunk_count(job) && !status; k++) {
         double seconds;
         status = compute_chunk(job, k, rows, info, log, &seconds);
-        trace_chunk(log, k, 0, seconds);
+        trace_chunk(log, k, 0, seconds, info, job->n_info);
         if (!status)
             status = job->deliver(job->ctx, k * job->chunk, chunk_len(job, k), rows, info);
         if (!status) {
@@ -249,7 +251,7 @@ static void chunk_finished(chunk_service *s, size_t k, int status, int rank, dou
             s->status = status;
     } else {
         s->ready[k % s->window] = 1;
-        trace_chunk(s->log, k, rank, seconds);
+        trace_chunk(s->log, k, rank, seconds, slot_of(s, k) + HEAD, s->job->n_info);
     }
     dist_chunks *job = s->job;
     while (!s->status && s->next_deliver < s->n_chunks && s->ready[s->next_deliver % s->window]) {
@@ -454,10 +456,16 @@ static void write_trace(const dist_chunks *job, const chunk_log *log)
         fprintf(stderr, "scoresde %s: SCORESDE_DIST_TRACE=%s: cannot open for writing\n", job->label, path);
         return;
     }
-    fprintf(f, "chunk,first,n,rank,seconds\n");
-    for (size_t k = 0; k < chunk_count(job); k++)
-        fprintf(f, "%zu,%zu,%zu,%d,%.6f\n", k, k * job->chunk, chunk_len(job, k), log->trace_rank[k],
+    fprintf(f, "chunk,first,n,rank,seconds");
+    for (size_t i = 0; i < job->n_info; i++)
+        fprintf(f, ",info%zu", i);
+    for (size_t k = 0; k < chunk_count(job); k++) {
+        fprintf(f, "\n%zu,%zu,%zu,%d,%.6f", k, k * job->chunk, chunk_len(job, k), log->trace_rank[k],
                 log->trace_sec[k]);
+        for (size_t i = 0; i < job->n_info; i++)
+            fprintf(f, ",%.17g", log->trace_info[k * job->n_info + i]);
+    }
+    fputc('\n', f);
     fclose(f);
 }
 
@@ -474,6 +482,12 @@ int dist_run_chunks(dist_chunks *job)
     if (g_rank == 0 && getenv("SCORESDE_DIST_TRACE") && job->n_items) {
         log.trace_rank = calloc(chunk_count(job), sizeof *log.trace_rank);
         log.trace_sec = calloc(chunk_count(job), sizeof *log.trace_sec);
+        log.trace_info = calloc(chunk_count(job) * job->n_info + 1, sizeof *log.trace_info);
+        if (!log.trace_rank || !log.trace_sec || !log.trace_info) {
+            free(log.trace_rank), free(log.trace_sec), free(log.trace_info);
+            log.trace_rank = NULL;
+            fprintf(stderr, "scoresde %s: no memory for SCORESDE_DIST_TRACE\n", job->label);
+        }
     }
     progress bar;
     progress_start(&bar, job->label, job->n_items, job->quiet || g_rank != 0);
@@ -499,6 +513,7 @@ int dist_run_chunks(dist_chunks *job)
         write_trace(job, &log);
     free(log.trace_rank);
     free(log.trace_sec);
+    free(log.trace_info);
     return status;
 }
 
@@ -506,7 +521,9 @@ int dist_run_chunks(dist_chunks *job)
  * Data-parallel training
  * ============================================================================================== */
 
-enum { SEGMENT = 1 << 16 }; /* floats per piece of the pipelined chain reduction */
+/* Floats per piece of the pipelined chain reduction: P/K, within [4096, 65536] (16 .. 256 KiB).
+ * The chain takes (pieces + K − 2) piece times: with many ranks, small pieces fill it sooner. */
+enum { SEGMENT_MIN = 1 << 12, SEGMENT_MAX = 1 << 16 };
 
 /* acc[off, off + len) (+)= grads[i][...] for i in [from, n), in that order. */
 static void add_shards(float *acc, float *const *grads, size_t from, size_t n, size_t off, size_t len)
@@ -526,17 +543,19 @@ static void reduce_gradient(float *const *grads, size_t n_mine, size_t P, dist_r
 #ifdef SCORESDE_WITH_MPI
     if (g_mpi && g_size > 1 && mode == DIST_REDUCE_ORDERED) {
         /* A chain: rank r receives the running sum of shards 0 .. (its first − 1) from rank r − 1,
-         * adds its own shards in order and passes it on; pieces of SEGMENT floats are pipelined so
-         * every link works at once. Rank K − 1 then holds ((g_0 + g_1) + …) + g_{S−1} and
+         * adds its own shards in order and passes it on; the pieces are pipelined so every link
+         * works at once. Rank K − 1 then holds ((g_0 + g_1) + …) + g_{S−1} and
          * broadcasts it. The additions are those of a one-process loop over the shards. */
-        size_t n_seg = (P + SEGMENT - 1) / SEGMENT;
+        size_t seg = min_size(SEGMENT_MAX, P / (size_t)g_size);
+        seg = seg < SEGMENT_MIN ? SEGMENT_MIN : seg;
+        size_t n_seg = (P + seg - 1) / seg;
         MPI_Request *reqs = malloc(n_seg * sizeof *reqs);
         if (!reqs) {
             fprintf(stderr, "scoresde train: rank %d: out of memory\n", g_rank);
             MPI_Abort(MPI_COMM_WORLD, 1);
         }
         for (size_t s = 0; s < n_seg; s++) {
-            size_t off = s * SEGMENT, len = min_size(SEGMENT, P - off);
+            size_t off = s * seg, len = min_size(seg, P - off);
             if (g_rank == 0) {
                 memcpy(acc + off, grads[0] + off, len * sizeof *acc);
                 add_shards(acc, grads, 1, n_mine, off, len);
@@ -574,6 +593,7 @@ static int failed_anywhere(int local_failed)
     return v[0];
 }
 
+#ifdef SCORESDE_WITH_MPI
 static uint64_t fnv1a(uint64_t h, const void *bytes, size_t n)
 {
     const unsigned char *p = bytes;
@@ -581,6 +601,7 @@ static uint64_t fnv1a(uint64_t h, const void *bytes, size_t n)
         h = (h ^ p[i]) * 0x100000001b3ull;
     return h;
 }
+#endif
 
 /* 1 if every rank holds the same weights and EMA (a hash compared over the ranks). */
 static int same_weights_everywhere(const snet_model *model, const snet_trainer *tr)
@@ -672,12 +693,17 @@ int dist_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
         rc = rc ? rc : SNET_EIO;
         goto done;
     }
-    /* The local failures are the same on every rank (same options and files) but for memory:
-     * rank 0 reports them, the others only return. */
-    if (failed_anywhere(rc)) {
+    /* Local failures are usually the same on every rank (same options and files): when rank 0
+     * has one it reports it and the others only return; otherwise each failing rank reports. */
+    int failed[2] = {rc != SNET_OK, g_rank == 0 && rc != SNET_OK};
+#ifdef SCORESDE_WITH_MPI
+    if (g_mpi && g_size > 1)
+        max_over_ranks(failed, 2);
+#endif
+    if (failed[0]) {
         if (!rc)
             rc = SNET_EIO;
-        if (g_rank != 0)
+        if (g_rank != 0 && failed[1])
             msg[0] = 0;
         goto done;
     }

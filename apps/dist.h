@@ -63,8 +63,8 @@ typedef struct dist_chunks {
 /* Runs the job over all ranks (collective: every rank calls it with the same n_items, chunk,
  * row_width and n_info). Rank 0 shows a progress bar over n_items and, with K > 1, a line on the
  * load balance (chunks and busy seconds per rank). SCORESDE_DIST_TRACE=FILE makes rank 0 write
- * FILE.csv-style rows chunk,first,n,rank,seconds. Returns 0 or the failing status, the same on
- * every rank. */
+ * FILE (CSV): chunk,first,n,rank,seconds,info0,... per chunk. Returns 0 or the failing status, the
+ * same on every rank. */
 int dist_run_chunks(dist_chunks *job);
 
 /* ---- data-parallel training ------------------------------------------------------------------ */
