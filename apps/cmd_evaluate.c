@@ -125,8 +125,11 @@ int cmd_evaluate(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     common_options_finish(&c, opts);
-    if (!classifier_path)
-        classifier_path = shipped_model_path("fmnist_classifier.sgc");
+    char shipped_classifier[1024]; /* shipped_model_path's buffer is reused by the model lookup */
+    if (!classifier_path) {
+        snprintf(shipped_classifier, sizeof shipped_classifier, "%s", shipped_model_path("fmnist_classifier.sgc"));
+        classifier_path = shipped_classifier;
+    }
 
     char msg[1024];
     classifier cls = {0};

@@ -41,18 +41,22 @@ static void pause_ns(long ns)
     nanosleep(&ts, NULL);
 }
 
-enum { POLL_MIN_NS = 10000, POLL_MAX_NS = 250000 };
+enum { POLL_MIN_NS = 10000, POLL_MAX_NS = 250000, SPIN_TESTS = 200 };
 
-/* Waits for a request without holding a core: a rank that waits may share its core with one that
- * computes (rank 0's service thread, or more ranks than cores). Polls every 10 .. 250 µs. */
+/* Waits for a request without holding a core for long: a rank that waits may share its core with
+ * one that computes (rank 0's service thread, more ranks than cores, other users). Tests the
+ * request SPIN_TESTS times in a row (a few microseconds: a message in flight), then every 10 µs
+ * .. 250 µs. */
 static void wait_quietly(MPI_Request *req)
 {
     long ns = POLL_MIN_NS;
-    for (;;) {
+    for (int spins = 0;; spins++) {
         int done = 0;
         MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (done)
             return;
+        if (spins < SPIN_TESTS)
+            continue;
         pause_ns(ns);
         if (ns < POLL_MAX_NS)
             ns *= 2;
@@ -560,16 +564,20 @@ static void reduce_gradient(float *const *grads, size_t n_mine, size_t P, dist_r
                 memcpy(acc + off, grads[0] + off, len * sizeof *acc);
                 add_shards(acc, grads, 1, n_mine, off, len);
             } else {
-                MPI_Recv(acc + off, (int)len, MPI_FLOAT, g_rank - 1, TAG_GRAD, g_comm, MPI_STATUS_IGNORE);
+                MPI_Request req;
+                MPI_Irecv(acc + off, (int)len, MPI_FLOAT, g_rank - 1, TAG_GRAD, g_comm, &req);
+                wait_quietly(&req);
                 add_shards(acc, grads, 0, n_mine, off, len);
             }
             if (g_rank < g_size - 1)
                 MPI_Isend(acc + off, (int)len, MPI_FLOAT, g_rank + 1, TAG_GRAD, g_comm, &reqs[s]);
         }
-        if (g_rank < g_size - 1)
-            MPI_Waitall((int)n_seg, reqs, MPI_STATUSES_IGNORE);
+        for (size_t s = 0; g_rank < g_size - 1 && s < n_seg; s++)
+            wait_quietly(&reqs[s]);
         free(reqs);
-        MPI_Bcast(acc, (int)P, MPI_FLOAT, g_size - 1, g_comm);
+        MPI_Request req;
+        MPI_Ibcast(acc, (int)P, MPI_FLOAT, g_size - 1, g_comm, &req);
+        wait_quietly(&req);
         return;
     }
 #endif
@@ -577,8 +585,11 @@ static void reduce_gradient(float *const *grads, size_t n_mine, size_t P, dist_r
     memcpy(acc, grads[0], P * sizeof *acc);
     add_shards(acc, grads, 1, n_mine, 0, P);
 #ifdef SCORESDE_WITH_MPI
-    if (g_mpi && g_size > 1)
-        MPI_Allreduce(MPI_IN_PLACE, acc, (int)P, MPI_FLOAT, MPI_SUM, g_comm);
+    if (g_mpi && g_size > 1) {
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, acc, (int)P, MPI_FLOAT, MPI_SUM, g_comm, &req);
+        wait_quietly(&req);
+    }
 #endif
 }
 
@@ -745,8 +756,11 @@ int dist_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
         double r0 = wall_seconds();
 #ifdef SCORESDE_WITH_MPI
         /* every shard's loss has one non-zero contributor: the sum is exact in any order */
-        if (g_mpi && g_size > 1)
-            MPI_Allreduce(MPI_IN_PLACE, parts, (int)(S + 2), MPI_DOUBLE, MPI_SUM, g_comm);
+        if (g_mpi && g_size > 1) {
+            MPI_Request req;
+            MPI_Iallreduce(MPI_IN_PLACE, parts, (int)(S + 2), MPI_DOUBLE, MPI_SUM, g_comm, &req);
+            wait_quietly(&req);
+        }
 #endif
         if (parts[S] != 0) {
             if (local)

@@ -73,7 +73,7 @@ int likelihood_from_options(const cli_command *cmd, const common_options *c, con
 int load_model_or_fail(const char *cmd, common_options *c, app_model *m);
 
 /* Where the shipped models live (the source tree's models/ when run from the build tree, the
- * installed data directory otherwise). */
+ * installed data directory otherwise). Returns a static buffer, overwritten by the next call. */
 const char *shipped_model_path(const char *file);
 
 /* Prints "scoresde CMD: <status text> at t = ..., sample ...: message" and returns 1, or 130 when
