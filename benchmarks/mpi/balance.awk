@@ -5,7 +5,9 @@
 #   static blocks   rank r takes chunks [r·C/K, (r+1)·C/K)
 #   static cyclic   rank r takes chunks r, r + K, r + 2K, ...
 #   dynamic         the next chunk goes to the first rank that is free (what apps/dist.c does)
-# Usage: awk -v N=100000 -v b=32 -v Ks="8 64 512" -v seed=1 -f balance.awk costs.txt
+# sorted=1 puts the chunks in increasing cost (inputs ordered by difficulty: the worst case for
+# static blocks).
+# Usage: awk -v N=100000 -v b=32 -v Ks="8 64 512" -v seed=1 [-v sorted=1] -f balance.awk costs.txt
 { cost[n++] = $1; total += $1 }
 END {
     srand(seed);
@@ -18,7 +20,15 @@ END {
         chunk[c] = s;
         all += s;
     }
-    printf "per item: mean %.4g, cv %.3f (%d measured); %d chunks of %d\n", total / n, cv(), n, C, b;
+    if (sorted) # insertion sort of the C chunk costs
+        for (c = 1; c < C; c++) {
+            v = chunk[c];
+            for (i = c - 1; i >= 0 && chunk[i] > v; i--)
+                chunk[i + 1] = chunk[i];
+            chunk[i + 1] = v;
+        }
+    printf "per item: mean %.4g, cv %.3f (%d measured); %d chunks of %d%s\n", total / n, cv(), n, C, b,
+        sorted ? ", in increasing cost" : "";
     k_count = split(Ks, list, " ");
     for (j = 1; j <= k_count; j++) {
         K = list[j];
