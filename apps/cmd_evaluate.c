@@ -238,9 +238,12 @@ int cmd_evaluate(int argc, char **argv)
             free(x);
             goto nomem;
         }
-        /* The classifier sees [−1, 1]; map the model's range onto it. */
-        for (size_t i = 0; i < n_samples * 784; i++)
-            samples[i] = (float)(2 * (x[i] - m.data_lo) / m.data_width - 1);
+        /* The classifier sees [−1, 1]: map the model's range onto it and clip, as pixels are
+         * clipped to 0..255 when images are saved (FID pipelines do the same). */
+        for (size_t i = 0; i < n_samples * 784; i++) {
+            double v = 2 * (x[i] - m.data_lo) / m.data_width - 1;
+            samples[i] = (float)(v < -1 ? -1 : v > 1 ? 1 : v);
+        }
         free(x);
     }
     if (n_samples < 2) {
