@@ -65,7 +65,7 @@ failed=$(awk '$3 != 0' "$out/status.txt" | wc -l)
     echo "tests that failed under valgrind: $failed"
     awk '$3 != 0 { print "  " $0 }' "$out/status.txt"
     echo "slowest:"
-    sort -k5 -n -r "$out/status.txt" | head -5 | sed 's/^/  /'
+    sort -k4 -n -r "$out/status.txt" | head -5 | sed 's/^/  /'
 } > "$summary"
 cat "$summary"
 [ "$errors" -eq 0 ] && [ "$lost" -eq 0 ] && [ "$failed" -eq 0 ]
