@@ -172,6 +172,64 @@ void snet_silu_backward(float *din, const float *dout, const float *in, size_t n
     }
 }
 
+/* SiLU's first and second derivatives from σ = σ(x):
+ *   silu'(x)  = σ (1 + x (1 − σ))
+ *   silu''(x) = σ (1 − σ) (2 + x (1 − 2σ)) */
+static void silu_tangent_chunk(float *tout, const float *tin, const float *in, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) {
+        float x = in[i];
+        float sig = 1.0f / (1.0f + expf(-x));
+        tout[i] = tin[i] * sig * (1.0f + x * (1.0f - sig));
+    }
+}
+
+static void silu_tangent_backward_chunk(float *din, float *dtin, const float *dtout,
+                                        const float *tin, const float *in, size_t n)
+{
+    if (din) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            float x = in[i];
+            float sig = 1.0f / (1.0f + expf(-x));
+            din[i] += dtout[i] * tin[i] * sig * (1.0f - sig) * (2.0f + x * (1.0f - 2.0f * sig));
+        }
+    }
+    if (dtin) {
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) {
+            float x = in[i];
+            float sig = 1.0f / (1.0f + expf(-x));
+            dtin[i] += dtout[i] * sig * (1.0f + x * (1.0f - sig));
+        }
+    }
+}
+
+void snet_silu_tangent_forward(float *tout, const float *tin, const float *in, size_t n)
+{
+    size_t n_chunks = (n + SILU_CHUNK - 1) / SILU_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t k = 0; k < n_chunks; k++) {
+        size_t i0 = k * SILU_CHUNK, len = n - i0 < SILU_CHUNK ? n - i0 : SILU_CHUNK;
+        silu_tangent_chunk(tout + i0, tin + i0, in + i0, len);
+    }
+}
+
+void snet_silu_tangent_backward(float *din, float *dtin, const float *dtout, const float *tin,
+                                const float *in, size_t n)
+{
+    if (!din && !dtin)
+        return;
+    size_t n_chunks = (n + SILU_CHUNK - 1) / SILU_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= SNET_OMP_MIN)
+    for (size_t k = 0; k < n_chunks; k++) {
+        size_t i0 = k * SILU_CHUNK, len = n - i0 < SILU_CHUNK ? n - i0 : SILU_CHUNK;
+        silu_tangent_backward_chunk(din ? din + i0 : NULL, dtin ? dtin + i0 : NULL, dtout + i0,
+                                    tin + i0, in + i0, len);
+    }
+}
+
 /* ---- LayerNorm ------------------------------------------------------------------------------------ */
 
 /* Σ_c x[c] (squared = 0) or Σ_c (x[c] − shift)² (squared = 1) in 8 float lanes (a fixed order the
@@ -261,6 +319,103 @@ void snet_layernorm_backward(float *din, float *dweight, float *dbias, const flo
                     if (dbias)
                         dbias[c] += g[c];
                 }
+            }
+        }
+    }
+}
+
+/* ---- LayerNorm tangent ----------------------------------------------------------------------------
+ * One row (C features), n = (x − μ)·r the normalised input, ẋ the input's tangent:
+ *   m1 = mean(ẋ), m2 = mean(n ⊙ ẋ),  ṅ = r·(ẋ − m1 − n·m2),  tout = w ⊙ ṅ.
+ * (From dμ = mean(ẋ), dr = −r³·mean((x − μ) ⊙ ẋ) = −r²·m2; exact with eps, as var(n) = 1 is not
+ * used.)
+ *
+ * Backward, given g = ∂L/∂tout and u = w ⊙ g = ∂L/∂ṅ, so that the loss sees S = Σ_c u_c ṅ_c:
+ *   ∂L/∂w = g ⊙ ṅ.
+ *   ∂L/∂ẋ: ṅ = J ẋ with the LayerNorm Jacobian J = r(I − 11ᵀ/C − n nᵀ/C), which is symmetric, so
+ *          ∂L/∂ẋ = J u = r·(u − mean(u) − n·mean(u ⊙ n)) (the primal backward's formula).
+ *   ∂L/∂x: write S = r·(u·ẋ − m1·Σu) − r·m2·P with P = u·n. Of these u·ẋ, m1, Σu do not depend
+ *          on x; r, m2 and P do, through δn = J δx and δr = −(r²/C)·n·δx:
+ *            δm2 = (1/C) ẋ·J δx = (1/C)(J ẋ)·δx = (1/C) ṅ·δx,
+ *            δP  = u·J δx = (J u)·δx,
+ *          and δr multiplies r·(…) = S/r. Hence
+ *            ∂S/∂x = −(r/C)·S·n − r·(P/C)·ṅ − r·m2·J u
+ *                  = −r·(mean(u ⊙ ṅ)·n + mean(u ⊙ n)·ṅ + r·m2·(u − mean(u) − n·mean(u ⊙ n))).
+ *          Checks: it sums to zero over c (S is shift-invariant), and Σ_c (x_c − μ) ∂S/∂x_c = −S
+ *          when eps is negligible (S scales as 1/scale of x). */
+
+/* m1 = mean(ẋ), m2 = mean(n ⊙ ẋ) of one row, summed in double */
+static void layernorm_tangent_stats(const float *x, const float *tx, float m, float r, size_t C,
+                                    float *m1, float *m2)
+{
+    double s1 = 0.0, s2 = 0.0;
+    for (size_t c = 0; c < C; c++) {
+        s1 += tx[c];
+        s2 += (double)((x[c] - m) * r) * tx[c];
+    }
+    *m1 = (float)(s1 / (double)C);
+    *m2 = (float)(s2 / (double)C);
+}
+
+void snet_layernorm_tangent_forward(float *tout, const float *tin, const float *in,
+                                    const float *weight, const float *mean, const float *rstd,
+                                    size_t B, size_t C)
+{
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+    for (size_t b = 0; b < B; b++) {
+        const float *x = in + b * C, *tx = tin + b * C; // (C), (C)
+        float *ty = tout + b * C;                       // (C)
+        float m = mean[b], r = rstd[b], m1, m2;
+        layernorm_tangent_stats(x, tx, m, r, C, &m1, &m2);
+        for (size_t c = 0; c < C; c++) {
+            float nrm = (x[c] - m) * r;
+            ty[c] = weight[c] * r * (tx[c] - m1 - nrm * m2);
+        }
+    }
+}
+
+void snet_layernorm_tangent_backward(float *din, float *dtin, float *dweight, const float *dtout,
+                                     const float *tin, const float *in, const float *weight,
+                                     const float *mean, const float *rstd, size_t B, size_t C)
+{
+    if (din || dtin) {
+#pragma omp parallel for schedule(static) if (B * C >= SNET_OMP_MIN)
+        for (size_t b = 0; b < B; b++) {
+            const float *x = in + b * C, *tx = tin + b * C, *g = dtout + b * C; // (C) each
+            float m = mean[b], r = rstd[b], m1, m2;
+            layernorm_tangent_stats(x, tx, m, r, C, &m1, &m2);
+            // mean(u), mean(u ⊙ n), mean(u ⊙ ṅ) with u = w ⊙ g
+            double s_u = 0.0, s_un = 0.0, s_uy = 0.0;
+            for (size_t c = 0; c < C; c++) {
+                float nrm = (x[c] - m) * r;
+                float tn = r * (tx[c] - m1 - nrm * m2);
+                float u = weight[c] * g[c];
+                s_u += u;
+                s_un += (double)u * nrm;
+                s_uy += (double)u * tn;
+            }
+            float mean_u = (float)(s_u / (double)C), mean_un = (float)(s_un / (double)C);
+            float mean_uy = (float)(s_uy / (double)C);
+            for (size_t c = 0; c < C; c++) {
+                float nrm = (x[c] - m) * r;
+                float tn = r * (tx[c] - m1 - nrm * m2);
+                float ju = r * (weight[c] * g[c] - mean_u - nrm * mean_un); // (J u)_c
+                if (dtin)
+                    dtin[b * C + c] += ju;
+                if (din)
+                    din[b * C + c] -= r * (mean_uy * nrm + mean_un * tn) + r * m2 * ju;
+            }
+        }
+    }
+    if (dweight) {
+        // summed over b in order (thread-count free); the row statistics once per row
+        for (size_t b = 0; b < B; b++) {
+            const float *x = in + b * C, *tx = tin + b * C, *g = dtout + b * C; // (C) each
+            float m = mean[b], r = rstd[b], m1, m2;
+            layernorm_tangent_stats(x, tx, m, r, C, &m1, &m2);
+            for (size_t c = 0; c < C; c++) {
+                float nrm = (x[c] - m) * r;
+                dweight[c] += g[c] * r * (tx[c] - m1 - nrm * m2);
             }
         }
     }

@@ -75,6 +75,15 @@ void snet_linear_backward(float *din, float *dweight, float *dbias, const float 
 void snet_silu_forward(float *out, const float *in, size_t n);
 /* din (n) += dout · (σ(x) + x σ(x)(1 − σ(x))), with in = x the forward's input. */
 void snet_silu_backward(float *din, const float *dout, const float *in, size_t n);
+/* Forward-mode tangent of SiLU: tout (n) = silu'(x)·tin with silu'(x) = σ(x)(1 + x(1 − σ(x))),
+ * in = x the primal input, tin (n) its tangent. The primal output is snet_silu_forward's. */
+void snet_silu_tangent_forward(float *tout, const float *tin, const float *in, size_t n);
+/* Backward through the tangent: given dtout = ∂L/∂tout (n),
+ * din  (n) += dtout · silu''(x) · tin     with silu''(x) = σ(1 − σ)(2 + x(1 − 2σ))  (may be NULL)
+ * dtin (n) += dtout · silu'(x)                                                     (may be NULL)
+ * The primal path's own gradient is snet_silu_backward's. */
+void snet_silu_tangent_backward(float *din, float *dtin, const float *dtout, const float *tin,
+                                const float *in, size_t n);
 
 /* ---- LayerNorm over the last axis ---------------------------------------------------------------- */
 /* out  (B, C) = (in − μ_b)·rstd_b · weight + bias, rstd_b = 1/√(var_b + eps) with the biased
@@ -90,6 +99,21 @@ void snet_layernorm_forward(float *out, float *mean, float *rstd, const float *i
 void snet_layernorm_backward(float *din, float *dweight, float *dbias, const float *dout,
                              const float *in, const float *weight, const float *mean,
                              const float *rstd, size_t B, size_t C);
+/* Forward-mode tangent of LayerNorm (the bias is constant, so it does not appear):
+ * tout (B, C) = weight ⊙ rstd_b·(tin − mean(tin) − n·mean(n ⊙ tin)), n = (in − μ_b)·rstd_b
+ * tin  (B, C)  tangent of the input; in (B, C), weight (C), mean, rstd (B) as in the forward. */
+void snet_layernorm_tangent_forward(float *tout, const float *tin, const float *in,
+                                    const float *weight, const float *mean, const float *rstd,
+                                    size_t B, size_t C);
+/* Backward through the tangent: given dtout = ∂L/∂tout (B, C),
+ * din     (B, C) += ∂L/∂in   (the second-order terms: n and rstd depend on in)  (may be NULL)
+ * dtin    (B, C) += ∂L/∂tin                                                     (may be NULL)
+ * dweight (C)    += Σ_b dtout ⊙ ṅ, ṅ = the tangent of n                          (may be NULL)
+ * tin, in, weight, mean, rstd as in the tangent forward. The bias gets nothing from this path;
+ * the primal path's gradients are snet_layernorm_backward's. */
+void snet_layernorm_tangent_backward(float *din, float *dtin, float *dweight, const float *dtout,
+                                     const float *tin, const float *in, const float *weight,
+                                     const float *mean, const float *rstd, size_t B, size_t C);
 
 /* ---- Gaussian Fourier features of a scalar per sample ------------------------------------------
  * out (B, 2F): out[b][j] = sin(2π W_j τ_b), out[b][F + j] = cos(2π W_j τ_b), j < F

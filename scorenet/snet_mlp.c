@@ -377,6 +377,175 @@ static void mlp_backward(const snet_config *cfg, const float *params, size_t B, 
     }
 }
 
+/* ---- the tangent pass (forward-mode in x) and its backward ------------------------------------------
+ * With v the direction, time constant (its tangent is 0), ḣ etc. the tangents:
+ *   ḣ0 = v · Winᵀ
+ *   block i:  ȧ  = LayerNorm-tangent(h_i, ḣ_i)  (or ȧ = ḣ_i)
+ *             ż1 = ȧ · W1ᵀ,  ṡ1 = silu'(z1) ⊙ ż1,  ḣ_{i+1} = ḣ_i + ṡ1 · W2ᵀ
+ *   ḣs = silu'(h_nb) ⊙ ḣ_nb,  tout = ḣs · Woutᵀ
+ * The backward runs through both passes at once: each Linear's weight gets doutᵀ·in from the
+ * primal and dtoutᵀ·tangent_in from the tangent path (its bias only the former); each tangent
+ * non-linearity sends second-order terms into the primal gradient (snet_silu_tangent_backward,
+ * snet_layernorm_tangent_backward). */
+
+/* The tangent activations, after the primal ones (mlp_acts) in the same buffer. */
+typedef struct mlp_tangent_acts {
+    float *th;   // (nb+1, B, H) ḣ_0..ḣ_nb
+    float *tln;  // (nb, B, H)   ȧ, the LayerNorm tangents (only with layer_norm)
+    float *tz1;  // (nb, B, H)   ż1
+    float *ts1;  // (nb, B, H)   ṡ1
+    float *ths;  // (B, H)       ḣs
+} mlp_tangent_acts;
+
+static size_t mlp_tangent_acts_map(mlp_tangent_acts *a, const snet_config *cfg, size_t B, float *base)
+{
+    mlp_dims d = mlp_dims_of(cfg);
+    size_t BH = B * d.H, off = mlp_act_size(cfg, B);
+#define TAKE(field, count)                                   \
+    do {                                                     \
+        if (a)                                               \
+            a->field = base ? base + off : NULL;             \
+        off += (count);                                      \
+    } while (0)
+    TAKE(th, (d.nb + 1) * BH);
+    TAKE(tln, d.ln ? d.nb * BH : 0);
+    TAKE(tz1, d.nb * BH);
+    TAKE(ts1, d.nb * BH);
+    TAKE(ths, BH);
+#undef TAKE
+    return off;
+}
+
+static size_t mlp_tangent_act_size(const snet_config *cfg, size_t B)
+{
+    return mlp_tangent_acts_map(NULL, cfg, B, NULL);
+}
+
+static size_t mlp_tangent_scratch_size(const snet_config *cfg, size_t B)
+{
+    mlp_dims d = mlp_dims_of(cfg);
+    /* dh, dth (B,H): primal and tangent residual gradients; dtmp, dttmp (B,H): of s1/ṡ1, then of
+     * a/ȧ; dz1, dtz1 (B,H); dte (B,H); dtp (B, nb·H) */
+    return 7 * B * d.H + B * d.nb * d.H;
+}
+
+static void mlp_tangent_forward(const snet_config *cfg, const float *params, size_t B,
+                                const float *x, const float *t, const float *v, float *out,
+                                float *tout, float *acts)
+{
+    mlp_forward(cfg, params, B, x, t, out, acts);
+    mlp_dims d = mlp_dims_of(cfg);
+    mlp_params p;
+    mlp_params_map(&p, cfg, (float *)params);
+    mlp_acts a;
+    mlp_acts_map(&a, cfg, B, acts);
+    mlp_tangent_acts ta;
+    mlp_tangent_acts_map(&ta, cfg, B, acts);
+    size_t BH = B * d.H;
+
+    snet_linear_forward(ta.th, v, p.in_w, NULL, B, d.D, d.H); // ḣ0 (B, H)
+    for (size_t i = 0; i < d.nb; i++) {
+        const float *h_in = a.h + i * BH, *th_in = ta.th + i * BH; // (B, H)
+        float *th_out = ta.th + (i + 1) * BH;                      // (B, H)
+        float *tz1 = ta.tz1 + i * BH, *ts1 = ta.ts1 + i * BH;      // (B, H)
+        const float *tain = th_in;
+        if (d.ln) {
+            float *tln = ta.tln + i * BH;
+            snet_layernorm_tangent_forward(tln, th_in, h_in, p.blk[i].ln_w, a.ln_mean + i * B,
+                                           a.ln_rstd + i * B, B, d.H);
+            tain = tln;
+        }
+        snet_linear_forward(tz1, tain, p.blk[i].fc1_w, NULL, B, d.H, d.H);
+        snet_silu_tangent_forward(ts1, tz1, a.z1 + i * BH, BH);
+        memcpy(th_out, th_in, BH * sizeof *th_out);
+        snet_linear_forward_add(th_out, ts1, p.blk[i].fc2_w, B, d.H, d.H);
+    }
+    snet_silu_tangent_forward(ta.ths, ta.th + d.nb * BH, a.h + d.nb * BH, BH);
+    snet_linear_forward(tout, ta.ths, p.out_w, NULL, B, d.H, d.D); // (B, D)
+}
+
+static void mlp_tangent_backward(const snet_config *cfg, const float *params, size_t B,
+                                 const float *x, const float *t, const float *v, const float *acts,
+                                 const float *dout, const float *dtout, float *dparams,
+                                 float *scratch)
+{
+    (void)t;
+    if (!dparams)
+        return; // no input gradient in this contract: nothing to compute
+    mlp_dims d = mlp_dims_of(cfg);
+    mlp_params p, g;
+    mlp_params_map(&p, cfg, (float *)params);
+    mlp_params_map(&g, cfg, dparams);
+    mlp_acts a;
+    mlp_acts_map(&a, cfg, B, (float *)acts);
+    mlp_tangent_acts ta;
+    mlp_tangent_acts_map(&ta, cfg, B, (float *)acts);
+    size_t BH = B * d.H;
+    float *dh = scratch;       // (B, H) ∂L/∂h, the primal residual stream
+    float *dth = dh + BH;      // (B, H) ∂L/∂ḣ, the tangent residual stream
+    float *dtmp = dth + BH;    // (B, H) ∂L/∂hs, ∂L/∂s1, then ∂L/∂a
+    float *dttmp = dtmp + BH;  // (B, H) ∂L/∂ḣs, ∂L/∂ṡ1, then ∂L/∂ȧ
+    float *dz1 = dttmp + BH;   // (B, H)
+    float *dtz1 = dz1 + BH;    // (B, H)
+    float *dte = dtz1 + BH;    // (B, H)
+    float *dtp = dte + BH;     // (B, nb·H)
+    float *dte_pre = dtmp;     // reuses dtmp once the trunk is done
+
+    // out = hs·Woutᵀ + bout, tout = ḣs·Woutᵀ; hs = silu(h_nb), ḣs = silu'(h_nb) ⊙ ḣ_nb
+    snet_zero(dtmp, BH);
+    snet_linear_backward(dtmp, g.out_w, g.out_b, dout, a.hs, p.out_w, B, d.H, d.D);
+    snet_zero(dttmp, BH);
+    snet_linear_backward(dttmp, g.out_w, NULL, dtout, ta.ths, p.out_w, B, d.H, d.D);
+    const float *h_nb = a.h + d.nb * BH;
+    snet_zero(dh, BH);
+    snet_zero(dth, BH);
+    snet_silu_backward(dh, dtmp, h_nb, BH);
+    snet_silu_tangent_backward(dh, dth, dttmp, ta.th + d.nb * BH, h_nb, BH);
+    if (d.nb)
+        snet_zero(dtp, B * d.nb * d.H);
+    for (size_t i = d.nb; i-- > 0;) {
+        const float *h_in = a.h + i * BH, *z1 = a.z1 + i * BH, *s1 = a.s1 + i * BH;
+        const float *th_in = ta.th + i * BH, *tz1 = ta.tz1 + i * BH, *ts1 = ta.ts1 + i * BH;
+        // the skips: dh, dth already are ∂L/∂h_in, ∂L/∂ḣ_in through them
+        snet_zero(dtmp, BH);
+        snet_linear_backward(dtmp, g.blk[i].fc2_w, g.blk[i].fc2_b, dh, s1, p.blk[i].fc2_w, B, d.H, d.H);
+        snet_zero(dttmp, BH);
+        snet_linear_backward(dttmp, g.blk[i].fc2_w, NULL, dth, ts1, p.blk[i].fc2_w, B, d.H, d.H);
+        snet_zero(dz1, BH);
+        snet_zero(dtz1, BH);
+        snet_silu_backward(dz1, dtmp, z1, BH);
+        snet_silu_tangent_backward(dz1, dtz1, dttmp, tz1, z1, BH);
+        snet_add_block(dtp + i * d.H, d.nb * d.H, dz1, d.H, B, d.H); // time enters z1 only
+        const float *ain = d.ln ? a.ln + i * BH : h_in, *tain = d.ln ? ta.tln + i * BH : th_in;
+        if (d.ln) {
+            snet_zero(dtmp, BH);
+            snet_zero(dttmp, BH);
+        }
+        // without LayerNorm a = h_in, ȧ = ḣ_in: the gradients go straight into dh, dth
+        float *da = d.ln ? dtmp : dh, *dta = d.ln ? dttmp : dth;
+        snet_linear_backward(da, g.blk[i].fc1_w, g.blk[i].fc1_b, dz1, ain, p.blk[i].fc1_w, B, d.H, d.H);
+        snet_linear_backward(dta, g.blk[i].fc1_w, NULL, dtz1, tain, p.blk[i].fc1_w, B, d.H, d.H);
+        if (d.ln) {
+            const float *mean = a.ln_mean + i * B, *rstd = a.ln_rstd + i * B;
+            snet_layernorm_backward(dh, g.blk[i].ln_w, g.blk[i].ln_b, da, h_in, p.blk[i].ln_w,
+                                    mean, rstd, B, d.H);
+            snet_layernorm_tangent_backward(dh, dth, g.blk[i].ln_w, dta, th_in, h_in,
+                                            p.blk[i].ln_w, mean, rstd, B, d.H);
+        }
+    }
+    // h0 = x·Winᵀ + bin, ḣ0 = v·Winᵀ
+    snet_linear_backward(NULL, g.in_w, g.in_b, dh, x, p.in_w, B, d.D, d.H);
+    snet_linear_backward(NULL, g.in_w, NULL, dth, v, p.in_w, B, d.D, d.H);
+    // time path: from the primal pass only (its tangent is 0)
+    if (d.nb) {
+        snet_zero(dte, BH);
+        snet_linear_backward(dte, g.tp_w, g.tp_b, dtp, a.te, p.tp_w, B, d.H, d.nb * d.H);
+        snet_zero(dte_pre, BH);
+        snet_silu_backward(dte_pre, dte, a.te_pre, BH);
+        snet_linear_backward(NULL, g.te_w, g.te_b, dte_pre, a.ff, p.te_w, B, 2 * d.F, d.H);
+    }
+}
+
 const snet_arch_ops snet_arch_mlp = {
     .name = "mlp",
     .validate = mlp_validate,
@@ -388,4 +557,8 @@ const snet_arch_ops snet_arch_mlp = {
     .backward = mlp_backward,
     .tensors = mlp_tensors,
     .forward_flops = mlp_forward_flops,
+    .tangent_act_size = mlp_tangent_act_size,
+    .tangent_scratch_size = mlp_tangent_scratch_size,
+    .tangent_forward = mlp_tangent_forward,
+    .tangent_backward = mlp_tangent_backward,
 };

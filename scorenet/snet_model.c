@@ -315,8 +315,8 @@ double snet_model_forward_flops(const snet_model *m, size_t B)
 
 struct snet_workspace {
     size_t max_batch, dim;
-    float *acts;    // act_size(max_batch)
-    float *scratch; // scratch_size(max_batch)
+    float *acts;    // max(act_size, tangent_act_size)(max_batch)
+    float *scratch; // max(scratch_size, tangent_scratch_size)(max_batch)
     float *dout;    // (max_batch, D)
     float *dx;      // (max_batch, D)
     float *raw;     // (max_batch, D)
@@ -333,8 +333,16 @@ snet_workspace *snet_workspace_alloc(const snet_model *m, size_t max_batch)
     ws->max_batch = max_batch;
     ws->dim = snet_config_dim(&m->cfg);
     size_t BD = max_batch * ws->dim;
-    ws->acts = malloc((m->arch->act_size(&m->cfg, max_batch) + 1) * sizeof(float));
-    ws->scratch = malloc((m->arch->scratch_size(&m->cfg, max_batch) + 1) * sizeof(float));
+    size_t act_floats = m->arch->act_size(&m->cfg, max_batch),
+           scratch_floats = m->arch->scratch_size(&m->cfg, max_batch);
+    if (m->arch->tangent_act_size && m->arch->tangent_scratch_size) {
+        size_t tangent_acts = m->arch->tangent_act_size(&m->cfg, max_batch),
+               tangent_scratch = m->arch->tangent_scratch_size(&m->cfg, max_batch);
+        act_floats = tangent_acts > act_floats ? tangent_acts : act_floats;
+        scratch_floats = tangent_scratch > scratch_floats ? tangent_scratch : scratch_floats;
+    }
+    ws->acts = malloc((act_floats + 1) * sizeof(float));
+    ws->scratch = malloc((scratch_floats + 1) * sizeof(float));
     ws->dout = malloc(BD * sizeof(float));
     ws->dx = malloc(BD * sizeof(float));
     ws->raw = malloc(BD * sizeof(float));
@@ -421,6 +429,34 @@ int snet_model_score_vjp(const snet_model *m, snet_workspace *ws, size_t B, cons
                          const float *x, const float *v, float *vjp)
 {
     return snet_model_score_and_vjp(m, ws, B, t, x, v, NULL, vjp);
+}
+
+int snet_model_score_jvp(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
+                         const float *x, const float *v, float *score, float *jvp)
+{
+    if (!m->arch->tangent_forward || !m->arch->tangent_act_size)
+        return SNET_EINVAL;
+    if (B == 0 || B > ws->max_batch || ws->dim != snet_config_dim(&m->cfg))
+        return SNET_EINVAL;
+    size_t D = ws->dim;
+    // s = c·r ⇒ (∂s/∂x)v = c·(∂r/∂x)v; the tangent goes straight into jvp and is scaled there
+    m->arch->tangent_forward(&m->cfg, m->params, B, x, t, v, ws->raw, jvp, ws->acts);
+    int finite = 1;
+    for (size_t b = 0; b < B; b++) {
+        float c = (float)snet_model_output_scale(m, t[b]);
+        const float *r = ws->raw + b * D;          // (D)
+        float *jv = jvp + b * D;                   // (D)
+        float *s = score ? score + b * D : NULL;   // (D)
+        for (size_t d = 0; d < D; d++) {
+            float sd = c * r[d];
+            if (s)
+                s[d] = sd;
+            jv[d] *= c;
+            finite &= isfinite(sd) && isfinite(jv[d]);
+        }
+        finite &= isfinite(c);
+    }
+    return finite ? SNET_OK : SNET_ENONFINITE;
 }
 
 int snet_model_score_divergence(const snet_model *m, snet_workspace *ws, size_t B, const float *t,

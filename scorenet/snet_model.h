@@ -1,6 +1,6 @@
 /* snet_model.h — a score model: config + architecture + one flat parameter buffer with its table,
- * and the score s_θ(x, t) ≈ ∇ₓ log p_t(x) it computes, with its input vector–Jacobian product and
- * exact divergence.
+ * and the score s_θ(x, t) ≈ ∇ₓ log p_t(x) it computes, with its input vector–Jacobian product,
+ * Jacobian–vector product and exact divergence.
  *
  * Everything here works in model space: x is the scaled data the network sees
  * (x = data_scale·raw + data_shift, see snet_config); converting raw data is the caller's business
@@ -54,8 +54,9 @@ double snet_model_output_scale(const snet_model *m, double t);
 /* Forward floating-point operations for B samples (0 if the architecture does not say). */
 double snet_model_forward_flops(const snet_model *m, size_t B);
 
-/* Activation and scratch buffers for batches up to max_batch. Owned by the caller: allocate once,
- * free with snet_workspace_free (NULL is fine). Returns NULL if out of memory or max_batch = 0. */
+/* Activation and scratch buffers for batches up to max_batch, sized for the tangent pass too where
+ * the architecture has one. Owned by the caller: allocate once, free with snet_workspace_free
+ * (NULL is fine). Returns NULL if out of memory or max_batch = 0. */
 typedef struct snet_workspace snet_workspace;
 snet_workspace *snet_workspace_alloc(const snet_model *m, size_t max_batch);
 void snet_workspace_free(snet_workspace *ws);
@@ -75,6 +76,14 @@ int snet_model_score_vjp(const snet_model *m, snet_workspace *ws, size_t B, cons
 /* Both at once from the same forward pass: score (B, D) (may be NULL) and vjp (B, D). */
 int snet_model_score_and_vjp(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
                              const float *x, const float *v, float *score, float *vjp);
+
+/* Jacobian–vector product: jvp (B, D), jvp[b] = (∂s_θ(x_b, t_b)/∂x_b)·v[b] = c(t_b)·(∂r/∂x)v[b],
+ * the directional derivative of the score along v (B, D), by one forward-mode tangent pass (cost
+ * ≈ 2 forwards); score (B, D) = s_θ(x, t) from the same pass (may be NULL). Neither output may
+ * alias x or v. Returns SNET_EINVAL if the architecture has no tangent pass (the U-Net), else the
+ * return codes of snet_model_score (SNET_ENONFINITE if a score or jvp entry is not finite). */
+int snet_model_score_jvp(const snet_model *m, snet_workspace *ws, size_t B, const float *t,
+                         const float *x, const float *v, float *score, float *jvp);
 
 /* Exact divergence div[b] = Σ_d ∂s_d/∂x_d (B) by D backward passes after one forward (cost
  * ≈ (1 + 2D) forwards: meant for small D such as the 2-D toy sets); score (B, D) also written if not
