@@ -1,6 +1,6 @@
 /* sgm_sampler.h — sampling from a diffusion model given by any score model: the predictor–corrector
- * sampler, the probability-flow ODE sampler and the reverse-SDE sampler, with inpainting and
- * (through sgm_guided_score) guidance.
+ * sampler, the probability-flow ODE sampler, the reverse-SDE sampler and NCSN's annealed Langevin
+ * dynamics, with inpainting and (through sgm_guided_score) guidance.
  *
  * Common shape of every sampler call:
  *     status = sgm_<kind>_sample(process, model, options, n, seed, first_sample, x, stats, err);
@@ -196,6 +196,41 @@ void sgm_sde_options_init(sgm_sde_options *o);
 int sgm_sde_sample(const sgm_process *process, const sgm_score_model *model,
                    const sgm_sde_options *options, size_t n, uint64_t seed, size_t first_sample,
                    double *x, sgm_stats *stats, slv_error *err);
+
+/* ---- Annealed Langevin dynamics (NCSN) ---------------------------------------------------- */
+
+/* Song & Ermon (NeurIPS 2019), Algorithm 1, on a VE process only (its σ(t) are NCSN's noise
+ * levels). Levels i = 0..L−1 from the largest noise, at the times NCSN-trained models are trained
+ * on (scorenet discrete_steps = L: t = j/(L−1), j = L−1−i):
+ *   t_i = (L−1−i)/(L−1),  σ_i = σ(t_i) = σ_max (σ_min/σ_max)^{i/(L−1)}  (σ_0 = σ_max, σ_{L−1} = σ_min),
+ *   α_i = ε σ_i²/σ_{L−1}²,
+ * and at level i, T times:  x ← x + (α_i/2) s(x, t_i) + √α_i z.
+ * The chain starts from the prior N(0, σ_max² I). With denoise, one noise-free step at the smallest
+ * level follows (Jolicoeur-Martineau et al. 2021; NCSNv2's final step): x ← x + σ_min² s(x, 0).
+ * Every Langevin step adds its noise (the last one too). */
+typedef struct sgm_ald_options {
+    size_t n_levels;        /* L, 2 .. 2^26 − 1; default 10 */
+    size_t steps_per_level; /* T, 1 .. 2^20 − 1; default 100 */
+    double step_lr;         /* ε > 0 (the step at the smallest level); default 2e-5 (NCSN) */
+    int denoise;            /* default 1 */
+    volatile int *interrupt; /* default NULL; polled before every step */
+} sgm_ald_options;
+
+void sgm_ald_options_init(sgm_ald_options *o);
+
+/* Prior sample (SGM_STREAM_PRIOR) then the chain above. Noise of sample i at step k of level l:
+ * stream SGM_STREAM_STEP(l, k). stats->nfe = L T (+1 with denoise). SLV_EUNSUPPORTED for VP and
+ * sub-VP processes; SLV_EINVAL (naming the option) for n_levels < 2, steps_per_level = 0, step_lr
+ * not a finite value > 0. */
+int sgm_ald_sample(const sgm_process *process, const sgm_score_model *model,
+                   const sgm_ald_options *options, size_t n, uint64_t seed, size_t first_sample,
+                   double *x, sgm_stats *stats, slv_error *err);
+
+/* Same, starting from the given states x[n*d] at the largest level (t_0 = 1) instead of a prior
+ * sample (x is updated in place). */
+int sgm_ald_sample_from(const sgm_process *process, const sgm_score_model *model,
+                        const sgm_ald_options *options, size_t n, uint64_t seed,
+                        size_t first_sample, double *x, sgm_stats *stats, slv_error *err);
 
 #ifdef __cplusplus
 }
