@@ -1,5 +1,6 @@
-/* scoresde train — continuous-time denoising score matching of a score network on a 2-D toy set,
- * a Gaussian mixture or Fashion-MNIST, with checkpoints and exact resume. */
+/* scoresde train — score matching of a score network (denoising, sliced, variance-reduced sliced
+ * or exact; continuous time or the NCSN/DDPM discrete schedules) on a 2-D toy set, a Gaussian
+ * mixture or Fashion-MNIST, with checkpoints and exact resume. */
 #include <math.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -15,9 +16,14 @@
 
 static const cli_command train_command = {
     "train",
-    "Trains a time-conditional score network by denoising score matching (t ~ U(1e-5, 1), loss\n"
-    "weighted by s(t)^2 or, with --weighting likelihood, g(t)^2), Adam with warm-up and gradient\n"
-    "clipping, EMA of the weights. A checkpoint (--checkpoint, default OUT.ckpt) is written\n"
+    "Trains a time-conditional score network by score matching on perturbed data (t ~ U(1e-5, 1),\n"
+    "loss weighted by s(t)^2 or, with --weighting likelihood, g(t)^2), Adam with warm-up and gradient\n"
+    "clipping, EMA of the weights. --objective: dsm (denoising, default), ssm (sliced,\n"
+    "E[2 v'Jv + (v's)^2] over --projections directions v), ssm-vr (E[2 v'Jv + |s|^2]) or esm (exact,\n"
+    "2 tr J + |s|^2; data dimension <= 64); all four have the same minimiser. --noise-levels K trains on\n"
+    "the original discrete schedules instead of t ~ U: NCSN's K geometric noise levels with --sde ve\n"
+    "(sample with --sampler ald), DDPM's K steps with --sde vp (epsilon-prediction; sample with\n"
+    "--predictor ancestral); the continuous samplers work on both. A checkpoint (--checkpoint, default OUT.ckpt) is written\n"
     "atomically every --checkpoint-every steps; --resume continues from it and ends with exactly\n"
     "the weights of an uninterrupted run. --log writes step,loss,loss_avg,grad_norm,lr,steps_per_sec.",
     "--data DATA --out MODEL.sgm [options]",
@@ -45,12 +51,20 @@ static int on_progress(const snet_train_progress *p, void *ctx)
     return cli_interrupted;
 }
 
+/* 1/(2πΔτ) with Δτ = ln(σ_max/σ_min)/(L−1), the spacing of L NCSN levels in τ = log σ (see below). */
+static float ncsn_fourier_scale(size_t levels, double sigma_min, double sigma_max)
+{
+    return (float)((double)(levels - 1) / (2.0 * M_PI * log(sigma_max / sigma_min)));
+}
+
 int cmd_train(int argc, char **argv)
 {
     const char *data_name = NULL, *sde_name = "vp", *arch_name = "mlp", *out = NULL, *checkpoint = NULL;
+    const char *objective_name = "dsm", *projection_name = "rademacher";
+    size_t projections = 1, noise_levels = 0;
     const char *log_path = NULL, *weighting = "std2", *data_dir = NULL, *range = "-1..1", *reduce = "ordered";
     size_t hidden = 0, blocks = 0, fourier = 0, base_channels = 0, levels = 0;
-    double sigma_min = 0, sigma_max = 0, beta_min = 0, beta_max = 0;
+    double fourier_scale = 0, sigma_min = 0, sigma_max = 0, beta_min = 0, beta_max = 0;
     long threads = 0;
     int resume = 0, quiet = 0, no_layer_norm = 0;
     snet_train_options opt;
@@ -75,6 +89,10 @@ int cmd_train(int argc, char **argv)
         {"hidden", CLI_SIZE, &hidden, "MLP width (0: 256 toy, 1024 images)", NULL, 0, 65536, 0, NULL, 0},
         {"blocks", CLI_SIZE, &blocks, "MLP residual blocks (0: 3)", NULL, 0, 1000, 0, NULL, 0},
         {"fourier", CLI_SIZE, &fourier, "Fourier features of t (0: 64)", NULL, 0, 4096, 0, NULL, 0},
+        {"fourier-scale", CLI_DOUBLE, &fourier_scale, "std of the random Fourier frequencies of the time "
+         "input (0: 16; with --noise-levels L and --sde ve: (L-1)/(2 pi ln(sigma_max/sigma_min)), smooth "
+         "across the levels)", NULL,
+         0, 1e4, 0, NULL, 0},
         {"no-layer-norm", CLI_FLAG, &no_layer_norm, "MLP without LayerNorm", NULL, 0, 0, 0, NULL, 0},
         {"base-channels", CLI_SIZE, &base_channels, "U-Net channels at full resolution (0: 32)", NULL, 0,
          4096, 0, NULL, 0},
@@ -86,6 +104,15 @@ int cmd_train(int argc, char **argv)
         {"grad-clip", CLI_DOUBLE, &clip, "global gradient-norm bound (0: none)", NULL, 0, 1e10, 0, NULL, 0},
         {"ema", CLI_DOUBLE, &ema, "EMA decay of the weights (0: off)", NULL, 0, 1, 0, NULL, 0},
         {"weighting", CLI_CHOICE, &weighting, "loss weighting lambda(t)", "std2,likelihood", 0, 0, 0, NULL, 0},
+        {"objective", CLI_CHOICE, &objective_name, "training objective: denoising, sliced, "
+         "variance-reduced sliced or exact score matching", "dsm,ssm,ssm-vr,esm", 0, 0, 0, NULL, 0},
+        {"projections", CLI_SIZE, &projections, "ssm, ssm-vr: random directions per sample", NULL, 1,
+         1024, 0, NULL, 0},
+        {"projection", CLI_CHOICE, &projection_name, "ssm, ssm-vr: distribution of the directions",
+         "rademacher,gaussian", 0, 0, 0, NULL, 0},
+        {"noise-levels", CLI_SIZE, &noise_levels, "discrete noise schedule (0: continuous time): NCSN's "
+         "geometric noise levels (--sde ve) or DDPM's steps (--sde vp)", NULL, 0, SNET_MAX_DISCRETE_STEPS,
+         0, NULL, 0},
         {"seed", CLI_U64, &seed, "seed of initialisation and every draw", NULL, 0, 0, 0, NULL, 0},
         {"out", CLI_STRING, &out, "weights file to write (.sgm)", NULL, 0, 0, 0, NULL, 0},
         {"checkpoint", CLI_STRING, &checkpoint, "checkpoint file (default OUT.ckpt)", NULL, 0, 0, 0, NULL, 0},
@@ -155,8 +182,38 @@ int cmd_train(int argc, char **argv)
     if (sigma_max > 0) cfg.sigma_max = (float)sigma_max;
     if (beta_min > 0) cfg.beta_min = (float)beta_min;
     if (beta_max > 0) cfg.beta_max = (float)beta_max;
+    if (noise_levels && (sde == SNET_SDE_SUBVP || noise_levels < 2)) {
+        status = cli_usage_error(&train_command, "--noise-levels %zu: expected 0 (continuous time) or "
+                                 "at least 2, with --sde ve (NCSN) or vp (DDPM); sub-VP has no "
+                                 "discrete counterpart", noise_levels);
+        goto done;
+    }
+    cfg.discrete_steps = (uint32_t)noise_levels;
+    /* The VE network sees τ = log σ(t), in which NCSN's levels are Δτ = ln(σ_max/σ_min)/(L−1)
+     * apart. Frequencies of std 16 turn the phase 2πWΔτ by tens of radians between two levels: the
+     * network then knows the levels only, and the continuous samplers, which ask between them,
+     * fail (mode weights off by 0.1 on models/gmm2d.txt). A std of 1/(2πΔτ) turns it by about a
+     * radian, and PC and ODE sampling match the continuous-time model's. */
+    if (fourier_scale > 0)
+        cfg.fourier_scale = (float)fourier_scale;
+    else if (noise_levels && sde == SNET_SDE_VE)
+        cfg.fourier_scale = ncsn_fourier_scale(noise_levels, cfg.sigma_min, cfg.sigma_max);
     if (snet_config_validate(&cfg, msg, sizeof msg)) {
         status = cli_usage_error(&train_command, "%s", msg);
+        goto done;
+    }
+    snet_objective_by_name(objective_name, &opt.objective);
+    snet_projection_by_name(projection_name, &opt.projection);
+    opt.projections = projections;
+    if (opt.objective != SNET_OBJECTIVE_DSM && arch != SNET_ARCH_MLP) {
+        status = cli_usage_error(&train_command, "--objective %s needs the tangent pass of --arch mlp "
+                                 "(the %s has none); use --objective dsm", objective_name, arch_name);
+        goto done;
+    }
+    if (opt.objective == SNET_OBJECTIVE_ESM && snet_config_dim(&cfg) > SNET_ESM_MAX_DIM) {
+        status = cli_usage_error(&train_command, "--objective esm takes the full trace, one tangent pass "
+                                 "per data dimension: refused for D = %zu > %u (use ssm or ssm-vr)",
+                                 snet_config_dim(&cfg), SNET_ESM_MAX_DIM);
         goto done;
     }
     if (!checkpoint) {
@@ -215,8 +272,9 @@ int cmd_train(int argc, char **argv)
             cli_fail("train", "%s", msg);
         goto done;
     }
-    printf("trained %s %s on %s: steps %llu..%llu%s, loss %.5f -> %.5f, %.1f s -> %s\n", arch_name,
-           sde_name, data_name, (unsigned long long)report.start_step, (unsigned long long)report.end_step,
+    printf("trained %s %s (%s%s) on %s: steps %llu..%llu%s, loss %.5f -> %.5f, %.1f s -> %s\n", arch_name,
+           sde_name, objective_name, noise_levels ? (sde == SNET_SDE_VE ? ", NCSN levels" : ", DDPM steps") : "",
+           data_name, (unsigned long long)report.start_step, (unsigned long long)report.end_step,
            report.resumed ? " (resumed)" : "", report.first_loss, report.final_loss_avg, report.seconds, out);
     status = 0;
 done:

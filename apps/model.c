@@ -102,6 +102,8 @@ static int load_network(const char *path, const process_options *po, size_t max_
     m->process.beta_max = cfg->beta_max;
     if (po->set_N)
         m->process.N = po->N;
+    else if (cfg->sde == SNET_SDE_VP && cfg->discrete_steps)
+        m->process.N = cfg->discrete_steps; /* DDPM: the ancestral predictor walks its own β_i */
 
     m->dim = snet_config_dim(cfg);
     m->channels = cfg->channels;

@@ -4,7 +4,9 @@
  *   --model gmm:FILE     the Gaussian-mixture oracle of a GMM text file (exact score, VJP and
  *                        divergence); the process comes from --sde and its options.
  *   --model FILE.sgm     a trained network (scorenet weights file, EMA weights); the process is
- *                        the one it was trained for (--sde options must agree or be left unset).
+ *                        the one it was trained for (--sde options must agree or be left unset);
+ *                        a DDPM-trained network (VP, discrete_steps = N) sets the process's N to
+ *                        its own N unless --N is given, so the ancestral predictor uses its β_i.
  *
  * All points the tool reads and writes (CSV/.npy) are in model space, the space the SDE runs in:
  * for the toy sets the data itself, for images pixel/255 scaled to the model's range ([−1, 1] by

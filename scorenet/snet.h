@@ -49,7 +49,16 @@ typedef struct snet_config {
     /* data scaling: the model sees x = data_scale·raw + data_shift (images: raw in [0,255] → [−1,1]) */
     float data_scale, data_shift;
     uint32_t quantized;    /* 1: 8-bit data with uniform dequantisation (bits/dim offset applies) */
+    /* 0: trained in continuous time (t ~ U(ε, 1)). Otherwise the discrete noise schedule of the
+     * original papers, expressed through the same processes (snet_discrete_time):
+     *   VE: NCSN, discrete_steps = L geometric noise levels σ_max = σ(1) > … > σ(0) = σ_min at
+     *       t_i = i/(L−1), i = 0..L−1;
+     *   VP: DDPM, discrete_steps = N steps, β_i = linspace(β_min/N, β_max/N, N)_i, trained at
+     *       t_i = (i+1)/N with the exact discrete ᾱ_i = Π_{j≤i}(1 − β_j).
+     * The model's score is still c(t)·r with the continuous s(t), so every sampler applies. */
+    uint32_t discrete_steps;
 } snet_config;
+#define SNET_MAX_DISCRETE_STEPS 100000u
 
 /* Fills a config with defaults for an architecture and data shape (the defaults documented in
  * docs/ and `scoresde train --help`). */
@@ -63,6 +72,12 @@ double snet_marginal_std(const snet_config *cfg, double t);
 double snet_marginal_mean(const snet_config *cfg, double t);
 /* g(t)² of the configured SDE (for the likelihood weighting). */
 double snet_diffusion_sq(const snet_config *cfg, double t);
+
+/* The discrete schedule of a config with discrete_steps = K > 0 (see snet_config), i in 0..K−1:
+ * the time t_i the network is conditioned on, and the perturbation x = m_i x0 + s_i z used in
+ * training (VE: m_i = 1, s_i = σ(t_i); VP: m_i = √ᾱ_i, s_i = √(1 − ᾱ_i)). Returns SNET_EINVAL
+ * (and leaves the outputs alone) for K = 0, i ≥ K, K < 2 with VE, or sub-VP. */
+int snet_discrete_time(const snet_config *cfg, uint32_t i, double *t, double *mean, double *std);
 
 /* One named tensor of the flat parameter buffer (the parameter table). Offsets and sizes count
  * floats. Non-trainable tensors (the fixed random Fourier frequencies) are stored and saved like
@@ -101,6 +116,22 @@ typedef struct snet_arch_ops {
     /* Optional (may be NULL): floating-point operations of one forward pass on B samples
      * (2 per multiply–add of the matrix products; element-wise work not counted). */
     double (*forward_flops)(const snet_config *cfg, size_t B);
+    /* Optional (all four NULL when the architecture has no tangent pass; the score-matching
+     * objectives that need vᵀ(∂r/∂x)v then refuse it). Forward-mode differentiation in x:
+     * tangent_forward writes out = r(x, t) (B, D) and tout = (∂r/∂x)·v (B, D), the directional
+     * derivative along v (B, D; time is not perturbed), keeping both passes' activations in
+     * acts (tangent_act_size floats). tangent_backward: given dout = ∂L/∂out and
+     * dtout = ∂L/∂tout (B, D each), ADDS ∂L/∂θ into dparams (through both the primal and the
+     * tangent pass, second derivatives of the non-linearities included), using scratch of
+     * tangent_scratch_size floats. */
+    size_t (*tangent_act_size)(const snet_config *cfg, size_t B);
+    size_t (*tangent_scratch_size)(const snet_config *cfg, size_t B);
+    void (*tangent_forward)(const snet_config *cfg, const float *params, size_t B, const float *x,
+                            const float *t, const float *v, float *out, float *tout, float *acts);
+    void (*tangent_backward)(const snet_config *cfg, const float *params, size_t B,
+                             const float *x, const float *t, const float *v, const float *acts,
+                             const float *dout, const float *dtout, float *dparams,
+                             float *scratch);
 } snet_arch_ops;
 
 extern const snet_arch_ops snet_arch_mlp;

@@ -12,10 +12,15 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* Version 1 holds the first 20 config fields; version 2 adds discrete_steps. A writer emits
+ * version 1 whenever discrete_steps is 0, so continuous-time models stay readable by version-1
+ * readers. */
 enum {
-    CONFIG_FIELDS = 20,
+    CONFIG_FIELDS = 21,
+    CONFIG_FIELDS_V1 = 20,
     CONFIG_BYTES = 4 * CONFIG_FIELDS,
-    FIXED_HEAD = 4 + 4 + 4 + 4 + CONFIG_BYTES + 4, /* magic .. note_bytes */
+    CONFIG_BYTES_V1 = 4 * CONFIG_FIELDS_V1,
+    FIXED_HEAD_V1 = 4 + 4 + 4 + 4 + CONFIG_BYTES_V1 + 4, /* magic .. note_bytes */
     TABLE_HEAD = 8 + 8 + 4,                        /* step, n_params, n_tensors */
     TENSOR_BYTES = SNET_NAME_MAX + 4 + 4 * SNET_MAX_DIMS + 8 + 4 + 4, /* 68 */
     MAX_TENSORS = 1 << 20
@@ -87,7 +92,7 @@ static void get_floats(float *a, const unsigned char *p, size_t n)
 }
 
 /* The config block: every field of snet_config in declaration order, 4 bytes each. */
-static void put_config(unsigned char *p, const snet_config *c)
+static void put_config(unsigned char *p, const snet_config *c, int n_fields)
 {
     uint32_t u[CONFIG_FIELDS];
     float f;
@@ -114,11 +119,12 @@ static void put_config(unsigned char *p, const snet_config *c)
     F32(c->data_shift);
 #undef F32
     u[k++] = c->quantized;
-    for (int i = 0; i < CONFIG_FIELDS; i++)
+    u[k++] = c->discrete_steps;
+    for (int i = 0; i < n_fields; i++)
         put_u32(p + 4 * i, u[i]);
 }
 
-static void get_config(snet_config *c, const unsigned char *p)
+static void get_config(snet_config *c, const unsigned char *p, int n_fields)
 {
     memset(c, 0, sizeof *c);
     int k = 0;
@@ -144,6 +150,7 @@ static void get_config(snet_config *c, const unsigned char *p)
     c->data_scale = F32();
     c->data_shift = F32();
     c->quantized = U32();
+    c->discrete_steps = n_fields > CONFIG_FIELDS_V1 ? U32() : 0;
 #undef U32
 #undef F32
 }
@@ -216,7 +223,9 @@ int snet_io_write(const char *path, const snet_model *m, const float *ema, const
         note_bytes = SNET_FILE_NOTE_MAX;
     size_t n = m->n_params;
     uint32_t flags = (ema ? SNET_FILE_FLAG_EMA : 0) | (extra ? SNET_FILE_FLAG_EXTRA : 0);
-    size_t total = FIXED_HEAD + note_bytes + TABLE_HEAD + TENSOR_BYTES * m->n_tensors + 4 * n +
+    uint32_t version = m->cfg.discrete_steps ? SNET_FILE_VERSION : 1u;
+    int n_fields = version == 1u ? CONFIG_FIELDS_V1 : CONFIG_FIELDS;
+    size_t total = FIXED_HEAD_V1 + 4 * (size_t)(n_fields - CONFIG_FIELDS_V1) + note_bytes + TABLE_HEAD + TENSOR_BYTES * m->n_tensors + 4 * n +
                    (ema ? 4 * n : 0) + (extra ? 8 + extra_bytes : 0) + 4;
     unsigned char *buf = calloc(total, 1), *p = buf;
     if (!buf) {
@@ -224,10 +233,10 @@ int snet_io_write(const char *path, const snet_model *m, const float *ema, const
         return SNET_ENOMEM;
     }
     memcpy(p, SNET_FILE_MAGIC, 4), p += 4;
-    put_u32(p, SNET_FILE_VERSION), p += 4;
+    put_u32(p, version), p += 4;
     put_u32(p, flags), p += 4;
-    put_u32(p, CONFIG_BYTES), p += 4;
-    put_config(p, &m->cfg), p += CONFIG_BYTES;
+    put_u32(p, 4u * (uint32_t)n_fields), p += 4;
+    put_config(p, &m->cfg, n_fields), p += 4 * n_fields;
     put_u32(p, (uint32_t)note_bytes), p += 4;
     memcpy(p, note ? note : "", note_bytes), p += note_bytes;
     put_u64(p, step), p += 8;
@@ -353,26 +362,28 @@ int snet_io_read(const char *path, snet_file_contents *out, char *msg, size_t ms
              SNET_FILE_MAGIC);
     }
     if (size < 8)
-        FAIL(SNET_EFORMAT, "truncated: file holds %zu bytes, the header needs at least %d", size, FIXED_HEAD);
+        FAIL(SNET_EFORMAT, "truncated: file holds %zu bytes, the header needs at least %d", size, FIXED_HEAD_V1);
     uint32_t version = get_u32(data + 4);
-    if (version != SNET_FILE_VERSION)
-        FAIL(SNET_EFORMAT, "version %u not supported (expected %u)", version, SNET_FILE_VERSION);
-    if (size < FIXED_HEAD)
-        FAIL(SNET_EFORMAT, "truncated: file holds %zu bytes, the header needs at least %d", size, FIXED_HEAD);
+    if (version < 1u || version > SNET_FILE_VERSION)
+        FAIL(SNET_EFORMAT, "version %u not supported (expected 1..%u)", version, SNET_FILE_VERSION);
+    int n_fields = version == 1u ? CONFIG_FIELDS_V1 : CONFIG_FIELDS;
+    size_t config_size = 4 * (size_t)n_fields, fixed_head = FIXED_HEAD_V1 + config_size - CONFIG_BYTES_V1;
+    if (size < fixed_head)
+        FAIL(SNET_EFORMAT, "truncated: file holds %zu bytes, the header needs at least %zu", size, fixed_head);
     uint32_t flags = get_u32(data + 8);
     if (flags & ~(uint32_t)(SNET_FILE_FLAG_EMA | SNET_FILE_FLAG_EXTRA))
         FAIL(SNET_EFORMAT, "unknown flags 0x%x (this reader knows 0x%x)", flags,
              SNET_FILE_FLAG_EMA | SNET_FILE_FLAG_EXTRA);
     uint32_t config_bytes = get_u32(data + 12);
-    if (config_bytes != CONFIG_BYTES)
-        FAIL(SNET_EFORMAT, "config block of %u bytes (expected %d for version %u)", config_bytes,
-             CONFIG_BYTES, version);
+    if (config_bytes != config_size)
+        FAIL(SNET_EFORMAT, "config block of %u bytes (expected %zu for version %u)", config_bytes,
+             config_size, version);
     snet_config cfg;
-    get_config(&cfg, data + 16);
-    uint32_t note_bytes = get_u32(data + 16 + CONFIG_BYTES);
+    get_config(&cfg, data + 16, n_fields);
+    uint32_t note_bytes = get_u32(data + 16 + config_size);
     if (note_bytes > SNET_FILE_NOTE_MAX)
         FAIL(SNET_EFORMAT, "note of %u bytes (at most %u allowed)", note_bytes, SNET_FILE_NOTE_MAX);
-    size_t pos = FIXED_HEAD;
+    size_t pos = fixed_head;
     size_t need = pos + note_bytes + TABLE_HEAD;
     if (size < need)
         FAIL(SNET_EFORMAT, "truncated: file holds %zu bytes, the header needs %zu", size, need);

@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 #define SNET_FILE_MAGIC "SGM1"
-#define SNET_FILE_VERSION 1u
+#define SNET_FILE_VERSION 2u /* newest version written and read (1 is read too) */
 #define SNET_FILE_NOTE_MAX 65536u          /* bytes of provenance text */
 #define SNET_FILE_FLAG_EMA 1u              /* an EMA copy of the parameters follows them */
 #define SNET_FILE_FLAG_EXTRA 2u            /* an extra block (training state) follows */

@@ -154,6 +154,13 @@ int snet_config_validate(const snet_config *cfg, char *msg, size_t msg_size)
         snprintf(msg, msg_size, "quantized = %u: expected 0 or 1", cfg->quantized);
         return SNET_EINVAL;
     }
+    if (cfg->discrete_steps && (cfg->sde == SNET_SDE_SUBVP || cfg->discrete_steps < 2 ||
+                                cfg->discrete_steps > SNET_MAX_DISCRETE_STEPS)) {
+        snprintf(msg, msg_size, "discrete_steps = %u with the %s SDE: expected 0 (continuous time), "
+                 "or 2..%u noise levels with ve (NCSN) or steps with vp (DDPM)",
+                 cfg->discrete_steps, snet_sde_name(cfg->sde), SNET_MAX_DISCRETE_STEPS);
+        return SNET_EINVAL;
+    }
     return ops->validate ? ops->validate(cfg, msg, msg_size) : SNET_OK;
 }
 
@@ -180,6 +187,28 @@ double snet_marginal_std(const snet_config *cfg, double t)
 double snet_marginal_mean(const snet_config *cfg, double t)
 {
     return cfg->sde == SNET_SDE_VE ? 1.0 : exp(vp_log_mean(cfg, t));
+}
+
+int snet_discrete_time(const snet_config *cfg, uint32_t i, double *t, double *mean, double *std)
+{
+    uint32_t K = cfg->discrete_steps;
+    if (K < 2 || i >= K || (cfg->sde != SNET_SDE_VE && cfg->sde != SNET_SDE_VP))
+        return SNET_EINVAL;
+    if (cfg->sde == SNET_SDE_VE) {
+        *t = (double)i / (double)(K - 1);
+        *mean = 1.0;
+        *std = snet_marginal_std(cfg, *t);
+        return SNET_OK;
+    }
+    /* log ᾱ_i = Σ_{j≤i} log(1 − β_j), β_j = β_min/K + j (β_max − β_min)/(K (K−1)); summed in
+     * double with log1p, K ≤ SNET_MAX_DISCRETE_STEPS terms */
+    double log_alpha_bar = 0.0, span = ((double)cfg->beta_max - cfg->beta_min) / ((double)K * (K - 1));
+    for (uint32_t j = 0; j <= i; j++)
+        log_alpha_bar += log1p(-((double)cfg->beta_min / K + j * span));
+    *t = (double)(i + 1) / (double)K;
+    *mean = exp(0.5 * log_alpha_bar);
+    *std = sqrt(-expm1(log_alpha_bar));
+    return SNET_OK;
 }
 
 double snet_diffusion_sq(const snet_config *cfg, double t)

@@ -1,4 +1,4 @@
-/* snet_train.c — denoising score matching with Adam, EMA, checkpoints; see snet_train.h. */
+/* snet_train.c — score-matching objectives with Adam, EMA, checkpoints; see snet_train.h. */
 #include "snet_train.h"
 #include "snet_io.h"
 #include "snet_layers.h"
@@ -15,7 +15,7 @@
 
 #define OMP_MIN (1 << 20) /* as SNET_OMP_MIN in snet_layers.c */
 #define STATE_MAGIC "SGT1"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u /* 2 adds the objective; version-1 checkpoints (DSM) are still read */
 enum { DOMAIN_TRAIN = 0x7472 }; /* the training noise stream, apart from snet_data's domains */
 
 void snet_train_options_default(snet_train_options *opt)
@@ -32,6 +32,9 @@ void snet_train_options_default(snet_train_options *opt)
     opt->ema_decay = 0.999;
     opt->t_eps = 1e-5;
     opt->weighting = SNET_WEIGHT_STD2;
+    opt->objective = SNET_OBJECTIVE_DSM;
+    opt->projections = 1;
+    opt->projection = SNET_PROJECTION_RADEMACHER;
     opt->checkpoint_every = 1000;
     opt->log_every = 100;
 }
@@ -49,7 +52,72 @@ struct snet_trainer {
     gsl_rng *rng;
     const snet_dataset *drawn_data; // the batch in x0/t/z/xt: (drawn_data, drawn_step); NULL: none
     uint64_t drawn_step;
+    /* the sliced objectives: M rows per sample (M = D for esm), R = B·M rows in all */
+    size_t M;
+    float *x_rows, *t_rows, *dir;   // (R, D), (R), (R, D): x_t, t and a direction per row
+    float *s_rows, *jv_rows;        // (R, D) each: r then s; tangent then J·v; then their gradients
+    double *w_rows;                 // (R)
 };
+
+static const char *const objective_names[] = {"dsm", "ssm", "ssm-vr", "esm"};
+static const char *const projection_names[] = {"rademacher", "gaussian"};
+
+const char *snet_objective_name(snet_objective o)
+{
+    return (unsigned)o < 4 ? objective_names[o] : "unknown";
+}
+
+int snet_objective_by_name(const char *name, snet_objective *out)
+{
+    for (int i = 0; name && i < 4; i++)
+        if (strcmp(name, objective_names[i]) == 0) {
+            *out = (snet_objective)i;
+            return SNET_OK;
+        }
+    return SNET_EINVAL;
+}
+
+const char *snet_projection_name(snet_projection p)
+{
+    return (unsigned)p < 2 ? projection_names[p] : "unknown";
+}
+
+int snet_projection_by_name(const char *name, snet_projection *out)
+{
+    for (int i = 0; name && i < 2; i++)
+        if (strcmp(name, projection_names[i]) == 0) {
+            *out = (snet_projection)i;
+            return SNET_OK;
+        }
+    return SNET_EINVAL;
+}
+
+double snet_sliced_sm_rows(snet_objective objective, size_t n, size_t D, const float *s,
+                           const float *jv, const float *v, const double *w, float *ds,
+                           float *djv)
+{
+    if (objective == SNET_OBJECTIVE_DSM)
+        return NAN;
+    int sliced_norm = objective == SNET_OBJECTIVE_SSM; // (vᵀs)² in place of ‖s‖²
+    double total = 0.0;
+    for (size_t j = 0; j < n; j++) {
+        const float *sj = s + j * D, *jvj = jv + j * D, *vj = v + j * D;
+        double v_jv = 0.0, v_s = 0.0, s_s = 0.0;
+        for (size_t d = 0; d < D; d++) {
+            v_jv += (double)vj[d] * jvj[d];
+            v_s += (double)vj[d] * sj[d];
+            s_s += (double)sj[d] * sj[d];
+        }
+        total += w[j] * (2.0 * v_jv + (sliced_norm ? v_s * v_s : s_s));
+        for (size_t d = 0; d < D; d++) {
+            if (ds)
+                ds[j * D + d] = (float)(w[j] * 2.0 * (sliced_norm ? v_s * vj[d] : sj[d]));
+            if (djv)
+                djv[j * D + d] = (float)(w[j] * 2.0 * vj[d]);
+        }
+    }
+    return total;
+}
 
 static uint64_t splitmix64(uint64_t z)
 {
@@ -77,6 +145,12 @@ void snet_trainer_free(snet_trainer *tr)
     free(tr->m);
     free(tr->v);
     free(tr->ema);
+    free(tr->x_rows);
+    free(tr->t_rows);
+    free(tr->dir);
+    free(tr->s_rows);
+    free(tr->jv_rows);
+    free(tr->w_rows);
     if (tr->rng)
         gsl_rng_free(tr->rng);
     free(tr);
@@ -108,9 +182,42 @@ int snet_trainer_alloc(snet_trainer **out, snet_model *model, const snet_train_o
         snprintf(msg, msg_size, "weighting = %d, expected 0 (s(t)²) or 1 (g(t)², likelihood)", (int)opt->weighting);
         return SNET_EINVAL;
     }
+    if ((unsigned)opt->objective > SNET_OBJECTIVE_ESM ||
+        (unsigned)opt->projection > SNET_PROJECTION_GAUSSIAN) {
+        snprintf(msg, msg_size, "objective = %d, projection = %d: expected 0..3 (dsm, ssm, ssm-vr, "
+                 "esm) and 0..1 (rademacher, gaussian)", (int)opt->objective, (int)opt->projection);
+        return SNET_EINVAL;
+    }
+    size_t D = snet_config_dim(&model->cfg), M = 0;
+    if (opt->objective != SNET_OBJECTIVE_DSM) {
+        const char *obj = snet_objective_name(opt->objective);
+        if (!model->arch->tangent_forward || !model->arch->tangent_backward) {
+            snprintf(msg, msg_size, "objective %s needs vᵀ(∂s/∂x)v, a tangent pass the %s "
+                     "architecture does not have (use the mlp, or dsm)", obj, model->arch->name);
+            return SNET_EINVAL;
+        }
+        if (opt->objective == SNET_OBJECTIVE_ESM && D > SNET_ESM_MAX_DIM) {
+            snprintf(msg, msg_size, "objective esm takes the full trace, D = %zu tangent passes per "
+                     "sample; it is refused above D = %u (use ssm or ssm-vr with --projections)",
+                     D, SNET_ESM_MAX_DIM);
+            return SNET_EINVAL;
+        }
+        if (opt->objective != SNET_OBJECTIVE_ESM && (opt->projections < 1 || opt->projections > 1024)) {
+            snprintf(msg, msg_size, "projections = %zu, expected 1..1024 directions per sample",
+                     opt->projections);
+            return SNET_EINVAL;
+        }
+        M = opt->objective == SNET_OBJECTIVE_ESM ? D : opt->projections;
+        if (opt->batch * M > (1u << 20)) {
+            snprintf(msg, msg_size, "objective %s: batch %zu × %zu directions = %zu rows per step, "
+                     "expected at most 1048576", obj, opt->batch, M, opt->batch * M);
+            return SNET_EINVAL;
+        }
+    }
     snet_trainer *tr = calloc(1, sizeof *tr);
     if (!tr)
         goto oom;
+    tr->M = M;
     tr->model = model;
     tr->opt = *opt;
     tr->B = opt->batch;
@@ -125,8 +232,23 @@ int snet_trainer_alloc(snet_trainer **out, snet_model *model, const snet_train_o
     tr->t = malloc(tr->B * sizeof(float));
     tr->lambda_c = malloc(tr->B * sizeof(double));
     tr->inv_std = malloc(tr->B * sizeof(double));
-    tr->acts = malloc((model->arch->act_size(&model->cfg, tr->B) + 1) * sizeof(float));
-    tr->scratch = malloc((model->arch->scratch_size(&model->cfg, tr->B) + 1) * sizeof(float));
+    size_t act_floats = model->arch->act_size(&model->cfg, tr->B),
+           scratch_floats = model->arch->scratch_size(&model->cfg, tr->B);
+    if (M) {
+        size_t R = tr->B * M;
+        act_floats = model->arch->tangent_act_size(&model->cfg, R);
+        scratch_floats = model->arch->tangent_scratch_size(&model->cfg, R);
+        tr->x_rows = malloc(R * D * sizeof(float));
+        tr->t_rows = malloc(R * sizeof(float));
+        tr->dir = malloc(R * D * sizeof(float));
+        tr->s_rows = malloc(R * D * sizeof(float));
+        tr->jv_rows = malloc(R * D * sizeof(float));
+        tr->w_rows = malloc(R * sizeof(double));
+        if (!tr->x_rows || !tr->t_rows || !tr->dir || !tr->s_rows || !tr->jv_rows || !tr->w_rows)
+            goto oom;
+    }
+    tr->acts = malloc((act_floats + 1) * sizeof(float));
+    tr->scratch = malloc((scratch_floats + 1) * sizeof(float));
     tr->grad = calloc(tr->P, sizeof(float));
     tr->m = calloc(tr->P, sizeof(float));
     tr->v = calloc(tr->P, sizeof(float));
@@ -151,10 +273,12 @@ oom:
 
 uint64_t snet_trainer_steps_done(const snet_trainer *tr) { return tr->step; }
 const float *snet_trainer_ema(const snet_trainer *tr) { return tr->ema; }
+const float *snet_trainer_times(const snet_trainer *tr) { return tr->t; }
 
-/* Draws batch `step` of data and perturbs it: x0, t, z, xt, λ·c and 1/s for all B rows. The draws
- * depend on (seed, step) only, so the shards of one step share them: a second call for the same
- * (data, step) keeps them. apply_grad, eval_loss and load forget them (drawn_data = NULL). */
+/* Draws batch `step` of data and perturbs it: x0, t, z, xt, λ·c and 1/s for all B rows, then for
+ * the sliced objectives the rows' directions. The draws depend on (seed, step) only, so the shards
+ * of one step share them: a second call for the same (data, step) keeps them. apply_grad,
+ * eval_loss and load forget them (drawn_data = NULL). */
 static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
 {
     if (tr->drawn_data == data && tr->drawn_step == step)
@@ -168,10 +292,18 @@ static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
         return status;
     gsl_rng_set(tr->rng, (unsigned long)splitmix64(splitmix64(o->seed ^ DOMAIN_TRAIN) ^ step));
     for (size_t b = 0; b < B; b++) {
-        double t = o->t_eps + (1.0 - o->t_eps) * gsl_rng_uniform(tr->rng);
-        tr->t[b] = (float)t;
-        t = tr->t[b]; // the network sees the float time: schedule it with the same value
-        double mean = snet_marginal_mean(cfg, t), std = snet_marginal_std(cfg, t);
+        double t, mean, std;
+        if (cfg->discrete_steps) {
+            uint32_t level = (uint32_t)gsl_rng_uniform_int(tr->rng, cfg->discrete_steps);
+            snet_discrete_time(cfg, level, &t, &mean, &std);
+            tr->t[b] = (float)t;
+        } else {
+            t = o->t_eps + (1.0 - o->t_eps) * gsl_rng_uniform(tr->rng);
+            tr->t[b] = (float)t;
+            t = tr->t[b]; // the network sees the float time: schedule it with the same value
+            mean = snet_marginal_mean(cfg, t);
+            std = snet_marginal_std(cfg, t);
+        }
         double lambda = o->weighting == SNET_WEIGHT_STD2 ? std * std : snet_diffusion_sq(cfg, t);
         double c = cfg->sde == SNET_SDE_VE ? 1.0 / std : -1.0 / std;
         tr->lambda_c[b] = lambda * c;
@@ -180,6 +312,24 @@ static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
             float z = (float)gsl_ran_gaussian_ziggurat(tr->rng, 1.0);
             tr->z[b * D + d] = z;
             tr->xt[b * D + d] = (float)(mean * tr->x0[b * D + d] + std * z);
+        }
+    }
+    size_t M = tr->M;
+    for (size_t j = 0; j < B * M; j++) {
+        size_t b = j / M;
+        memcpy(tr->x_rows + j * D, tr->xt + b * D, D * sizeof(float));
+        tr->t_rows[j] = tr->t[b];
+        float *v = tr->dir + j * D;
+        if (o->objective == SNET_OBJECTIVE_ESM) {
+            // the D directions √D e_d: their ssm-vr average is exactly 2 tr J + ‖s‖²
+            snet_zero(v, D);
+            v[j % M] = sqrtf((float)D);
+        } else if (o->projection == SNET_PROJECTION_GAUSSIAN) {
+            for (size_t d = 0; d < D; d++)
+                v[d] = (float)gsl_ran_gaussian_ziggurat(tr->rng, 1.0);
+        } else {
+            for (size_t d = 0; d < D; d++)
+                v[d] = gsl_rng_uniform(tr->rng) < 0.5 ? -1.0f : 1.0f;
         }
     }
     tr->drawn_data = data;
@@ -210,10 +360,49 @@ static double dsm_forward_rows(snet_trainer *tr, size_t first, size_t n)
     return total * inv_n;
 }
 
+/* The sliced objectives' forward and tangent pass on the rows of samples [first, first + n):
+ * returns their part of the loss (normalised by B·D) and leaves dL/dr in s_rows and dL/d(tangent
+ * of r) in jv_rows. With s = c r and J v = c (∂r/∂x) v, the row weight is λ/(B·D·M). */
+static double sliced_forward_rows(snet_trainer *tr, size_t first, size_t n)
+{
+    const snet_model *mdl = tr->model;
+    size_t M = tr->M, D = tr->D, j0 = first * M, R = n * M;
+    float *s = tr->s_rows + j0 * D, *jv = tr->jv_rows + j0 * D;
+    mdl->arch->tangent_forward(&mdl->cfg, mdl->params, R, tr->x_rows + j0 * D, tr->t_rows + j0,
+                               tr->dir + j0 * D, s, jv, tr->acts);
+    double inv_n = 1.0 / ((double)tr->B * (double)D * (double)M);
+    for (size_t j = j0; j < j0 + R; j++) {
+        size_t b = j / M;
+        double c = mdl->cfg.sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b];
+        tr->w_rows[j] = tr->lambda_c[b] / c * inv_n;
+        for (size_t d = 0; d < D; d++) {
+            tr->s_rows[j * D + d] = (float)(c * tr->s_rows[j * D + d]);
+            tr->jv_rows[j * D + d] = (float)(c * tr->jv_rows[j * D + d]);
+        }
+    }
+    // gradients overwrite the scores and tangents they came from, then scale back to r's space
+    double loss = snet_sliced_sm_rows(tr->opt.objective, R, D, s, jv, tr->dir + j0 * D,
+                                      tr->w_rows + j0, s, jv);
+    for (size_t j = j0; j < j0 + R; j++) {
+        size_t b = j / M;
+        float c = (float)(mdl->cfg.sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b]);
+        for (size_t d = 0; d < D; d++) {
+            tr->s_rows[j * D + d] *= c;
+            tr->jv_rows[j * D + d] *= c;
+        }
+    }
+    return loss;
+}
+
+static double forward_rows(snet_trainer *tr, size_t first, size_t n)
+{
+    return tr->M ? sliced_forward_rows(tr, first, n) : dsm_forward_rows(tr, first, n);
+}
+
 double snet_trainer_eval_loss(snet_trainer *tr, snet_dataset *data, uint64_t step)
 {
     tr->drawn_data = NULL;
-    double loss = dsm_draw(tr, data, step) ? NAN : dsm_forward_rows(tr, 0, tr->B);
+    double loss = dsm_draw(tr, data, step) ? NAN : forward_rows(tr, 0, tr->B);
     tr->drawn_data = NULL;
     return loss;
 }
@@ -233,8 +422,15 @@ int snet_trainer_shard_grad(snet_trainer *tr, snet_dataset *data, size_t first, 
         return status;
     }
     const snet_model *mdl = tr->model;
-    *loss = dsm_forward_rows(tr, first, count);
+    *loss = forward_rows(tr, first, count);
     snet_zero(grad, tr->P);
+    if (tr->M) {
+        size_t j0 = first * tr->M, R = count * tr->M, D = tr->D;
+        mdl->arch->tangent_backward(&mdl->cfg, mdl->params, R, tr->x_rows + j0 * D, tr->t_rows + j0,
+                                    tr->dir + j0 * D, tr->acts, tr->s_rows + j0 * D,
+                                    tr->jv_rows + j0 * D, grad, tr->scratch);
+        return SNET_OK;
+    }
     mdl->arch->backward(&mdl->cfg, mdl->params, count, tr->xt + first * tr->D, tr->t + first, tr->acts,
                         tr->dout + first * tr->D, grad, NULL, tr->scratch);
     return SNET_OK;
@@ -372,10 +568,12 @@ static void r_f32s(const unsigned char **p, float *a, size_t n)
 /* magic, version, step, seed, batch, lr, warmup, clip, beta1, beta2, eps, ema, t_eps, weighting,
  * has_ema, n_params */
 enum { STATE_HEAD = 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 8 };
+/* version 2 then: objective, projection (u32 each), projections (u64) */
+enum { STATE_HEAD_V2 = STATE_HEAD + 4 + 4 + 8 };
 
 int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_t msg_size)
 {
-    size_t bytes = STATE_HEAD + 8 * tr->P;
+    size_t bytes = STATE_HEAD_V2 + 8 * tr->P;
     unsigned char *buf = malloc(bytes);
     if (!buf) {
         snprintf(msg, msg_size, "%s: out of memory for %zu bytes of training state", path, bytes);
@@ -399,6 +597,9 @@ int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_
     w_u32(&w, (uint32_t)o->weighting);
     w_u32(&w, tr->ema != NULL);
     w_u64(&w, tr->P);
+    w_u32(&w, (uint32_t)o->objective);
+    w_u32(&w, (uint32_t)o->projection);
+    w_u64(&w, o->projections);
     w_f32s(&w, tr->m, tr->P);
     w_f32s(&w, tr->v, tr->P);
     int rc = snet_io_write(path, tr->model, tr->ema, o->note, tr->step, buf, bytes, msg, msg_size);
@@ -421,7 +622,7 @@ static int config_diff(const snet_config *a, const snet_config *b, char *out, si
     }
     U(arch) U(channels) U(height) U(width) U(hidden) U(n_blocks) U(n_fourier) F(fourier_scale)
     U(layer_norm) U(base_channels) U(n_levels) U(n_groups) U(sde) F(sigma_min) F(sigma_max)
-    F(beta_min) F(beta_max) F(data_scale) F(data_shift) U(quantized)
+    F(beta_min) F(beta_max) F(data_scale) F(data_shift) U(quantized) U(discrete_steps)
 #undef U
 #undef F
     return 0;
@@ -452,9 +653,15 @@ int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_
     }
     const unsigned char *p = (const unsigned char *)c.extra + 4;
     uint32_t version = r_u32(&p);
-    if (version != STATE_VERSION) {
-        snprintf(msg, msg_size, "%s: training state version %u not supported (expected %u)", path,
+    if (version < 1u || version > STATE_VERSION) {
+        snprintf(msg, msg_size, "%s: training state version %u not supported (expected 1..%u)", path,
                  version, STATE_VERSION);
+        goto done;
+    }
+    size_t head = version == 1u ? STATE_HEAD : STATE_HEAD_V2;
+    if (c.extra_bytes < head) {
+        snprintf(msg, msg_size, "%s: training state of %zu bytes, version %u needs at least %zu",
+                 path, c.extra_bytes, version, head);
         goto done;
     }
     uint64_t step = r_u64(&p), seed = r_u64(&p), batch = r_u64(&p);
@@ -464,6 +671,13 @@ int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_
            ema_decay = r_f64(&p), t_eps = r_f64(&p);
     uint32_t weighting = r_u32(&p), has_ema = r_u32(&p);
     uint64_t n = r_u64(&p);
+    uint32_t objective = SNET_OBJECTIVE_DSM, projection = SNET_PROJECTION_RADEMACHER;
+    uint64_t projections = 1;
+    if (version >= 2u) {
+        objective = r_u32(&p);
+        projection = r_u32(&p);
+        projections = r_u64(&p);
+    }
 #define OPT_U(name, file_v, want)                                                                    \
     if ((uint64_t)(file_v) != (uint64_t)(want)) {                                                    \
         snprintf(msg, msg_size, "%s: cannot resume: " name " is %llu in the checkpoint, %llu requested", \
@@ -489,9 +703,19 @@ int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_
     OPT_D("ema_decay", ema_decay, o->ema_decay)
     OPT_D("t_eps", t_eps, o->t_eps)
     OPT_U("weighting", weighting, o->weighting)
+    if (objective != (uint32_t)o->objective) {
+        snprintf(msg, msg_size, "%s: cannot resume: objective is %s in the checkpoint, %s requested",
+                 path, snet_objective_name((snet_objective)objective), snet_objective_name(o->objective));
+        rc = SNET_EINVAL;
+        goto done;
+    }
+    if (o->objective == SNET_OBJECTIVE_SSM || o->objective == SNET_OBJECTIVE_SSM_VR) {
+        OPT_U("projections", projections, o->projections)
+        OPT_U("projection (0 rademacher, 1 gaussian)", projection, o->projection)
+    }
 #undef OPT_U
 #undef OPT_D
-    if (n != tr->P || c.extra_bytes != STATE_HEAD + 8 * tr->P || (has_ema != 0) != (tr->ema != NULL) ||
+    if (n != tr->P || c.extra_bytes != head + 8 * tr->P || (has_ema != 0) != (tr->ema != NULL) ||
         (has_ema != 0) != (c.ema != NULL) || step != c.step) {
         snprintf(msg, msg_size, "%s: training state inconsistent: %llu Adam moments for %zu parameters, "
                  "%zu bytes, EMA %s/%s, step %llu vs %llu", path, (unsigned long long)n, tr->P,

@@ -1,5 +1,7 @@
-/* snet_train.h — continuous-time denoising score matching (Song et al. 2021, eq. 7) for VE, VP and
- * sub-VP, with Adam, warm-up, global-norm clipping, EMA, atomic checkpoints and exact resume.
+/* snet_train.h — score-matching training of the score network for VE, VP and sub-VP: continuous-time
+ * denoising score matching (Song et al. 2021, eq. 7; the default), sliced score matching with and
+ * without variance reduction, exact score matching, and the discrete-noise schedules of NCSN and
+ * DDPM; with Adam, warm-up, global-norm clipping, EMA, atomic checkpoints and exact resume.
  *
  * One step k (k = 0, 1, ... counts completed steps):
  *   x0 (B, D) = snet_dataset_batch(data, seed, k)
@@ -12,6 +14,22 @@
  *   Adam (bias-corrected), learning rate lr · min(1, (k+1)/warmup)
  *   EMA: decay_k = min(decay, (1 + n)/(10 + n)), n = k + 1 (the official ExponentialMovingAverage
  *        with num_updates); ema ← ema + (1 − decay_k)(θ − ema)
+ *
+ * Objectives other than DSM (snet_objective) replace the loss line: on the same perturbed x_t,
+ * with s = s_θ(x_t, t_b), J = ∂s/∂x and directions v_bm (m < M),
+ *   ssm     loss = 1/(B·D) Σ_b λ(t_b) (1/M) Σ_m [2 v_bmᵀ J v_bm + (v_bmᵀ s)²]
+ *   ssm-vr  loss = 1/(B·D) Σ_b λ(t_b) (1/M) Σ_m [2 v_bmᵀ J v_bm + ‖s‖²]
+ *   esm     loss = 1/(B·D) Σ_b λ(t_b) [2 tr J + ‖s‖²]   (ssm-vr over the D directions √D e_d)
+ * The DSM loss equals E λ [2 tr J + ‖s‖²] + a constant (integration by parts: E[s·∇log p(x_t|x_0)]
+ * = −E[tr J]), so all four have the same minimiser, the same gradient in expectation, and their
+ * values differ by that constant only: this is "weighted like DSM". vᵀJv comes from the tangent
+ * pass of the architecture (snet_arch_ops.tangent_forward; the MLP has one, the U-Net does not).
+ * The directions are drawn after the DSM draws of the step: Rademacher (±1) or N(0, I).
+ * With a discrete schedule (cfg->discrete_steps = K > 0, snet_config) t_b is not uniform but the
+ * time t_i of a level i drawn uniformly from 0..K−1, and x_t = m_i x0 + s_i z uses that level's
+ * exact discrete m_i, s_i (snet_discrete_time): NCSN for VE, with λ = σ_i²; DDPM for VP, where
+ * the DSM loss with λ = s_i² is the ε-prediction loss ‖r − z‖².
+ *
  * Every random number of step k comes from (seed, k) alone, so a run resumed from a checkpoint at
  * step K ends with exactly the bits of an uninterrupted run (same library, same thread count).
  *
@@ -33,6 +51,39 @@ typedef enum snet_weighting {
     SNET_WEIGHT_STD2 = 0,      /* λ(t) = s(t)² (official default) */
     SNET_WEIGHT_LIKELIHOOD = 1 /* λ(t) = g(t)² */
 } snet_weighting;
+
+/* The training objective (see the top of this file). */
+typedef enum snet_objective {
+    SNET_OBJECTIVE_DSM = 0,    /* denoising score matching (default) */
+    SNET_OBJECTIVE_SSM = 1,    /* sliced score matching */
+    SNET_OBJECTIVE_SSM_VR = 2, /* sliced score matching, variance-reduced */
+    SNET_OBJECTIVE_ESM = 3     /* exact score matching: D tangent passes per sample */
+} snet_objective;
+/* ESM costs D tangent passes per sample: refused above this data dimension. */
+#define SNET_ESM_MAX_DIM 64u
+
+typedef enum snet_projection {
+    SNET_PROJECTION_RADEMACHER = 0, /* entries ±1 (default: the lower-variance choice) */
+    SNET_PROJECTION_GAUSSIAN = 1    /* entries N(0, 1) */
+} snet_projection;
+
+/* Names for the command line: "dsm", "ssm", "ssm-vr", "esm"; "rademacher", "gaussian". The
+ * by_name functions return SNET_OK and set *out, or SNET_EINVAL for an unknown name. */
+const char *snet_objective_name(snet_objective o);
+int snet_objective_by_name(const char *name, snet_objective *out);
+const char *snet_projection_name(snet_projection p);
+int snet_projection_by_name(const char *name, snet_projection *out);
+
+/* The score-matching terms of n rows, one direction each: s, jv, v (n, D) are the scores, the
+ * directional derivatives J·v of the score and the directions; w (n) row weights.
+ *   ssm:          L = Σ_j w_j [2 v_jᵀ jv_j + (v_jᵀ s_j)²]
+ *   ssm-vr, esm:  L = Σ_j w_j [2 v_jᵀ jv_j + ‖s_j‖²]
+ * Returns L (accumulated in double) and writes ds = ∂L/∂s, djv = ∂L/∂jv (n, D each; either may be
+ * NULL). NaN for SNET_OBJECTIVE_DSM, which has no such terms. What the trainer minimises, exposed
+ * so that any model with a JVP (a linear one in the tests) can be trained with it. */
+double snet_sliced_sm_rows(snet_objective objective, size_t n, size_t D, const float *s,
+                           const float *jv, const float *v, const double *w, float *ds,
+                           float *djv);
 
 /* What the progress callback sees. */
 typedef struct snet_train_progress {
@@ -60,6 +111,9 @@ typedef struct snet_train_options {
     double ema_decay;        /* 0 disables the EMA copy */
     double t_eps;            /* lower end of t ~ U(t_eps, 1) */
     snet_weighting weighting;
+    snet_objective objective;   /* default DSM */
+    size_t projections;         /* M directions per sample for ssm and ssm-vr (1..1024; default 1) */
+    snet_projection projection; /* their distribution (default Rademacher) */
     uint64_t seed;           /* initialisation (seed) and every draw (seed, step) */
     uint64_t checkpoint_every;   /* write checkpoint_path every K steps (0: only at the end) */
     const char *checkpoint_path; /* NULL: no checkpoints */
@@ -74,7 +128,8 @@ typedef struct snet_train_options {
 } snet_train_options;
 
 /* Defaults: batch 512, lr 2e-4 (official), warmup 5000 (official; set it lower for short runs),
- * grad_clip 1, Adam β = (0.9, 0.999), eps 1e-8, ema_decay 0.999, t_eps 1e-5, λ = s², seed 0,
+ * grad_clip 1, Adam β = (0.9, 0.999), eps 1e-8, ema_decay 0.999, t_eps 1e-5, λ = s², DSM (with
+ * M = 1 Rademacher direction for the sliced objectives), seed 0,
  * steps 10000, checkpoint_every 1000, log_every 100, everything else off. */
 void snet_train_options_default(snet_train_options *opt);
 
@@ -101,7 +156,9 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
 
 typedef struct snet_trainer snet_trainer;
 /* Borrows model (its parameters are trained in place) for the trainer's lifetime. Allocates all
- * buffers for opt->batch; nothing allocates per step. The EMA starts as a copy of the params. */
+ * buffers for opt->batch; nothing allocates per step. The EMA starts as a copy of the params.
+ * SNET_EINVAL (msg says why) for bad options, an objective that needs a tangent pass on an
+ * architecture without one, or esm above SNET_ESM_MAX_DIM. */
 int snet_trainer_alloc(snet_trainer **out, snet_model *model, const snet_train_options *opt,
                        char *msg, size_t msg_size);
 void snet_trainer_free(snet_trainer *tr);
@@ -110,7 +167,11 @@ void snet_trainer_free(snet_trainer *tr);
 int snet_trainer_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress);
 uint64_t snet_trainer_steps_done(const snet_trainer *tr);
 const float *snet_trainer_ema(const snet_trainer *tr); /* (n_params) or NULL without EMA */
-/* The DSM loss of the current parameters on batch `step` without training (for evaluation). */
+/* The times t_b (B floats) of the batch drawn last (by a step, a shard or eval_loss): for
+ * inspecting the schedule; overwritten by the next draw. */
+const float *snet_trainer_times(const snet_trainer *tr);
+/* The loss (of the trainer's objective) of the current parameters on batch `step` without training
+ * (for evaluation). */
 double snet_trainer_eval_loss(snet_trainer *tr, snet_dataset *data, uint64_t step);
 int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_t msg_size);
 /* Loads a checkpoint into the trainer (model params, EMA, Adam state, step). */
