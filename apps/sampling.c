@@ -20,6 +20,9 @@ void common_options_init(common_options *c)
     c->atol = 1e-5;
     c->eps = SGM_EPS_DEFAULT;
     c->corrector_steps = 1;
+    c->noise_levels = 0;
+    c->steps_per_level = 100;
+    c->step_lr = 2e-5;
     c->num = 64;
     c->batch = 256;
     c->seed = 0;
@@ -54,7 +57,9 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
         OPT("quiet", CLI_FLAG, &c->quiet, "no progress output", NULL, 0, 0, 0);
     }
     if (groups & OPTS_SAMPLER) {
-        OPT("sampler", CLI_CHOICE, &c->sampler, "sampler family", "pc,ode,sde", 0, 0, 0);
+        OPT("sampler", CLI_CHOICE, &c->sampler,
+            "sampler family: predictor-corrector, probability-flow ODE, reverse SDE, or annealed "
+            "Langevin dynamics (NCSN; VE models)", "pc,ode,sde,ald", 0, 0, 0);
         OPT("predictor", CLI_CHOICE, &c->predictor,
             "PC predictor (default: reverse_diffusion for VE, euler_maruyama otherwise)",
             "euler_maruyama,reverse_diffusion,ancestral,none", 0, 0, 0);
@@ -73,6 +78,14 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
             "em,milstein,sra1,sra3,sriw1,adaptive", 0, 0, 0);
         OPT("steps", CLI_SIZE, &c->steps,
             "steps of fixed-step ODE/SDE solvers (0: ODE 100, SDE the process's N)", NULL, 0, 1e8, 0);
+        OPT("noise-levels", CLI_SIZE, &c->noise_levels,
+            "ALD: noise levels L, sigma_max down to sigma_min (0: the model's own discrete levels "
+            "if it was trained on them, else 10)", NULL, 0, 67108863, 0);
+        OPT("steps-per-level", CLI_SIZE, &c->steps_per_level, "ALD: Langevin steps T per noise level",
+            NULL, 1, 1048575, 0);
+        OPT("step-lr", CLI_DOUBLE, &c->step_lr,
+            "ALD: step size eps at the smallest level; level i steps eps*sigma_i^2/sigma_min^2", NULL,
+            0, 1e6, 1);
         OPT("no-denoise", CLI_FLAG, &c->no_denoise, "skip the final noise-free denoising step", NULL,
             0, 0, 0);
         OPT("joint", CLI_FLAG, &c->joint,
@@ -239,22 +252,77 @@ static int pc_spec(const char *predictor, const char *corrector, const char *at,
     return 0;
 }
 
-int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
-                  char *msg, size_t msg_size)
+/* ALD from the shared options; T, step_lr and L (0: the model's) from the spec when given. */
+static int ald_spec(const char *steps, const char *step_lr, const char *levels, const common_options *c,
+                    const sgm_process *p, sgm_ald_options *o, char *msg, size_t msg_size)
 {
-    char buf[96];
-    memset(s, 0, sizeof *s);
-    if (strlen(text) >= sizeof buf) {
-        snprintf(msg, msg_size, "sampler '%s' is too long", text);
+    sgm_ald_options_init(o);
+    o->n_levels = c->noise_levels;
+    o->steps_per_level = c->steps_per_level;
+    o->step_lr = c->step_lr;
+    o->denoise = !c->no_denoise;
+    if (p->kind != SGM_PROCESS_VE) {
+        snprintf(msg, msg_size, "annealed Langevin dynamics runs on the noise levels of a VE model; this "
+                                "model's process is %s (use pc, ode or sde)", sgm_process_kind_name(p->kind));
         return -1;
     }
-    snprintf(s->label, sizeof s->label, "%s", text);
-    snprintf(buf, sizeof buf, "%s", text);
-    char *colon = strchr(buf, ':');
-    if (!colon) {
-        snprintf(msg, msg_size, "sampler '%s' is not of the form pc:..., ode:... or sde:...", text);
-        return -1;
+    char *end;
+    if (steps && *steps) {
+        unsigned long long v = strtoull(steps, &end, 10);
+        if (end == steps || *end || *steps == '-' || v < 1 || v > 1048575) {
+            snprintf(msg, msg_size, "'%s': steps per level must be a whole number 1 .. 1048575", steps);
+            return -1;
+        }
+        o->steps_per_level = (size_t)v;
     }
+    if (step_lr && *step_lr) {
+        double v = strtod(step_lr, &end);
+        if (end == step_lr || *end || !isfinite(v) || !(v > 0)) {
+            snprintf(msg, msg_size, "'%s': the step size must be a positive number", step_lr);
+            return -1;
+        }
+        o->step_lr = v;
+    }
+    if (levels) {
+        unsigned long long v = strtoull(levels, &end, 10);
+        if (end == levels || *end || *levels == '-' || v < 2 || v > 67108863) {
+            snprintf(msg, msg_size, "'@%s': the number of noise levels must be a whole number 2 .. 67108863",
+                     levels);
+            return -1;
+        }
+        o->n_levels = (size_t)v;
+    }
+    return 0;
+}
+
+size_t ald_default_levels(const app_model *m)
+{
+    if (m->net && m->process.kind == SGM_PROCESS_VE && m->net->cfg.discrete_steps >= 2)
+        return m->net->cfg.discrete_steps;
+    return 10;
+}
+
+/* "ald", "ald@L", "ald:T", "ald:T:STEP_LR@L", "ald::STEP_LR" (buf is modified). */
+static int ald_parse(char *buf, const common_options *c, const sgm_process *p, sampler_spec *s,
+                     char *msg, size_t msg_size)
+{
+    char *rest = buf + 3, *at = strchr(rest, '@'), *steps = NULL, *step_lr = NULL;
+    if (at)
+        *at++ = '\0';
+    if (*rest == ':') {
+        steps = rest + 1;
+        step_lr = strchr(steps, ':');
+        if (step_lr)
+            *step_lr++ = '\0';
+    }
+    s->kind = SAMPLER_ALD;
+    return ald_spec(steps, step_lr, at, c, p, &s->ald, msg, msg_size);
+}
+
+/* "pc:...", "ode:...", "sde:..." split at colon (buf is modified). */
+static int sampler_parse_family(char *buf, char *colon, const common_options *c, const sgm_process *p,
+                                sampler_spec *s, char *msg, size_t msg_size)
+{
     *colon = '\0';
     char *method = colon + 1, *at = strchr(method, '@');
     if (at)
@@ -273,8 +341,33 @@ int sampler_parse(const char *text, const sgm_process *p, const common_options *
         s->kind = SAMPLER_SDE;
         rc = sde_spec(method, at, c, &s->sde, msg, msg_size);
     } else {
-        snprintf(msg, msg_size, "sampler family '%s' unknown (expected pc, ode or sde)", buf);
+        snprintf(msg, msg_size, "sampler family '%s' unknown (expected pc, ode, sde or ald)", buf);
         return -1;
+    }
+    return rc;
+}
+
+int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
+                  char *msg, size_t msg_size)
+{
+    char buf[96];
+    memset(s, 0, sizeof *s);
+    if (strlen(text) >= sizeof buf) {
+        snprintf(msg, msg_size, "sampler '%s' is too long", text);
+        return -1;
+    }
+    snprintf(s->label, sizeof s->label, "%s", text);
+    snprintf(buf, sizeof buf, "%s", text);
+    char *colon = strchr(buf, ':');
+    int rc;
+    if (strncmp(buf, "ald", 3) == 0 && (buf[3] == '\0' || buf[3] == ':' || buf[3] == '@')) {
+        rc = ald_parse(buf, c, p, s, msg, msg_size);
+    } else if (!colon) {
+        snprintf(msg, msg_size, "sampler '%s' is not of the form pc:..., ode:... or sde:... (or "
+                                "ald[:T[:STEP_LR]][@L])", text);
+        return -1;
+    } else {
+        rc = sampler_parse_family(buf, colon, c, p, s, msg, msg_size);
     }
     if (rc) {
         char inner[256];
@@ -299,6 +392,18 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
         s->kind = SAMPLER_ODE;
         rc = ode_spec(c->ode_solver, NULL, c, &s->ode, msg, sizeof msg);
         snprintf(s->label, sizeof s->label, "ode:%s", c->ode_solver);
+    } else if (strcmp(c->sampler, "ald") == 0) {
+        s->kind = SAMPLER_ALD;
+        if (c->noise_levels == 1)
+            return cli_usage_error(cmd, "--noise-levels 1: annealed Langevin dynamics needs at least 2 "
+                                        "levels (0: the model's own)");
+        if (ald_spec(NULL, NULL, NULL, c, p, &s->ald, msg, sizeof msg))
+            return cli_usage_error(cmd, "--sampler ald: %s", msg);
+        if (s->ald.n_levels)
+            snprintf(s->label, sizeof s->label, "ald:%zu:%g@%zu", s->ald.steps_per_level,
+                     s->ald.step_lr, s->ald.n_levels);
+        else
+            snprintf(s->label, sizeof s->label, "ald:%zu:%g", s->ald.steps_per_level, s->ald.step_lr);
     } else {
         s->kind = SAMPLER_SDE;
         rc = sde_spec(c->sde_solver, NULL, c, &s->sde, msg, sizeof msg);
@@ -308,6 +413,10 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
         return cli_usage_error(cmd, "%s", msg);
     if (s->kind != SAMPLER_PC && (cli_was_set(opts, "predictor") || cli_was_set(opts, "corrector")))
         return cli_usage_error(cmd, "--predictor/--corrector apply to --sampler pc only");
+    if (s->kind != SAMPLER_ALD && (cli_was_set(opts, "noise-levels") ||
+                                   cli_was_set(opts, "steps-per-level") || cli_was_set(opts, "step-lr")))
+        return cli_usage_error(cmd, "--noise-levels/--steps-per-level/--step-lr apply to --sampler ald "
+                                    "only");
     return 0;
 }
 
@@ -332,6 +441,19 @@ int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, si
         sgm_sde_options sde = s->sde;
         sde.interrupt = &cli_interrupted;
         return sgm_sde_sample(&process, &m->score, &sde, n, seed, first, x, stats, err);
+    }
+    case SAMPLER_ALD: {
+        if (s->pc.inpaint || s->ode.inpaint) {
+            if (err)
+                slv_error_set(err, SLV_EUNSUPPORTED, 0.0, -1,
+                              "--sampler ald has no inpainting; use --sampler pc or ode");
+            return SLV_EUNSUPPORTED;
+        }
+        sgm_ald_options ald = s->ald;
+        ald.interrupt = &cli_interrupted;
+        if (!ald.n_levels)
+            ald.n_levels = ald_default_levels(m);
+        return sgm_ald_sample(&process, &m->score, &ald, n, seed, first, x, stats, err);
     }
     }
     return SLV_EINVAL;

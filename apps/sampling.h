@@ -4,6 +4,12 @@
  *   pc:PREDICTOR[+CORRECTOR][@N]   e.g. pc:reverse_diffusion+langevin, pc:euler_maruyama@500
  *   ode:METHOD[@STEPS|@TOL]        e.g. ode:dopri5, ode:dopri5@1e-3, ode:heun@50
  *   sde:METHOD[@STEPS|@TOL]        e.g. sde:sra1@200, sde:adaptive@1e-2
+ *   ald[:T[:STEP_LR]][@L]          annealed Langevin dynamics (VE models): T steps per level,
+ *                                  step size STEP_LR at the smallest level, L noise levels
+ *                                  (default: the model's discrete levels, else 10); e.g. ald,
+ *                                  ald@10, ald:100:2e-5@10, ald::1e-4 (empty T: the default).
+ *                                  ':' separates the arguments, as compare's list is
+ *                                  comma-separated.
  */
 #ifndef SCORESDE_SAMPLING_H
 #define SCORESDE_SAMPLING_H
@@ -18,13 +24,14 @@
 #include "io.h"
 #include "snet_data.h"
 
-typedef enum sampler_kind { SAMPLER_PC, SAMPLER_ODE, SAMPLER_SDE } sampler_kind;
+typedef enum sampler_kind { SAMPLER_PC, SAMPLER_ODE, SAMPLER_SDE, SAMPLER_ALD } sampler_kind;
 
 typedef struct sampler_spec {
     sampler_kind kind;
     sgm_pc_options pc;
     sgm_ode_options ode;
     sgm_sde_options sde;
+    sgm_ald_options ald; /* ALD: n_levels 0 = the model's discrete levels (VE network), else 10 */
     size_t pc_steps; /* PC: N of the process for this run (0: the process's N) */
     char label[96];
 } sampler_spec;
@@ -34,8 +41,8 @@ typedef struct common_options {
     const char *model;
     process_options process;
     const char *sampler, *predictor, *corrector, *ode_solver, *sde_solver, *hutchinson, *langevin_norm;
-    double snr, rtol, atol, eps;
-    size_t corrector_steps, steps, num, batch;
+    double snr, rtol, atol, eps, step_lr;
+    size_t corrector_steps, steps, num, batch, noise_levels, steps_per_level;
     uint64_t seed;
     long threads;
     int no_denoise, quiet, joint;
@@ -58,9 +65,14 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
 int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
                   char *msg, size_t msg_size);
 
-/* Runs a sampler on n samples (global indices first..first+n). */
+/* Runs a sampler on n samples (global indices first..first+n). ALD with n_levels 0 takes L from
+ * the model (ald_default_levels); ALD refuses inpainting (SLV_EUNSUPPORTED). */
 int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, size_t first,
                 double *x, sgm_stats *stats, slv_error *err);
+
+/* The ALD noise levels of a model when none are asked for: a VE network trained on NCSN's discrete
+ * levels (scorenet discrete_steps = L) gives its L, anything else 10. */
+size_t ald_default_levels(const app_model *m);
 
 /* ODE options for encode/decode/interpolate/inpaint from the shared options. */
 int ode_from_options(const cli_command *cmd, const common_options *c, sgm_ode_options *o);
