@@ -16,7 +16,7 @@
 static const cli_command compare_command = {
     "compare",
     "Runs every sampler of --samplers (comma-separated; pc:PRED[+CORR][@N], ode:METHOD[@TOL|@STEPS],\n"
-    "sde:METHOD[@TOL|@STEPS]) on --num samples from the same seed and reports NFE per sample, wall\n"
+    "sde:METHOD[@TOL|@STEPS], ald[:T[:STEP_LR]][@L] for VE models) on --num samples from the same seed and reports NFE per sample, wall\n"
     "time and quality: for gmm: models the energy distance to as many exact samples and the largest\n"
     "per-mode weight error; for other models the same against --reference: gmm:FILE (exact samples\n"
     "of the mixture the model was trained on), or held-out points (a file, toy:NAME); for images\n"

@@ -13,8 +13,8 @@
 
 static const cli_command sample_command = {
     "sample",
-    "Draws --num samples from --model with the chosen sampler (PC, probability-flow ODE or\n"
-    "reverse SDE), in batches of --batch so memory does not grow with --num. Output: CSV or .npy\n"
+    "Draws --num samples from --model with the chosen sampler (PC, probability-flow ODE, reverse\n"
+    "SDE or, for VE models, NCSN's annealed Langevin dynamics), in batches of --batch so memory does not grow with --num. Output: CSV or .npy\n"
     "rows (columns x0..x{d-1}, model space), or .png: a grid of images for image models, a scatter\n"
     "plot over the data density for 2-D models. With no --model, samples the shipped\n"
     "Fashion-MNIST model into samples.png.\n"

@@ -12,8 +12,8 @@
 
 const command_entry scoresde_commands[] = {
     {"solve", cmd_solve, "integrate a built-in SDE (gbm, ou, double-well, lorenz) with any stepper"},
-    {"train", cmd_train, "train a score network by denoising score matching"},
-    {"sample", cmd_sample, "draw samples with the PC, ODE or reverse-SDE sampler"},
+    {"train", cmd_train, "train a score network (denoising, sliced or exact score matching; NCSN, DDPM)"},
+    {"sample", cmd_sample, "draw samples with the PC, ODE, reverse-SDE or annealed Langevin sampler"},
     {"likelihood", cmd_likelihood, "exact log-likelihood and bits/dim through the probability-flow ODE"},
     {"encode", cmd_encode, "map data to latents through the probability-flow ODE"},
     {"decode", cmd_decode, "map latents to data through the probability-flow ODE"},
