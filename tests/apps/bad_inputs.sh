@@ -212,6 +212,13 @@ case_ $S "resume with another batch size" 1 "cannot resume: batch is 16 in the c
 case_ $S "resume from a weights file" 1 "net2.sgm: a weights file without training state, not a checkpoint" train --data moons --sde vp --hidden 8 --blocks 1 --fourier 4 --steps 8 --batch 16 --warmup 1 --threads 1 --quiet --checkpoint net2.sgm --resume --out m.sgm
 case_ $S "training: missing --out" 2 "--data and --out are required" train --data moons
 case_ $S "training: unknown data set" 2 "--data: unknown data set 'spirals'" train --data spirals --out m.sgm
+case_ $S "training: unknown objective" 2 "--objective: unknown value 'sliced' (expected one of: dsm,ssm,ssm-vr,esm)" train --data moons --objective sliced --out m.sgm
+case_ $S "exact score matching on images" 2 "--objective esm takes the full trace, one tangent pass per data dimension: refused for D = 784 > 64" train --data fashion-mnist --objective esm --out m.sgm
+case_ $S "sliced score matching on the U-Net" 2 "--objective ssm needs the tangent pass of --arch mlp" train --data fashion-mnist --arch unet --objective ssm --out m.sgm
+case_ $S "no projections" 2 "--projections: 0 is out of range (expected 1 to 1024)" train --data moons --objective ssm --projections 0 --out m.sgm
+case_ $S "discrete noise levels with sub-VP" 2 "--noise-levels 10: expected 0 (continuous time) or at least 2, with --sde ve (NCSN) or vp (DDPM)" train --data moons --sde subvp --noise-levels 10 --out m.sgm
+case_ $S "annealed Langevin on a VP model" 2 "--sampler ald: annealed Langevin dynamics runs on the noise levels of a VE model" sample --model net2.sgm --sampler ald
+case_ $S "annealed Langevin options with another sampler" 2 "--noise-levels/--steps-per-level/--step-lr apply to --sampler ald only" sample --model gmm:gmm2d.txt --sampler ode --steps-per-level 10
 case_ $S "training: zero steps" 2 "--steps: 0 is out of range" train --data moons --steps 0 --out m.sgm
 case_ $S "training: learning rate 0" 2 "--lr: 0 is out of range" train --data moons --lr 0 --out m.sgm
 case_ $S "training: EMA decay > 1" 2 "--ema: 1.5 is out of range" train --data moons --ema 1.5 --out m.sgm
