@@ -11,7 +11,7 @@ trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 gmm="gmm:$src/models/gmm2d.txt"
 q="--quiet --threads 1"
-net="--hidden 64 --blocks 2 --lr 3e-3 --batch 256 --steps 2000"
+net="--hidden 48 --blocks 2 --lr 3e-3 --batch 256 --steps 2000"
 
 # nearest-mode weights of a CSV of samples against (−4, 0) 0.5, (3, 3) 0.3, (3, −3) 0.2
 check_modes() {
@@ -24,12 +24,12 @@ check_modes() {
               exit bad }' "$1" || fail "$2: mode weights more than 0.1 from 0.5 0.3 0.2"
 }
 
-"$bin" train --data "$gmm" --sde ve --noise-levels 10 $net --out "$dir/ncsn.sgm" $q >/dev/null
+"$bin" train --data "$gmm" --sde ve --noise-levels 20 $net --out "$dir/ncsn.sgm" $q >/dev/null
 "$bin" train --data "$gmm" --sde vp --noise-levels 100 $net --out "$dir/ddpm.sgm" $q >/dev/null
 [ "$(head -c 8 "$dir/ncsn.sgm" | tail -c 4 | od -An -tu4 | tr -d ' ')" = 2 ] || fail "NCSN model not a version-2 file"
 
 s="--num 400 --seed 3 $q"
-"$bin" sample --model "$dir/ncsn.sgm" --sampler ald --steps-per-level 50 --step-lr 1e-4 --out "$dir/a.csv" $s >/dev/null
+"$bin" sample --model "$dir/ncsn.sgm" --sampler ald --steps-per-level 50 --step-lr 5e-5 --out "$dir/a.csv" $s >/dev/null
 check_modes "$dir/a.csv" "NCSN, annealed Langevin"
 "$bin" sample --model "$dir/ncsn.sgm" --N 200 --out "$dir/b.csv" $s >/dev/null
 check_modes "$dir/b.csv" "NCSN, PC reverse diffusion + Langevin"
