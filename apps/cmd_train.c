@@ -23,9 +23,9 @@ static const cli_command train_command = {
     "2 tr J + |s|^2; data dimension <= 64); all four have the same minimiser. --noise-levels K trains on\n"
     "the original discrete schedules instead of t ~ U: NCSN's K geometric noise levels with --sde ve\n"
     "(sample with --sampler ald), DDPM's K steps with --sde vp (epsilon-prediction; sample with\n"
-    "--predictor ancestral); the continuous samplers work on both. A checkpoint (--checkpoint, default OUT.ckpt) is written\n"
-    "atomically every --checkpoint-every steps; --resume continues from it and ends with exactly\n"
-    "the weights of an uninterrupted run. --log writes step,loss,loss_avg,grad_norm,lr,steps_per_sec.",
+    "--predictor ancestral); the continuous samplers work on both. A checkpoint (--checkpoint,\n"
+    "default OUT.ckpt) is written atomically every --checkpoint-every steps; --resume continues from\n"
+    "it and ends with exactly the weights of an uninterrupted run. --log writes step,loss,loss_avg,grad_norm,lr,steps_per_sec.",
     "--data DATA --out MODEL.sgm [options]",
     "scoresde train --data checkerboard --sde vp --arch mlp --steps 20000 --batch 512 --out models/checkerboard.sgm"};
 
