@@ -13,7 +13,7 @@
 # (bench_objectives fisher), energy distance and largest mode-weight error of samples (scoresde
 # compare: Euler–Maruyama PC and dopri5 probability-flow ODE). Fashion-MNIST: bits/dim of test
 # images (scoresde likelihood, Hutchinson probe, joint steps) and the Fréchet distance of samples
-# (scoresde evaluate, PC Euler–Maruyama). Losses are not compared: the objectives differ by constants.
+# (scoresde evaluate, PC Euler–Maruyama) and a grid of 16 samples. Losses are not compared: the objectives differ by constants.
 #
 # Usage: benchmarks/objectives/run.sh [--budget-2d SECONDS] [--budget-images SECONDS] [--quick]
 #            [--threads N] [--build DIR] [--work DIR] [--out PREFIX] [--only 2d|images]
@@ -250,6 +250,9 @@ run_images() {
             echo "likelihood_status=failed: $(grep -m1 -o 'likelihood: .*' "$dir/likelihood.out" || true)" >> "$dir/result.env"
         "$sde" evaluate --model "$dir/net.sgm" --num "$fd_num" --N "$fd_N" --seed 3 $q > "$dir/evaluate.out" 2>&1 ||
             echo "evaluate_status=failed: $(grep -m1 -o 'evaluate: .*' "$dir/evaluate.out" || true)" >> "$dir/result.env"
+        # 16 samples of the same sampler for the figure (samples 0..15 of evaluate's seed)
+        "$sde" sample --model "$dir/net.sgm" --num 16 --N "$fd_N" --seed 3 --out "$dir/samples.png" $q \
+            > "$dir/sample.out" 2>&1 || true
     done
 }
 
