@@ -451,22 +451,29 @@ START_TEST(test_discrete_schedules_are_ncsn_and_ddpm)
 }
 END_TEST
 
+/* A tiny 2-D network and a few steps of training without logs or checkpoints. */
+static void tiny_run(snet_config *cfg, snet_train_options *opt, snet_sde_kind sde, uint64_t steps,
+                     size_t batch)
+{
+    snet_config_default(cfg, SNET_ARCH_MLP, 2, 1, 1, sde);
+    cfg->hidden = 8;
+    cfg->n_blocks = 1;
+    cfg->n_fourier = 4;
+    snet_train_options_default(opt);
+    opt->steps = steps;
+    opt->batch = batch;
+    opt->checkpoint_every = 0;
+    opt->log_every = 0;
+}
+
 /* A discrete model's training draws only its levels, and the weights file keeps discrete_steps. */
 START_TEST(test_discrete_training_uses_the_grid_and_is_saved)
 {
     snet_dataset *data = gaussian_dataset();
     snet_config cfg;
-    snet_config_default(&cfg, SNET_ARCH_MLP, 2, 1, 1, SNET_SDE_VE);
-    cfg.hidden = 8;
-    cfg.n_blocks = 1;
-    cfg.n_fourier = 4;
-    cfg.discrete_steps = 5;
     snet_train_options opt;
-    snet_train_options_default(&opt);
-    opt.steps = 3;
-    opt.batch = 64;
-    opt.checkpoint_every = 0;
-    opt.log_every = 0;
+    tiny_run(&cfg, &opt, SNET_SDE_VE, 3, 64);
+    cfg.discrete_steps = 5;
     char path[] = "/tmp/test_objectives_XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
@@ -546,16 +553,9 @@ START_TEST(test_resume_refuses_another_objective)
 {
     snet_dataset *data = gaussian_dataset();
     snet_config cfg;
-    snet_config_default(&cfg, SNET_ARCH_MLP, 2, 1, 1, SNET_SDE_VP);
-    cfg.hidden = 8;
-    cfg.n_blocks = 1;
-    cfg.n_fourier = 4;
     snet_train_options opt;
-    snet_train_options_default(&opt);
-    opt.steps = 2;
-    opt.batch = 8;
+    tiny_run(&cfg, &opt, SNET_SDE_VP, 2, 8);
     opt.objective = SNET_OBJECTIVE_SSM_VR;
-    opt.log_every = 0;
     char path[] = "/tmp/test_objectives_ckpt_XXXXXX";
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
