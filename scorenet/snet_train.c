@@ -337,6 +337,12 @@ static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
     return SNET_OK;
 }
 
+/* c(t_b) of row b of the drawn batch: s_θ = c·r (snet_model.h). */
+static double output_scale(const snet_trainer *tr, size_t b)
+{
+    return tr->model->cfg.sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b];
+}
+
 /* The forward pass on rows [first, first + n) of the drawn batch: returns their part of the loss
  * (normalised by the whole batch, B·D) and leaves dL/dr of those rows in tr->dout. */
 static double dsm_forward_rows(snet_trainer *tr, size_t first, size_t n)
@@ -348,7 +354,7 @@ static double dsm_forward_rows(snet_trainer *tr, size_t first, size_t n)
     // loss = 1/(BD) Σ λ (c r + z/s)²; dL/dr = 2 λ c (c r + z/s) / (BD)
     double total = 0.0, inv_n = 1.0 / (double)(B * D);
     for (size_t b = first; b < first + n; b++) {
-        double c = cfg->sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b];
+        double c = output_scale(tr, b);
         double lambda = tr->lambda_c[b] / c, row = 0.0;
         for (size_t d = 0; d < D; d++) {
             double e = c * tr->r[b * D + d] + tr->z[b * D + d] * tr->inv_std[b];
@@ -373,7 +379,7 @@ static double sliced_forward_rows(snet_trainer *tr, size_t first, size_t n)
     double inv_n = 1.0 / ((double)tr->B * (double)D * (double)M);
     for (size_t j = j0; j < j0 + R; j++) {
         size_t b = j / M;
-        double c = mdl->cfg.sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b];
+        double c = output_scale(tr, b);
         tr->w_rows[j] = tr->lambda_c[b] / c * inv_n;
         for (size_t d = 0; d < D; d++) {
             tr->s_rows[j * D + d] = (float)(c * tr->s_rows[j * D + d]);
@@ -384,8 +390,7 @@ static double sliced_forward_rows(snet_trainer *tr, size_t first, size_t n)
     double loss = snet_sliced_sm_rows(tr->opt.objective, R, D, s, jv, tr->dir + j0 * D,
                                       tr->w_rows + j0, s, jv);
     for (size_t j = j0; j < j0 + R; j++) {
-        size_t b = j / M;
-        float c = (float)(mdl->cfg.sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b]);
+        float c = (float)output_scale(tr, j / M);
         for (size_t d = 0; d < D; d++) {
             tr->s_rows[j * D + d] *= c;
             tr->jv_rows[j * D + d] *= c;
