@@ -313,6 +313,22 @@ static void mlp_forward(const snet_config *cfg, const float *params, size_t B, c
     snet_linear_forward(out, a.hs, p.out_w, p.out_b, B, d.H, d.D); // (B, D)
 }
 
+/* The time path's parameter gradients from dtp = ∂L/∂tp (B, nb·H) (τ is not differentiated);
+ * dte, dte_pre (B, H) are scratch. */
+static void mlp_time_backward(const mlp_dims *d, const mlp_params *p, const mlp_params *g,
+                              const mlp_acts *a, size_t B, const float *dtp, float *dte,
+                              float *dte_pre)
+{
+    size_t BH = B * d->H;
+    if (!d->nb)
+        return;
+    snet_zero(dte, BH);
+    snet_linear_backward(dte, g->tp_w, g->tp_b, dtp, a->te, p->tp_w, B, d->H, d->nb * d->H);
+    snet_zero(dte_pre, BH);
+    snet_silu_backward(dte_pre, dte, a->te_pre, BH);
+    snet_linear_backward(NULL, g->te_w, g->te_b, dte_pre, a->ff, p->te_w, B, 2 * d->F, d->H);
+}
+
 static void mlp_backward(const snet_config *cfg, const float *params, size_t B, const float *x,
                          const float *t, const float *acts, const float *dout, float *dparams,
                          float *dx, float *scratch)
@@ -365,16 +381,8 @@ static void mlp_backward(const snet_config *cfg, const float *params, size_t B, 
     } else if (dparams) {
         snet_linear_backward(NULL, g.in_w, g.in_b, dh, x, p.in_w, B, d.D, d.H);
     }
-    if (!dparams)
-        return;
-    // time path: parameter gradients only (τ is not differentiated)
-    if (d.nb) {
-        snet_zero(dte, BH);
-        snet_linear_backward(dte, g.tp_w, g.tp_b, dtp, a.te, p.tp_w, B, d.H, d.nb * d.H);
-        snet_zero(dte_pre, BH);
-        snet_silu_backward(dte_pre, dte, a.te_pre, BH);
-        snet_linear_backward(NULL, g.te_w, g.te_b, dte_pre, a.ff, p.te_w, B, 2 * d.F, d.H);
-    }
+    if (dparams)
+        mlp_time_backward(&d, &p, &g, &a, B, dtp, dte, dte_pre);
 }
 
 /* ---- the tangent pass (forward-mode in x) and its backward ------------------------------------------
@@ -536,14 +544,7 @@ static void mlp_tangent_backward(const snet_config *cfg, const float *params, si
     // h0 = x·Winᵀ + bin, ḣ0 = v·Winᵀ
     snet_linear_backward(NULL, g.in_w, g.in_b, dh, x, p.in_w, B, d.D, d.H);
     snet_linear_backward(NULL, g.in_w, NULL, dth, v, p.in_w, B, d.D, d.H);
-    // time path: from the primal pass only (its tangent is 0)
-    if (d.nb) {
-        snet_zero(dte, BH);
-        snet_linear_backward(dte, g.tp_w, g.tp_b, dtp, a.te, p.tp_w, B, d.H, d.nb * d.H);
-        snet_zero(dte_pre, BH);
-        snet_silu_backward(dte_pre, dte, a.te_pre, BH);
-        snet_linear_backward(NULL, g.te_w, g.te_b, dte_pre, a.ff, p.te_w, B, 2 * d.F, d.H);
-    }
+    mlp_time_backward(&d, &p, &g, &a, B, dtp, dte, dte_pre); // from the primal pass only
 }
 
 const snet_arch_ops snet_arch_mlp = {
