@@ -152,8 +152,10 @@ int snet_config_validate(const snet_config *cfg, char *msg, size_t msg_size);
 /* A static string for a status code ("invalid argument", ...). */
 const char *snet_strerror(int status);
 
-/* Threads for OpenBLAS (openblas_set_num_threads) and the element-wise OpenMP loops
- * (omp_set_num_threads). n ≤ 0 leaves both at their defaults. Results do not depend on it. */
+/* Threads for the network: n OpenMP threads (omp_set_num_threads) run the matrix-product tiles,
+ * the convolution lanes and the element-wise loops; OpenBLAS itself is set to one thread (every
+ * product is split by snet_sgemm, snet_gemm.h). n ≤ 0 leaves the OpenMP default. Results are
+ * bit-identical for every n. */
 void snet_set_num_threads(int n);
 
 #ifdef __cplusplus

@@ -13,6 +13,7 @@
  * 10–15 % faster than 3136. So chunks hold ⌊1568/(OH·OW)⌋ samples: 2 at 28×28, 8 at 14×14, 32 at 7×7.
  */
 #include "snet_conv.h"
+#include "snet_gemm.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -21,26 +22,6 @@
 
 /* Element-wise loops go parallel above this many floats (thread start-up costs more below). */
 #define SNET_CONV_OMP_MIN 32768
-
-void snet_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                const float *B, size_t ldb, float beta, float *C, size_t ldc)
-{
-    const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    size_t K1 = K & ~(size_t)(SNET_SGEMM_K_MULTIPLE - 1);
-    if (K <= SNET_SGEMM_K_SAFE || K1 == K || K1 == 0) {
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb,
-                    beta, C, (int)ldc);
-        return;
-    }
-    // C = A[:, :K1]·B[:K1, :] + beta·C, then C += A[:, K1:]·B[K1:, :]
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K1, 1.0f, A, (int)lda, B, (int)ldb, beta,
-                C, (int)ldc);
-    const float *A2 = trans_a ? A + K1 * lda : A + K1; // A is (K, M) when transposed, else (M, K)
-    const float *B2 = trans_b ? B + K1 : B + K1 * ldb; // B is (N, K) when transposed, else (K, N)
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)(K - K1), 1.0f, A2, (int)lda, B2,
-                (int)ldb, 1.0f, C, (int)ldc);
-}
 
 /* Σ x[i] in double with 8 interleaved partial sums (a fixed order, and no latency chain). */
 static double sum_floats(const float *x, size_t n)
@@ -170,22 +151,6 @@ static int lane_threads(size_t n_chunks, size_t lanes)
     return (int)(n < t ? n : t);
 }
 
-/* The lanes call single-threaded sgemm: OpenBLAS' own threads are switched off for the duration
- * (one thread pool, OpenMP's, at a time) and restored after. */
-static int blas_single_begin(void)
-{
-    int n = openblas_get_num_threads();
-    if (n > 1)
-        openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_single_end(int n)
-{
-    if (n > 1)
-        openblas_set_num_threads(n);
-}
-
 /* The output columns ow whose input column ow·stride − pad + j lies inside [0, W): [lo, hi). */
 static void valid_range(size_t *lo, size_t *hi, size_t j, size_t stride, size_t pad, size_t W,
                         size_t OW)
@@ -309,7 +274,7 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
     const size_t chunk = snet_conv2d_chunk(d), n_chunks = (d->B + chunk - 1) / chunk;
     const size_t lane_size = lane_col_size(d), lanes = conv_lanes(d);
     const int pointwise = conv_is_pointwise(d);
-    const int blas = blas_single_begin();
+    const int blas = snet_blas_single_begin();
     // chunk q runs on lane q mod LANES; every output column is written by one chunk's GEMM
 #pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks, lanes)) if (n_chunks > 1 && lanes > 1 && !omp_in_parallel())
     for (size_t lane = 0; lane < lanes; lane++) {
@@ -338,7 +303,7 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
             }
         }
     }
-    blas_single_end(blas);
+    snet_blas_single_end(blas);
 }
 
 void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
@@ -373,7 +338,7 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
                     wt[(c * OC + oc) * kk + q] = weight[(oc * C + c) * kk + (kk - 1 - q)];
     if (din && !same && !pointwise && !accumulate) // col2im adds
         zero_floats(din, C * d->B * d->H * d->W);
-    const int blas = blas_single_begin();
+    const int blas = snet_blas_single_begin();
 #pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks, lanes)) if (n_chunks > 1 && lanes > 1 && !omp_in_parallel())
     for (size_t lane = 0; lane < lanes; lane++) {
         float *lcol = col + lane * lane_size, *dwl = dw_lanes + lane * n_w;
@@ -400,7 +365,7 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
             }
         }
     }
-    blas_single_end(blas);
+    snet_blas_single_end(blas);
     if (dweight) { // the lanes in order
 #pragma omp parallel for schedule(static) if (n_w >= SNET_CONV_OMP_MIN / 4)
         for (size_t i = 0; i < n_w; i++) {

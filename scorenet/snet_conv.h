@@ -2,7 +2,7 @@
  *
  * Layout. Image tensors here are CHANNEL-MAJOR OVER THE BATCH, "CNHW": t[c][b][h][w], i.e. a
  * (C, B·H·W) row-major matrix. Three things follow:
- * - a whole batch chunk of a convolution is ONE matrix product (snet_sgemm), out (OC, n) = W (OC, C·k·k) · col
+ * - a whole batch chunk of a convolution is ONE matrix product (snet_sgemm, snet_gemm.h), out (OC, n) = W (OC, C·k·k) · col
  *   (C·k·k, n) with n = (samples in the chunk)·OH·OW, written straight into the (OC, B·OH·OW)
  *   output through its leading dimension;
  * - a concatenation along channels is two contiguous copies;
@@ -30,20 +30,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- Matrix product ------------------------------------------------------------------------------
- * C (M, N) = op(A)·op(B) + beta·C, row-major, op(A) = A (M, K) or, if trans_a, Aᵀ with A (K, M);
- * op(B) = B (K, N) or, if trans_b, Bᵀ with B (N, K). One cblas_sgemm — or two, splitting the
- * reduction dimension as K = 32·⌊K/32⌋ + (K mod 32) when K > SNET_SGEMM_K_SAFE.
- * Why: OpenBLAS 0.3.21 (Cooperlake kernels, the target machine) returns different bits with 1 and 2
- * threads when K > 320 is not a multiple of 32 (its single- and multi-threaded drivers block K
- * differently); with K ≤ 320 or K a multiple of 32 the results agreed bit for bit in all 7620
- * shapes tried (M 3–130, N 20–3136, K up to 12000, all three transpose cases). The split keeps
- * every result independent of the thread count at the cost of at most one extra call. */
-#define SNET_SGEMM_K_SAFE 320
-#define SNET_SGEMM_K_MULTIPLE 32
-void snet_sgemm(int trans_a, int trans_b, size_t M, size_t N, size_t K, const float *A, size_t lda,
-                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 
 /* ---- Layout conversion ------------------------------------------------------------------------- */
 /* out (C, B, HW) ← in (B, C, HW), and the inverse. out and in may not alias. */

@@ -1,6 +1,6 @@
 /* snet_layers.c — forward/backward pairs; see snet_layers.h for shapes and conventions. */
 #include "snet_layers.h"
-#include "snet_conv.h" /* snet_sgemm: cblas_sgemm with results independent of the thread count */
+#include "snet_gemm.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,17 +1,15 @@
 /* snet_model.c — config defaults and schedule arithmetic (snet.h), the model and its score
  * (snet_model.h). */
 #include "snet_model.h"
+#include "snet_gemm.h"
 #include "snet_layers.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenBLAS' own call (declared in its cblas.h on Debian, repeated here for other builds). */
-void openblas_set_num_threads(int num_threads);
 
 /* The U-Net lives in its own files; until they are linked in, the weak reference is NULL and
  * snet_arch_get(SNET_ARCH_UNET) answers NULL. */
@@ -230,10 +228,9 @@ double snet_diffusion_sq(const snet_config *cfg, double t)
 
 void snet_set_num_threads(int n)
 {
-    if (n <= 0)
-        return;
-    openblas_set_num_threads(n);
-    omp_set_num_threads(n);
+    (void)snet_blas_single_begin(); // for good: every product is split by snet_sgemm
+    if (n > 0)
+        omp_set_num_threads(n);
 }
 
 /* ---- the model ---------------------------------------------------------------------------------- */

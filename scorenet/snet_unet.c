@@ -37,6 +37,7 @@
  */
 #include "snet.h"
 #include "snet_conv.h"
+#include "snet_gemm.h"
 #include "snet_layers.h"
 
 #include <cblas.h>
@@ -512,21 +513,6 @@ static int shard_threads(size_t B)
     return (int)(n < t ? n : t);
 }
 
-/* The shards call single-threaded sgemm: OpenBLAS' own threads are switched off for the pass. */
-static int blas_single_begin(void)
-{
-    int n = openblas_get_num_threads();
-    if (n > 1)
-        openblas_set_num_threads(1);
-    return n;
-}
-
-static void blas_single_end(int n)
-{
-    if (n > 1)
-        openblas_set_num_threads(n);
-}
-
 /* ---- Residual block ---------------------------------------------------------------------------------- */
 
 /* x (cin, B, hw) → acts[out] (cout, B, hw); proj (B, P) holds every block's time shift. */
@@ -769,7 +755,7 @@ static void unet_forward(const snet_config *cfg, const float *params, size_t B, 
     unet_plan p;
     plan_make(&p, cfg, NULL, 0);
     const size_t D = p.C * p.H * p.W;
-    const int blas = blas_single_begin();
+    const int blas = snet_blas_single_begin();
 #pragma omp parallel for schedule(static) num_threads(shard_threads(B)) if (B > 1 && !omp_in_parallel())
     for (size_t s = 0; s < UNET_SHARDS; s++) {
         size_t b0 = shard_begin(B, s), n = shard_begin(B, s + 1) - b0;
@@ -777,7 +763,7 @@ static void unet_forward(const snet_config *cfg, const float *params, size_t B, 
             forward_shard(&p, params, n, x + b0 * D, t + b0, out + b0 * D,
                           acts + shard_act_offset(&p, B, s));
     }
-    blas_single_end(blas);
+    snet_blas_single_end(blas);
 }
 
 static void unet_backward(const snet_config *cfg, const float *params, size_t B, const float *x,
@@ -789,7 +775,7 @@ static void unet_backward(const snet_config *cfg, const float *params, size_t B,
     unet_plan p;
     plan_make(&p, cfg, NULL, 0);
     const size_t D = p.C * p.H * p.W, n_par = round_up(p.n_params);
-    const int blas = blas_single_begin();
+    const int blas = snet_blas_single_begin();
 #pragma omp parallel for schedule(static) num_threads(shard_threads(B)) if (B > 1 && !omp_in_parallel())
     for (size_t s = 0; s < UNET_SHARDS; s++) {
         size_t b0 = shard_begin(B, s), n = shard_begin(B, s + 1) - b0;
@@ -801,7 +787,7 @@ static void unet_backward(const snet_config *cfg, const float *params, size_t B,
         backward_shard(&p, params, n, acts + shard_act_offset(&p, B, s), dout + b0 * D, dp,
                        dx ? dx + b0 * D : NULL, scratch + shard_scratch_offset(&p, B, s));
     }
-    blas_single_end(blas);
+    snet_blas_single_end(blas);
     if (dparams) { // the shards in order
 #pragma omp parallel for schedule(static) if (p.n_params >= 65536)
         for (size_t i = 0; i < p.n_params; i++) {

@@ -444,8 +444,8 @@ END_TEST
 
 START_TEST(test_mlp_bits_do_not_depend_on_the_thread_count)
 {
-    // reduction lengths OpenBLAS blocks differently with 1 and 2 threads: D = 784 (input layer,
-    // din of it) and B = 1000 (weight gradients)
+    // reduction lengths a threaded BLAS blocks differently by thread count: D = 784 (input layer,
+    // din of it) and B = 1000 (weight gradients); 1, 2 and 3 threads
     snet_config cfg;
     snet_config_default(&cfg, SNET_ARCH_MLP, 1, 28, 28, SNET_SDE_VP);
     cfg.hidden = 48;
@@ -458,14 +458,14 @@ START_TEST(test_mlp_bits_do_not_depend_on_the_thread_count)
     fill(m->params, m->n_params, 6, 0.2f);
     const size_t B = 1000, D = 784, P = m->n_params;
     float *x = malloc(B * D * sizeof(float)), *t = malloc(B * sizeof(float)), *g = malloc(B * D * sizeof(float));
-    float *out[2], *dx[2], *dp[2];
+    float *out[3], *dx[3], *dp[3];
     float *acts = malloc(m->arch->act_size(&cfg, B) * sizeof(float));
     float *scratch = malloc(m->arch->scratch_size(&cfg, B) * sizeof(float));
     fill(x, B * D, 7, 1.0f);
     fill(g, B * D, 8, 1.0f);
     for (size_t b = 0; b < B; b++)
         t[b] = 0.001f + 0.998f * (float)b / (float)B;
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         snet_set_num_threads(k + 1);
         out[k] = malloc(B * D * sizeof(float));
         dx[k] = malloc(B * D * sizeof(float));
@@ -473,10 +473,13 @@ START_TEST(test_mlp_bits_do_not_depend_on_the_thread_count)
         m->arch->forward(&cfg, m->params, B, x, t, out[k], acts);
         m->arch->backward(&cfg, m->params, B, x, t, acts, g, dp[k], dx[k], scratch);
     }
-    ck_assert_int_eq(memcmp(out[0], out[1], B * D * sizeof(float)), 0);
-    ck_assert_int_eq(memcmp(dx[0], dx[1], B * D * sizeof(float)), 0);
-    ck_assert_int_eq(memcmp(dp[0], dp[1], P * sizeof(float)), 0);
-    for (int k = 0; k < 2; k++)
+    for (int k = 1; k < 3; k++) {
+        ck_assert_msg(memcmp(out[0], out[k], B * D * sizeof(float)) == 0, "output: 1 and %d threads differ", k + 1);
+        ck_assert_msg(memcmp(dx[0], dx[k], B * D * sizeof(float)) == 0, "input gradient: 1 and %d threads differ", k + 1);
+        ck_assert_msg(memcmp(dp[0], dp[k], P * sizeof(float)) == 0, "parameter gradient: 1 and %d threads differ", k + 1);
+    }
+    snet_set_num_threads(1);
+    for (int k = 0; k < 3; k++)
         free(out[k]), free(dx[k]), free(dp[k]);
     free(x), free(t), free(g), free(acts), free(scratch);
     snet_model_free(m);
@@ -505,8 +508,12 @@ int main(void)
     tcase_add_loop_test(tc, test_score_vjp_and_divergence_match_finite_differences, 0, 6);
     tcase_add_test(tc, test_model_rejects_bad_configs_and_batches);
     tcase_add_test(tc, test_schedules_match_closed_forms);
-    tcase_add_test(tc, test_mlp_bits_do_not_depend_on_the_thread_count);
     suite_add_tcase(s, tc);
+    // the bit-identity promise, also run alone under every OpenBLAS kernel (scripts/test.sh)
+    TCase *bits = tcase_create("bits");
+    tcase_set_timeout(bits, 120);
+    tcase_add_test(bits, test_mlp_bits_do_not_depend_on_the_thread_count);
+    suite_add_tcase(s, bits);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

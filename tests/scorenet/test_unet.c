@@ -473,13 +473,16 @@ START_TEST(test_unet_results_do_not_depend_on_the_thread_count)
     memset(n.dparams, 0, n.n_params * 4);
     n.ops->backward(&n.cfg, n.params, n.B, n.x, n.t, n.acts, n.r, n.dparams, n.dx, n.scratch);
     memcpy(out1, n.out, nd * 4), memcpy(dx1, n.dx, nd * 4), memcpy(dp1, n.dparams, n.n_params * 4);
-    snet_set_num_threads(2);
-    net_forward(&n);
-    memset(n.dparams, 0, n.n_params * 4);
-    n.ops->backward(&n.cfg, n.params, n.B, n.x, n.t, n.acts, n.r, n.dparams, n.dx, n.scratch);
-    ck_assert(memcmp(out1, n.out, nd * 4) == 0);
-    ck_assert(memcmp(dx1, n.dx, nd * 4) == 0);
-    ck_assert(memcmp(dp1, n.dparams, n.n_params * 4) == 0);
+    for (int threads = 2; threads <= 3; threads++) {
+        snet_set_num_threads(threads);
+        net_forward(&n);
+        memset(n.dparams, 0, n.n_params * 4);
+        n.ops->backward(&n.cfg, n.params, n.B, n.x, n.t, n.acts, n.r, n.dparams, n.dx, n.scratch);
+        ck_assert_msg(memcmp(out1, n.out, nd * 4) == 0, "output: 1 and %d threads differ", threads);
+        ck_assert_msg(memcmp(dx1, n.dx, nd * 4) == 0, "input VJP: 1 and %d threads differ", threads);
+        ck_assert_msg(memcmp(dp1, n.dparams, n.n_params * 4) == 0, "parameter gradient: 1 and %d threads differ", threads);
+    }
+    snet_set_num_threads(1);
     free(out1), free(dx1), free(dp1);
     net_free(&n);
 }
@@ -501,8 +504,12 @@ static Suite *unet_suite(void)
     tcase_add_test(tc, test_unet_validate_rejects_bad_configs);
     tcase_add_test(tc, test_unet_init_is_deterministic_and_starts_at_zero_output);
     tcase_add_test(tc, test_unet_samples_are_independent_of_their_batch);
-    tcase_add_test(tc, test_unet_results_do_not_depend_on_the_thread_count);
     suite_add_tcase(s, tc);
+    // the bit-identity promise, also run alone under every OpenBLAS kernel (scripts/test.sh)
+    TCase *bits = tcase_create("bits");
+    tcase_set_timeout(bits, 120);
+    tcase_add_test(bits, test_unet_results_do_not_depend_on_the_thread_count);
+    suite_add_tcase(s, bits);
     return s;
 }
 
