@@ -113,7 +113,7 @@ int cmd_evaluate(int argc, char **argv)
                                  "evaluate these images instead of sampling (file, fashion-mnist:train|test, noise)",
                                  NULL, 0, 0, 0, NULL, 0};
     opts[count++] = (cli_option){"classifier", CLI_STRING, &classifier_path,
-                                 "classifier file (default: the shipped models/fmnist_classifier.sgc)", NULL, 0,
+                                 "classifier file (default: the shipped fmnist_classifier.sgc)", NULL, 0,
                                  0, 0, NULL, 0};
     opts[count++] = (cli_option){"train-classifier", CLI_FLAG, &train_classifier,
                                  "train the classifier on the training set and write --classifier", NULL, 0, 0,
@@ -125,13 +125,17 @@ int cmd_evaluate(int argc, char **argv)
     if (rc)
         return rc == 1 ? 0 : rc;
     common_options_finish(&c, opts);
-    char shipped_classifier[1024]; /* shipped_model_path's buffer is reused by the model lookup */
+    char msg[4096], shipped_classifier[4096];
     if (!classifier_path) {
-        snprintf(shipped_classifier, sizeof shipped_classifier, "%s", shipped_model_path("fmnist_classifier.sgc"));
+        /* the shipped classifier is read, never overwritten (it may sit in an installed tree) */
+        if (train_classifier)
+            return cli_usage_error(&evaluate_command, "--train-classifier needs --classifier FILE to write");
+        if (shipped_model_path("fmnist_classifier.sgc", shipped_classifier, sizeof shipped_classifier, msg,
+                               sizeof msg))
+            return cli_fail("evaluate", "no --classifier given, and %s", msg);
         classifier_path = shipped_classifier;
     }
 
-    char msg[1024];
     classifier cls = {0};
     float *test = NULL, *train = NULL, *samples = NULL;
     uint8_t *test_labels = NULL, *train_labels = NULL;

@@ -1,6 +1,7 @@
 #include "sampling.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,21 +493,130 @@ int likelihood_from_options(const cli_command *cmd, const common_options *c, con
     return 0;
 }
 
-const char *shipped_model_path(const char *file)
+/* The directory of the running executable. /proc/self/exe names it with every symbolic link
+ * resolved, so ".." can be applied to it as text. Returns 0 or −1 with errno set. */
+static int executable_dir(char *dir, size_t size)
 {
-    static char path[1024];
-    snprintf(path, sizeof path, "%s/models/%s", SCORESDE_SOURCE_DIR, file);
-    if (access(path, R_OK) == 0)
-        return path;
-    snprintf(path, sizeof path, "%s/%s", SCORESDE_DATADIR, file);
-    return path;
+    ssize_t len = readlink("/proc/self/exe", dir, size);
+    if (len < 0)
+        return -1;
+    if ((size_t)len >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    dir[len] = '\0';
+    char *slash = strrchr(dir, '/');
+    if (!slash) {
+        errno = ENOENT;
+        return -1;
+    }
+    slash[slash == dir] = '\0'; /* the root keeps its "/" */
+    return 0;
+}
+
+/* out = dir/rel with each "." and ".." of rel applied to dir (which has no symbolic links);
+ * rel absolute: out = rel. Returns 0 or −1 when out is too small. */
+static int path_resolve(char *out, size_t size, const char *dir, const char *rel)
+{
+    size_t len = 0;
+    if (rel[0] != '/') {
+        len = strlen(dir);
+        if (len >= size)
+            return -1;
+        memcpy(out, dir, len + 1);
+    }
+    while (*rel) {
+        size_t n = strcspn(rel, "/");
+        if (n == 2 && rel[0] == '.' && rel[1] == '.') {
+            while (len > 0 && out[len - 1] != '/')
+                len--;
+            if (len > 1)
+                len--; /* drop the slash too, unless it is the root */
+            out[len] = '\0';
+        } else if (n > 0 && !(n == 1 && rel[0] == '.')) {
+            int sep = len == 0 || out[len - 1] != '/';
+            if (len + sep + n >= size)
+                return -1;
+            if (sep)
+                out[len++] = '/';
+            memcpy(out + len, rel, n);
+            len += n;
+            out[len] = '\0';
+        }
+        rel += n + (rel[n] == '/');
+    }
+    if (len == 0 && size > 1) {
+        out[len++] = '/';
+        out[len] = '\0';
+    }
+    return 0;
+}
+
+/* Appends "dir/file (reason)" to the comma-separated list of places looked in msg. */
+static void note_place(char *msg, size_t msg_size, const char *dir, const char *file, int err)
+{
+    size_t used = strlen(msg);
+    if (used < msg_size)
+        snprintf(msg + used, msg_size - used, "%s%s/%s (%s)", used ? ", " : "", dir, file, strerror(err));
+}
+
+/* Tries dir/file: 0 and path filled when readable; otherwise −1 and the place noted in msg. */
+static int try_model_dir(const char *dir, const char *file, char *path, size_t path_size, char *msg,
+                         size_t msg_size)
+{
+    int n = snprintf(path, path_size, "%s/%s", dir, file);
+    int err = n < 0 || (size_t)n >= path_size ? ENAMETOOLONG : access(path, R_OK) == 0 ? 0 : errno;
+    if (!err)
+        return 0;
+    note_place(msg, msg_size, dir, file, err);
+    return -1;
+}
+
+/* Whether the running executable is the build tree's: its directory is the one it was built in. */
+static int running_from_build_tree(const char *exe_dir)
+{
+    char build_dir[PATH_MAX];
+    return realpath(SCORESDE_BUILD_BINDIR, build_dir) && strcmp(build_dir, exe_dir) == 0;
+}
+
+int shipped_model_path(const char *file, char *path, size_t path_size, char *msg, size_t msg_size)
+{
+    char looked[2048] = "", dir[PATH_MAX], exe_dir[PATH_MAX];
+    const char *env = getenv("SCORESDE_DATA_DIR");
+    if (env && *env) {
+        if (try_model_dir(env, file, path, path_size, looked, sizeof looked) == 0)
+            return 0;
+        snprintf(msg, msg_size, "the shipped %s is not in $SCORESDE_DATA_DIR: looked at %s", file, looked);
+        return -1;
+    }
+    if (executable_dir(exe_dir, sizeof exe_dir)) {
+        snprintf(msg, msg_size, "the shipped %s: cannot locate the scoresde executable (/proc/self/exe: %s); "
+                 "set SCORESDE_DATA_DIR to the directory holding it", file, strerror(errno));
+        return -1;
+    }
+    /* The installed layout first; the build tree's binary has no ../share/scoresde beside it and
+     * is the only one allowed the source tree (sampling.h). */
+    if (path_resolve(dir, sizeof dir, exe_dir, SCORESDE_BIN_TO_DATADIR))
+        note_place(looked, sizeof looked, exe_dir, SCORESDE_BIN_TO_DATADIR, ENAMETOOLONG);
+    else if (try_model_dir(dir, file, path, path_size, looked, sizeof looked) == 0)
+        return 0;
+    if (running_from_build_tree(exe_dir) &&
+        try_model_dir(SCORESDE_SOURCE_MODELS, file, path, path_size, looked, sizeof looked) == 0)
+        return 0;
+    snprintf(msg, msg_size, "the shipped %s is in none of the places looked: %s; set SCORESDE_DATA_DIR to "
+             "the directory holding it", file, looked);
+    return -1;
 }
 
 int load_model_or_fail(const char *cmd, common_options *c, app_model *m)
 {
-    char msg[1024];
-    if (!c->model)
-        c->model = shipped_model_path("fashion_mnist.sgm");
+    char msg[4096];
+    if (!c->model) {
+        if (shipped_model_path("fashion_mnist.sgm", c->shipped_model, sizeof c->shipped_model, msg,
+                               sizeof msg))
+            return cli_fail(cmd, "no --model given, and %s", msg);
+        c->model = c->shipped_model;
+    }
     if (app_model_load(c->model, &c->process, c->batch, m, msg, sizeof msg))
         return cli_fail(cmd, "--model %s", msg);
     return 0;

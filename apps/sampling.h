@@ -47,6 +47,7 @@ typedef struct common_options {
     long threads;
     int no_denoise, quiet, joint;
     const char *in, *out;
+    char shipped_model[4096]; /* --model when not given: the shipped model's path */
 } common_options;
 
 void common_options_init(common_options *c);
@@ -84,9 +85,16 @@ int likelihood_from_options(const cli_command *cmd, const common_options *c, con
  * returns 0 or 1 after printing the message. */
 int load_model_or_fail(const char *cmd, common_options *c, app_model *m);
 
-/* Where the shipped models live (the source tree's models/ when run from the build tree, the
- * installed data directory otherwise). Returns a static buffer, overwritten by the next call. */
-const char *shipped_model_path(const char *file);
+/* Finds a shipped model file (fashion_mnist.sgm, fmnist_classifier.sgc, ...) and writes its path.
+ * The places looked, in this order, the first readable one winning:
+ *   1. $SCORESDE_DATA_DIR/FILE when the variable is set and not empty — then the only place;
+ *   2. the installed data directory relative to the running executable (/proc/self/exe, then
+ *      ../share/scoresde/FILE for the default layout), so an installed tree works wherever it was
+ *      installed or moved to, and never reads the build or source tree;
+ *   3. only when the executable is the one in the build tree (its directory is the directory it
+ *      was built in, compiled in as SCORESDE_BUILD_BINDIR), the source tree's models/FILE.
+ * Returns 0, or −1 with msg naming every place looked and why each failed. */
+int shipped_model_path(const char *file, char *path, size_t path_size, char *msg, size_t msg_size);
 
 /* Prints "scoresde CMD: <status text> at t = ..., sample ...: message" and returns 1, or 130 when
  * the run was interrupted. */
