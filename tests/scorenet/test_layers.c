@@ -275,10 +275,14 @@ static snet_model *tiny_model(int variant)
 
 START_TEST(test_mlp_gradients_match_finite_differences)
 {
-    snet_model *m = tiny_model(_i);
+    // loops 6..11: the same models with one time for the batch (the time path runs once, its
+    // rows are copied: the backward must still see every row)
+    snet_model *m = tiny_model(_i % 6);
     const snet_config *cfg = &m->cfg;
     const size_t B = 3, D = snet_config_dim(cfg);
     float x[3 * 3], t[3] = {0.05f, 0.5f, 0.93f}, out[3 * 3], g[3 * 3];
+    if (_i >= 6)
+        t[0] = t[1] = t[2] = 0.3f;
     fill(x, B * D, 31, 1.5f);
     fill(g, B * D, 32, 1.0f);
     float *acts = malloc(m->arch->act_size(cfg, B) * sizeof(float));
@@ -442,6 +446,42 @@ START_TEST(test_schedules_match_closed_forms)
 }
 END_TEST
 
+START_TEST(test_one_time_batch_equals_per_row_forwards_to_rounding)
+{
+    // a batch at one t runs the time path once and copies its rows; every row must equal its
+    // own one-row forward to float rounding (a missing copy would be off by O(1))
+    snet_config cfg;
+    snet_config_default(&cfg, SNET_ARCH_MLP, 1, 8, 8, (snet_sde_kind)(1 + _i));
+    cfg.hidden = 96;
+    cfg.n_blocks = 2;
+    snet_model *m;
+    char msg[256];
+    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    snet_model_init(m, 3);
+    fill(m->params, m->n_params, 4, 0.2f);
+    const size_t B = 37, D = 64;
+    float *x = malloc(B * D * sizeof(float)), *t = malloc(B * sizeof(float));
+    float *out = malloc(B * D * sizeof(float)), one[64];
+    float *acts = malloc(m->arch->act_size(&cfg, B) * sizeof(float));
+    fill(x, B * D, 5, 1.0f);
+    for (size_t b = 0; b < B; b++)
+        t[b] = 0.37f;
+    m->arch->forward(&cfg, m->params, B, x, t, out, acts);
+    double worst = 0.0, scale = 0.0;
+    for (size_t b = 0; b < B; b++) {
+        m->arch->forward(&cfg, m->params, 1, x + b * D, t + b, one, acts);
+        for (size_t i = 0; i < D; i++) {
+            worst = fmax(worst, fabs((double)one[i] - out[b * D + i]));
+            scale = fmax(scale, fabs((double)one[i]));
+        }
+    }
+    // float products of length ≤ 128 (2F, H): rounding ≈ 1e-6 of the scale
+    ck_assert_msg(worst <= 1e-5 * fmax(scale, 1.0), "largest difference %.3g (scale %.3g)", worst, scale);
+    free(x), free(t), free(out), free(acts);
+    snet_model_free(m);
+}
+END_TEST
+
 START_TEST(test_mlp_bits_do_not_depend_on_the_thread_count)
 {
     // reduction lengths a threaded BLAS blocks differently by thread count: D = 784 (input layer,
@@ -504,10 +544,11 @@ int main(void)
     tcase_add_test(tc, test_layernorm_gradients_match_finite_differences);
     tcase_add_test(tc, test_fourier_features_are_sin_cos_of_two_pi_w_tau);
     tcase_add_test(tc, test_adds_and_block_adds);
-    tcase_add_loop_test(tc, test_mlp_gradients_match_finite_differences, 0, 6);
+    tcase_add_loop_test(tc, test_mlp_gradients_match_finite_differences, 0, 12);
     tcase_add_loop_test(tc, test_score_vjp_and_divergence_match_finite_differences, 0, 6);
     tcase_add_test(tc, test_model_rejects_bad_configs_and_batches);
     tcase_add_test(tc, test_schedules_match_closed_forms);
+    tcase_add_loop_test(tc, test_one_time_batch_equals_per_row_forwards_to_rounding, 0, 3);
     suite_add_tcase(s, tc);
     // the bit-identity promise, also run alone under every OpenBLAS kernel (scripts/test.sh)
     TCase *bits = tcase_create("bits");
