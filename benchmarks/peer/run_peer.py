@@ -129,7 +129,7 @@ def write_csv(path, rows, fields):
 
 # ---- the machine ------------------------------------------------------------------------------------
 
-def machine_description():
+def machine_description(scoresde=None):
     def cmd_out(cmd):
         try:
             return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
@@ -166,9 +166,11 @@ def machine_description():
         "SUNDIALS (libsundials-dev)": pkg("libsundials-dev"), "GSL (libgsl-dev)": pkg("libgsl-dev"),
         "kernel": platform.release(),
     }
+    # the BLAS and kernel in use, and the one OpenBLAS would pick when OPENBLAS_CORETYPE forces one
+    blas = [ln for ln in cmd_out([scoresde, "--version"]).splitlines()[1:]] if scoresde else []
     commit = cmd_out(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
     dirty = cmd_out(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"])
-    return {"cpu": cpu, "mem": mem, "versions": versions,
+    return {"cpu": cpu, "mem": mem, "versions": versions, "blas": blas,
             "commit": commit + (" (with uncommitted changes in the tree)" if dirty else "")}
 
 
@@ -666,6 +668,8 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append(f"- {ln}")
     L.append(f"- {info['mem']}")
     L.append("- " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    for ln in info.get("blas", []):
+        L.append("- " + ln)
     L.append("- torch runs its matrix products on the same OpenBLAS (Debian's python3-torch links libblas.so.3 → "
              "openblas-pthread), so GEMM-bound work can only differ by what surrounds the GEMMs.")
     loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows if "loadavg" in r]
@@ -998,7 +1002,7 @@ def main():
         with open(state_path, "rb") as f:
             st = pickle.load(f)
     else:
-        st = {"info": machine_description(), "started": started}
+        st = {"info": machine_description(tools["scoresde"]), "started": started}
         st["models"], st["train_row"] = timed("models", prepare_models, a, tools, work)
         models = st["models"]
         st["check_rows"] = timed("check", section_check, a, tools, models, res)

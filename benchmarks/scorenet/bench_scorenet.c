@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "snet_data.h"
+#include "snet_gemm.h"
 #include "snet_layers.h"
 #include "snet_model.h"
 #include "snet_train.h"
@@ -170,10 +171,12 @@ int main(int argc, char **argv)
         return 1;
     }
     double square = sgemm_gflops(1024, 1024, 1024, budget);
+    printf("BLAS: %s; kernel %s%s\n", snet_blas_config(), snet_blas_kernel(),
+           getenv("OPENBLAS_CORETYPE") ? " (forced by OPENBLAS_CORETYPE)" : " (OpenBLAS' own choice)");
     printf("cblas_sgemm 1024×1024×1024: %.1f GFLOP/s (%d threads, load average %.2f)\n", square, threads, loadavg());
     if (!append || ftell(out) == 0)
         fprintf(out, "model,dim,hidden,blocks,batch,mode,threads,samples_per_s,gflops,sgemm_same_shape_gflops,"
-                 "ratio_to_sgemm,sgemm_square1024_gflops,loadavg1\n");
+                 "ratio_to_sgemm,sgemm_square1024_gflops,loadavg1,blas_kernel\n");
     printf("%-10s %5s %6s %-12s %12s %9s %9s %6s\n", "model", "batch", "hidden", "mode", "samples/s",
            "GFLOP/s", "sgemm", "ratio");
 
@@ -230,8 +233,8 @@ int main(int argc, char **argv)
                 double gf = modes[k].flops / t * 1e-9, peak = 2.0 * B * H * H / t_gemm * 1e-9;
                 printf("%-10s %5zu %6zu %-12s %12.0f %9.2f %9.2f %5.0f%%\n", models[mi].name, B, H,
                        modes[k].mode, (double)B / t, gf, peak, 100.0 * gf / peak);
-                fprintf(out, "%s,%zu,%zu,%zu,%zu,%s,%d,%.1f,%.3f,%.3f,%.3f,%.3f,%.2f\n", models[mi].name, D,
-                        H, nb, B, modes[k].mode, threads, (double)B / t, gf, peak, gf / peak, square, loadavg());
+                fprintf(out, "%s,%zu,%zu,%zu,%zu,%s,%d,%.1f,%.3f,%.3f,%.3f,%.3f,%.2f,%s\n", models[mi].name, D,
+                        H, nb, B, modes[k].mode, threads, (double)B / t, gf, peak, gf / peak, square, loadavg(), snet_blas_kernel());
                 fflush(out);
             }
             free(gc.A), free(gc.B), free(gc.C);

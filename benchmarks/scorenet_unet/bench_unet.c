@@ -12,6 +12,7 @@
  * Each figure is the median of repeated timings lasting about --seconds in total (default 1).
  */
 #include "snet.h"
+#include "snet_gemm.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -218,6 +219,8 @@ int main(int argc, char **argv)
     printf("U-Net 1×28×28, base %u, %u levels, %u groups: %zu parameters, %.1f MFLOP/sample forward; "
            "%d threads\n",
            base, levels, groups, n_params, flops1 * 1e-6, threads);
+    printf("BLAS: %s; kernel %s%s\n", snet_blas_config(), snet_blas_kernel(),
+           getenv("OPENBLAS_CORETYPE") ? " (forced by OPENBLAS_CORETYPE)" : " (OpenBLAS' own choice)");
     printf("cblas_sgemm 1024³ peak: %.1f GFLOP/s\n\n", peak);
     printf("%-18s %6s %10s %12s %9s %8s %9s\n", "pass", "batch", "ms/call", "samples/s", "GFLOP/s",
            "of peak", "acts MB");
@@ -227,7 +230,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (csv)
-        fprintf(csv, "pass,batch,ms_per_call,samples_per_s,gflops,fraction_of_peak,threads,base,levels\n");
+        fprintf(csv, "pass,batch,ms_per_call,samples_per_s,gflops,fraction_of_peak,threads,base,levels,blas_kernel\n");
 
     size_t train_batches[2] = {64, 128};
     struct {
@@ -255,8 +258,8 @@ int main(int argc, char **argv)
             printf("%-18s %6zu %10.3f %12.1f %9.1f %7.0f%% %9.0f\n", rows[r].name, B, t * 1e3,
                    (double)B / t, gf, 100.0 * gf / peak, mb);
             if (csv)
-                fprintf(csv, "%s,%zu,%.4f,%.2f,%.2f,%.3f,%d,%u,%u\n", rows[r].name, B, t * 1e3,
-                        (double)B / t, gf, gf / peak, threads, base, levels);
+                fprintf(csv, "%s,%zu,%.4f,%.2f,%.2f,%.3f,%d,%u,%u,%s\n", rows[r].name, B, t * 1e3,
+                        (double)B / t, gf, gf / peak, threads, base, levels, snet_blas_kernel());
             net_release(&n);
         }
     }
