@@ -10,15 +10,21 @@
 
 /* ---- Method table ------------------------------------------------------------------------ */
 
-static const slv_ode_method euler_method = {"euler", 1, 0, &slv_ode_backend_euler};
-static const slv_ode_method heun_method = {"heun", 2, 0, &slv_ode_backend_heun};
-static const slv_ode_method rk4_method = {"rk4", 4, 0, &slv_ode_backend_rk4};
-static const slv_ode_method dopri5_method = {"dopri5", 5, 1, &slv_ode_backend_arkode_dopri5};
+/* name, order, adaptive, back end, dense output, batched INDEPENDENT mode */
+static const slv_ode_method euler_method = {"euler", 1, 0, &slv_ode_backend_euler, 0, 0};
+static const slv_ode_method heun_method = {"heun", 2, 0, &slv_ode_backend_heun, 0, 0};
+static const slv_ode_method rk4_method = {"rk4", 4, 0, &slv_ode_backend_rk4, 0, 0};
+static const slv_ode_method dopri5_method = {"dopri5", 5, 1, &slv_ode_backend_arkode_dopri5, 0, 0};
 /* Variable order: CVODE Adams runs orders 1..12, BDF 1..5; `order` holds the maximum. */
-static const slv_ode_method cvode_adams_method = {"cvode-adams", 12, 1, &slv_ode_backend_cvode_adams};
-static const slv_ode_method cvode_bdf_method = {"cvode-bdf", 5, 1, &slv_ode_backend_cvode_bdf};
-static const slv_ode_method gsl_rk8pd_method = {"gsl-rk8pd", 8, 1, &slv_ode_backend_gsl_rk8pd};
-static const slv_ode_method gsl_rkf45_method = {"gsl-rkf45", 5, 1, &slv_ode_backend_gsl_rkf45};
+static const slv_ode_method cvode_adams_method = {"cvode-adams", 12, 1,
+                                                  &slv_ode_backend_cvode_adams, 0, 0};
+static const slv_ode_method cvode_bdf_method = {"cvode-bdf", 5, 1, &slv_ode_backend_cvode_bdf,
+                                                0, 0};
+static const slv_ode_method gsl_rk8pd_method = {"gsl-rk8pd", 8, 1, &slv_ode_backend_gsl_rk8pd,
+                                                0, 0};
+static const slv_ode_method gsl_rkf45_method = {"gsl-rkf45", 5, 1, &slv_ode_backend_gsl_rkf45,
+                                                0, 0};
+static const slv_ode_method rk45_method = {"rk45", 5, 1, &slv_ode_backend_rk45, 1, 1};
 
 const slv_ode_method *const slv_ode_euler = &euler_method;
 const slv_ode_method *const slv_ode_heun = &heun_method;
@@ -28,11 +34,13 @@ const slv_ode_method *const slv_ode_cvode_adams = &cvode_adams_method;
 const slv_ode_method *const slv_ode_cvode_bdf = &cvode_bdf_method;
 const slv_ode_method *const slv_ode_gsl_rk8pd = &gsl_rk8pd_method;
 const slv_ode_method *const slv_ode_gsl_rkf45 = &gsl_rkf45_method;
+const slv_ode_method *const slv_ode_rk45 = &rk45_method;
 
+/* New methods go at the end: tests and tools index this table. */
 const slv_ode_method *const slv_ode_methods[] = {
     &euler_method,       &heun_method,      &rk4_method,       &dopri5_method,
     &cvode_adams_method, &cvode_bdf_method, &gsl_rk8pd_method, &gsl_rkf45_method,
-    NULL};
+    &rk45_method,        NULL};
 
 const slv_ode_method *slv_ode_method_by_name(const char *name)
 {
@@ -152,6 +160,11 @@ void slv_ode_solver_set_interrupt(slv_ode_solver *s, volatile int *flag)
     s->interrupt = flag;
 }
 
+void slv_ode_solver_set_rhs_rows(slv_ode_solver *s, slv_ode_rhs_rows_fn rhs_rows)
+{
+    s->rhs_rows = rhs_rows;
+}
+
 int slv_ode_solver_set_fixed_step(slv_ode_solver *s, double h)
 {
     if (!(isfinite(h) && h >= 0.0))
@@ -167,6 +180,7 @@ int slv_ode_solver_set_fixed_step(slv_ode_solver *s, double h)
 }
 
 size_t slv_ode_solver_get_n_rhs_evals(const slv_ode_solver *s) { return s->n_rhs_evals; }
+size_t slv_ode_solver_get_n_rhs_calls(const slv_ode_solver *s) { return s->n_rhs_calls; }
 size_t slv_ode_solver_get_n_steps(const slv_ode_solver *s) { return s->n_steps; }
 size_t slv_ode_solver_get_n_rejected(const slv_ode_solver *s) { return s->n_rejected; }
 const slv_error *slv_ode_solver_get_error(const slv_ode_solver *s) { return &s->err; }
@@ -201,6 +215,7 @@ int slv_ode_rhs_call(slv_ode_solver *s, double t, const double *y, double *dydt)
                              call->first_path + bad / (long)d, bad % (long)d, y[bad], t);
 
     call->n_rhs_evals++;
+    call->n_rhs_calls++;
     int ret = s->sys->rhs(t, call->n_states, d, y, dydt, s->sys->params);
     if (ret < 0)
         return slv_error_set(&s->err, SLV_ECALLBACK, t, call_path(s),
@@ -218,6 +233,61 @@ int slv_ode_rhs_call(slv_ode_solver *s, double t, const double *y, double *dydt)
                              "%s: rhs output for path %ld, component %ld is %g at t = %.17g",
                              s->method->name, call->first_path + bad / (long)d, bad % (long)d,
                              dydt[bad], t);
+    return 0;
+}
+
+int slv_ode_rhs_rows_call(slv_ode_solver *s, const slv_ode_rows *rows, size_t m, const double *y,
+                          double *dydt)
+{
+    slv_ode_call *call = &s->call;
+    const size_t d = s->dim, len = m * d;
+    const long one_path = m == 1 ? (long)rows->path[0] : -1;
+
+    if (s->interrupt != NULL && *s->interrupt)
+        return slv_error_set(&s->err, SLV_EINTERRUPTED, rows->t[0], one_path,
+                             "%s: interrupted at t = %.17g", s->method->name, rows->t[0]);
+    long bad = slv_find_nonfinite(y, len);
+    if (bad >= 0) {
+        const size_t row = (size_t)bad / d;
+        return slv_error_set(&s->err, SLV_ENONFINITE, rows->t[row], (long)rows->path[row],
+                             "%s: state of path %zu, component %zu is %g at t = %.17g (input of "
+                             "an rhs call)", s->method->name, rows->path[row], (size_t)bad % d,
+                             y[bad], rows->t[row]);
+    }
+
+    call->n_rhs_evals += m;
+    call->n_rhs_calls++;
+    for (size_t i = 0; i < m; i++)
+        s->path_rhs_evals[rows->path[i]]++;
+    const int by_rows = s->rhs_rows != NULL;
+    int ret = by_rows ? s->rhs_rows(rows, m, d, y, dydt, s->sys->params)
+                      : s->sys->rhs(rows->t[0], m, d, y, dydt, s->sys->params);
+    if (ret < 0) {
+        if (m == 1)
+            return slv_error_set(&s->err, SLV_ECALLBACK, rows->t[0], one_path,
+                                 "%s: %s returned %d (stop) for path %zu at t = %.17g",
+                                 s->method->name, by_rows ? "rhs_rows" : "rhs", ret, rows->path[0],
+                                 rows->t[0]);
+        return slv_error_set(&s->err, SLV_ECALLBACK, rows->t[0], -1,
+                             "%s: %s returned %d (stop) on %zu rows, paths %zu .. %zu (first at "
+                             "t = %.17g)", s->method->name, by_rows ? "rhs_rows" : "rhs", ret, m,
+                             rows->path[0], rows->path[m - 1], rows->t[0]);
+    }
+    if (ret > 0) {
+        call->recoverable = 1;
+        call->t_recoverable = rows->t[0];
+        return ret;
+    }
+    call->recoverable = 0;
+
+    bad = slv_find_nonfinite(dydt, len);
+    if (bad >= 0) {
+        const size_t row = (size_t)bad / d;
+        return slv_error_set(&s->err, SLV_ENONFINITE, rows->t[row], (long)rows->path[row],
+                             "%s: rhs output for path %zu, component %zu is %g at t = %.17g",
+                             s->method->name, rows->path[row], (size_t)bad % d, dydt[bad],
+                             rows->t[row]);
+    }
     return 0;
 }
 
@@ -245,29 +315,58 @@ double slv_ode_wrms_norm(const double *v, const double *y, size_t len, double rt
 
 /* ---- Solve -------------------------------------------------------------------------------- */
 
+/* One back-end call on n_states states from path first_path, with the dense output y_out asks
+ * for (NULL: none); adds its counters to the solve's. */
 static int apply_call(slv_ode_solver *s, void *work, size_t n_states, long first_path, double t0,
-                      double t1, double *y)
+                      size_t n_out, const double *t_out, double *y, double *y_out)
 {
     memset(&s->call, 0, sizeof s->call);
     s->call.n_states = n_states;
     s->call.first_path = first_path;
-    int status = s->method->backend->apply(work, s, t0, t1, y);
+    s->call.n_out = n_out;
+    s->call.t_out = t_out;
+    s->call.y_out = y_out;
+    int status = s->method->backend->apply(work, s, t0, t_out[n_out - 1], y);
     if (status != SLV_OK && s->err.status == SLV_OK) /* a back end must say why; never lose it */
         slv_error_set(&s->err, status, t0, call_path(s), "%s: failed with %s", s->method->name,
                       slv_strerror(status));
     s->n_rhs_evals += s->call.n_rhs_evals;
+    s->n_rhs_calls += s->call.n_rhs_calls;
     s->n_steps += s->call.n_steps;
     s->n_rejected += s->call.n_rejected;
     return status;
 }
 
-int slv_ode_solver_solve(slv_ode_solver *s, double t0, double t1, double *y)
+/* Checks the output times of a dense solve: finite, from t0 towards t_out[n_out − 1] without
+ * turning back. */
+static int check_output_times(slv_ode_solver *s, double t0, size_t n_out, const double *t_out)
 {
-    if (s == NULL)
-        return SLV_EINVAL;
+    const double t1 = t_out[n_out - 1];
+    for (size_t k = 0; k < n_out; k++) {
+        if (!isfinite(t_out[k]))
+            return slv_error_set(&s->err, SLV_EINVAL, t0, -1,
+                                 "%s: t_out[%zu] = %g, expected a finite time", s->method->name,
+                                 k, t_out[k]);
+        const double previous = k == 0 ? t0 : t_out[k - 1];
+        if ((t1 >= t0 && t_out[k] < previous) || (t1 < t0 && t_out[k] > previous))
+            return slv_error_set(&s->err, SLV_EINVAL, t0, -1,
+                                 "%s: t_out[%zu] = %.17g comes before %s = %.17g, expected times "
+                                 "running from t0 = %.17g to t_out[%zu] = %.17g", s->method->name,
+                                 k, t_out[k], k == 0 ? "t0" : "the previous time", previous, t0,
+                                 n_out - 1, t1);
+    }
+    return SLV_OK;
+}
+
+/* Solve and dense solve: t1 = t_out[n_out − 1]; y_out NULL for a plain solve. */
+static int solve(slv_ode_solver *s, double t0, size_t n_out, const double *t_out, double *y,
+                 double *y_out)
+{
     const size_t n = s->n, d = s->dim;
+    const double t1 = t_out[n_out - 1];
+    const struct slv_ode_backend *backend = s->method->backend;
     slv_error_clear(&s->err);
-    s->n_rhs_evals = s->n_steps = s->n_rejected = 0;
+    s->n_rhs_evals = s->n_rhs_calls = s->n_steps = s->n_rejected = 0;
     memset(s->path_rhs_evals, 0, n * sizeof *s->path_rhs_evals);
 
     if (y == NULL)
@@ -284,12 +383,16 @@ int slv_ode_solver_solve(slv_ode_solver *s, double t0, double t1, double *y)
         return slv_error_set(&s->err, SLV_ENONFINITE, t0, bad / (long)d,
                              "%s: initial state of path %ld, component %ld is %g",
                              s->method->name, bad / (long)d, bad % (long)d, y[bad]);
-    if (t0 == t1)
+    if (t0 == t1) {
+        for (size_t k = 0; y_out != NULL && k < n_out; k++)
+            memcpy(y_out + k * n * d, y, n * d * sizeof *y);
         return SLV_OK;
+    }
 
     const int mode = s->mode;
+    const int whole_batch = mode == SLV_BATCH_JOINT || s->method->batched_independent;
     if (s->work[mode] == NULL) {
-        s->work[mode] = s->method->backend->alloc(s, mode == SLV_BATCH_JOINT ? n * d : d);
+        s->work[mode] = backend->alloc(s, whole_batch ? n * d : d);
         if (s->work[mode] == NULL) {
             if (s->err.status == SLV_OK)
                 slv_error_set(&s->err, SLV_ENOMEM, t0, -1, "%s: cannot allocate the integrator",
@@ -299,13 +402,14 @@ int slv_ode_solver_solve(slv_ode_solver *s, double t0, double t1, double *y)
     }
 
     int status = SLV_OK;
-    if (mode == SLV_BATCH_JOINT) {
-        status = apply_call(s, s->work[mode], n, 0, t0, t1, y);
-        for (size_t p = 0; p < n; p++)
-            s->path_rhs_evals[p] = s->call.n_rhs_evals;
+    if (whole_batch) {
+        status = apply_call(s, s->work[mode], n, 0, t0, n_out, t_out, y, y_out);
+        if (mode == SLV_BATCH_JOINT) /* INDEPENDENT: counted per row by slv_ode_rhs_rows_call */
+            for (size_t p = 0; p < n; p++)
+                s->path_rhs_evals[p] = s->call.n_rhs_evals;
     } else {
         for (size_t p = 0; p < n && status == SLV_OK; p++) {
-            status = apply_call(s, s->work[mode], 1, (long)p, t0, t1, y + p * d);
+            status = apply_call(s, s->work[mode], 1, (long)p, t0, n_out, t_out, y + p * d, NULL);
             s->path_rhs_evals[p] = s->call.n_rhs_evals;
         }
     }
@@ -319,4 +423,37 @@ int slv_ode_solver_solve(slv_ode_solver *s, double t0, double t1, double *y)
                              "%s: final state of path %ld, component %ld is %g at t1 = %.17g",
                              s->method->name, bad / (long)d, bad % (long)d, y[bad], t1);
     return SLV_OK;
+}
+
+int slv_ode_solver_solve(slv_ode_solver *s, double t0, double t1, double *y)
+{
+    if (s == NULL)
+        return SLV_EINVAL;
+    return solve(s, t0, 1, &t1, y, NULL);
+}
+
+int slv_ode_solver_solve_dense(slv_ode_solver *s, double t0, size_t n_out, const double *t_out,
+                               double *y, double *y_out)
+{
+    if (s == NULL)
+        return SLV_EINVAL;
+    slv_error_clear(&s->err);
+    s->n_rhs_evals = s->n_rhs_calls = s->n_steps = s->n_rejected = 0;
+    memset(s->path_rhs_evals, 0, s->n * sizeof *s->path_rhs_evals);
+    if (!s->method->dense_output)
+        return slv_error_set(&s->err, SLV_EUNSUPPORTED, t0, -1,
+                             "%s: dense output is not supported by this method (use rk45)",
+                             s->method->name);
+    if (t_out == NULL || y_out == NULL || n_out == 0)
+        return slv_error_set(&s->err, SLV_EINVAL, t0, -1,
+                             "%s: dense output needs n_out >= 1 times and an output array "
+                             "(n_out = %zu, t_out %s, y_out %s)", s->method->name, n_out,
+                             t_out == NULL ? "NULL" : "given", y_out == NULL ? "NULL" : "given");
+    if (!isfinite(t0))
+        return slv_error_set(&s->err, SLV_EINVAL, t0, -1, "%s: t0 = %g, expected a finite time",
+                             s->method->name, t0);
+    int status = check_output_times(s, t0, n_out, t_out);
+    if (status != SLV_OK)
+        return status;
+    return solve(s, t0, n_out, t_out, y, y_out);
 }
