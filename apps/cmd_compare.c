@@ -135,7 +135,7 @@ int cmd_compare(int argc, char **argv)
     common_options_init(&c);
     c.num = 1000;
     c.batch = 1000;
-    const char *samplers = "pc:reverse_diffusion+langevin,pc:euler_maruyama,ode:dopri5,ode:heun@50,"
+    const char *samplers = "pc:reverse_diffusion+langevin,pc:euler_maruyama,ode:rk45,ode:heun@50,"
                            "sde:sra1@200,sde:adaptive@1e-2";
     const char *prefix = "compare", *reference = NULL;
     cli_option opts[64];

@@ -76,7 +76,7 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     size_t count = 0;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
     opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
-                                 "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
+                                 "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
                                  0, NULL, 0};
     opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance", NULL, 0, 1, 1, NULL, 0};
     opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance", NULL, 0, 1e6, 1, NULL, 0};
@@ -179,7 +179,7 @@ int cmd_interpolate(int argc, char **argv)
     size_t count = 0;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
     opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
-                                 "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
+                                 "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
                                  0, NULL, 0};
     opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance", NULL, 0, 1, 1, NULL, 0};
     opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance", NULL, 0, 1e6, 1, NULL, 0};

@@ -12,7 +12,7 @@ typedef struct net_params {
     snet_model *net;
     snet_workspace *ws;
     size_t max_batch;
-    float *t, *x, *v, *out; /* (max_batch), (max_batch, D) ×3 */
+    float *t, *x, *v, *out, *score; /* (max_batch), (max_batch, D) ×4 */
 } net_params;
 
 static void to_float(float *dst, const double *src, size_t count)
@@ -54,6 +54,46 @@ static int net_score_vjp(double t, size_t n, size_t d, const double *x, const do
             return -1;
         for (size_t i = 0; i < B * d; i++)
             out[first * d + i] = p->out[i];
+    }
+    return 0;
+}
+
+/* The per-row forms (sgm_score.h): the network takes a time per row anyway. */
+static int net_score_rows(const double *t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    net_params *p = params;
+    for (size_t first = 0; first < n; first += p->max_batch) {
+        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
+        to_float(p->t, t + first, B);
+        to_float(p->x, x + first * d, B * d);
+        int rc = snet_model_score(p->net, p->ws, B, p->t, p->x, p->out);
+        if (rc != SNET_OK && rc != SNET_ENONFINITE)
+            return -1;
+        for (size_t i = 0; i < B * d; i++)
+            out[first * d + i] = p->out[i];
+    }
+    return 0;
+}
+
+/* Score (when wanted) and VJP from one forward pass: the Skilling–Hutchinson step's whole cost. */
+static int net_score_vjp_rows(const double *t, size_t n, size_t d, const double *x, const double *v,
+                              double *score, double *vjp, void *params)
+{
+    net_params *p = params;
+    for (size_t first = 0; first < n; first += p->max_batch) {
+        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
+        to_float(p->t, t + first, B);
+        to_float(p->x, x + first * d, B * d);
+        to_float(p->v, v + first * d, B * d);
+        int rc = snet_model_score_and_vjp(p->net, p->ws, B, p->t, p->x, p->v, score ? p->score : NULL,
+                                          p->out);
+        if (rc != SNET_OK && rc != SNET_ENONFINITE)
+            return -1;
+        for (size_t i = 0; i < B * d; i++)
+            vjp[first * d + i] = p->out[i];
+        if (score)
+            for (size_t i = 0; i < B * d; i++)
+                score[first * d + i] = p->score[i];
     }
     return 0;
 }
@@ -127,11 +167,13 @@ static int load_network(const char *path, const process_options *po, size_t max_
     p->x = malloc(p->max_batch * m->dim * sizeof *p->x);
     p->v = malloc(p->max_batch * m->dim * sizeof *p->v);
     p->out = malloc(p->max_batch * m->dim * sizeof *p->out);
-    if (!p->ws || !p->t || !p->x || !p->v || !p->out)
+    p->score = malloc(p->max_batch * m->dim * sizeof *p->score);
+    if (!p->ws || !p->t || !p->x || !p->v || !p->out || !p->score)
         goto nomem;
-    m->score = (sgm_score_model){net_score, net_score_vjp, NULL,
-                                 m->dim <= NET_EXACT_DIVERGENCE_MAX_DIM ? net_divergence : NULL,
-                                 m->dim, p};
+    m->score = (sgm_score_model){.score = net_score, .score_vjp = net_score_vjp,
+                                 .divergence = m->dim <= NET_EXACT_DIVERGENCE_MAX_DIM ? net_divergence : NULL,
+                                 .dim = m->dim, .params = p, .score_rows = net_score_rows,
+                                 .score_vjp_rows = net_score_vjp_rows};
     return 0;
 nomem:
     snprintf(msg, msg_size, "%s: out of memory for a batch of %zu", path, max_batch);
@@ -190,6 +232,7 @@ void app_model_free(app_model *m)
         free(p->x);
         free(p->v);
         free(p->out);
+        free(p->score);
         free(p);
     }
     snet_model_free(m->net);

@@ -12,7 +12,7 @@ void common_options_init(common_options *c)
 {
     memset(c, 0, sizeof *c);
     c->sampler = "pc";
-    c->ode_solver = "dopri5";
+    c->ode_solver = "rk45";
     c->sde_solver = "em";
     c->hutchinson = "rademacher";
     c->langevin_norm = "batch";
@@ -74,7 +74,7 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
         OPT("corrector-steps", CLI_SIZE, &c->corrector_steps, "corrector iterations per step", NULL, 0,
             1000, 0);
         OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end (--sampler ode)",
-            "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
+            "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
         OPT("sde-solver", CLI_CHOICE, &c->sde_solver, "SDE stepper (--sampler sde)",
             "em,milstein,sra1,sra3,sriw1,adaptive", 0, 0, 0);
         OPT("steps", CLI_SIZE, &c->steps,
@@ -90,8 +90,9 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
         OPT("no-denoise", CLI_FLAG, &c->no_denoise, "skip the final noise-free denoising step", NULL,
             0, 0, 0);
         OPT("joint", CLI_FLAG, &c->joint,
-            "ODE: one adaptive step sequence for the whole batch (faster for networks; results then "
-            "depend on the batch)", NULL, 0, 0, 0);
+            "ODE: one adaptive step sequence for the whole batch (results then depend on the batch; "
+            "rk45 already batches per-sample steps, so this helps only the other adaptive solvers)",
+            NULL, 0, 0, 0);
     }
     if (groups & (OPTS_SAMPLER | OPTS_LIKELIHOOD)) {
         OPT("rtol", CLI_DOUBLE, &c->rtol, "relative tolerance of adaptive solvers", NULL, 0, 1, 1);
@@ -100,7 +101,7 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
     if (groups & OPTS_LIKELIHOOD) {
         if (!(groups & OPTS_SAMPLER))
             OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end",
-                "dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
+                "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
         OPT("hutchinson", CLI_CHOICE, &c->hutchinson,
             "divergence: Skilling-Hutchinson probe, or the exact trace", "gaussian,rademacher,exact", 0,
             0, 0);
@@ -144,7 +145,7 @@ static int ode_spec(const char *method, const char *at, const common_options *c,
     sgm_ode_options_init(o);
     o->method = slv_ode_method_by_name(method);
     if (!o->method) {
-        snprintf(msg, msg_size, "unknown ODE solver '%s' (expected dopri5, cvode-adams, cvode-bdf, "
+        snprintf(msg, msg_size, "unknown ODE solver '%s' (expected rk45, dopri5, cvode-adams, cvode-bdf, "
                                 "gsl-rk8pd, gsl-rkf45, heun, rk4 or euler)", method);
         return -1;
     }

@@ -53,6 +53,92 @@ int sgm_call_score(sgm_call *c, double t, size_t n, size_t row0, const double *x
     return SLV_OK;
 }
 
+/* Checks n·d values a callback wrote for the points at rows[]; SLV_OK or SLV_ENONFINITE naming the
+ * point's global sample index, time and component. */
+static int check_rows_output(sgm_call *c, const char *what, const double *t, size_t n,
+                             const size_t *rows, const double *out)
+{
+    long bad = slv_find_nonfinite(out, n * c->d);
+    if (bad < 0)
+        return SLV_OK;
+    size_t i = (size_t)bad / c->d, sample = c->first_sample + rows[i];
+    return slv_error_set(&c->err, SLV_ENONFINITE, t[i], (long)sample,
+                         "score model's %s returned %g for sample %zu, component %zu at t = %.17g",
+                         what, out[bad], sample, (size_t)bad % c->d, t[i]);
+}
+
+/* The end of the run of points sharing point i's time. */
+static size_t same_time_run(const double *t, size_t n, size_t i)
+{
+    size_t j = i + 1;
+    while (j < n && t[j] == t[i])
+        j++;
+    return j;
+}
+
+int sgm_call_score_rows(sgm_call *c, const double *t, size_t n, const size_t *rows, const double *x,
+                        double *out)
+{
+    const sgm_score_model *m = c->model;
+    const size_t d = c->d;
+    if (m->score_rows) {
+        c->stats.n_score_calls++;
+        int rc = m->score_rows(t, n, d, x, out, m->params);
+        if (rc != 0)
+            return slv_error_set(&c->err, SLV_ECALLBACK, t[0], n == 1 ? (long)(c->first_sample + rows[0]) : -1,
+                                 "score model's score_rows returned %d (batch of %zu, first sample %zu at t = %.17g)",
+                                 rc, n, c->first_sample + rows[0], t[0]);
+        return check_rows_output(c, "score_rows", t, n, rows, out);
+    }
+    for (size_t i = 0, j; i < n; i = j) {
+        j = same_time_run(t, n, i);
+        c->stats.n_score_calls++;
+        int rc = m->score(t[i], j - i, d, x + i * d, out + i * d, m->params);
+        if (rc != 0)
+            return slv_error_set(&c->err, SLV_ECALLBACK, t[i], j - i == 1 ? (long)(c->first_sample + rows[i]) : -1,
+                                 "score model returned %d at t = %.17g (batch of %zu from sample %zu)", rc,
+                                 t[i], j - i, c->first_sample + rows[i]);
+    }
+    return check_rows_output(c, "score", t, n, rows, out);
+}
+
+int sgm_call_score_vjp_rows(sgm_call *c, const double *t, size_t n, const size_t *rows,
+                            const double *x, const double *v, double *score, double *vjp)
+{
+    const sgm_score_model *m = c->model;
+    const size_t d = c->d;
+    int rc = 0;
+    if (m->score_vjp_rows) {
+        c->stats.n_product_calls++;
+        rc = m->score_vjp_rows(t, n, d, x, v, score, vjp, m->params);
+        if (rc != 0)
+            return slv_error_set(&c->err, SLV_ECALLBACK, t[0], n == 1 ? (long)(c->first_sample + rows[0]) : -1,
+                                 "score model's score_vjp_rows returned %d (batch of %zu, first sample %zu at t = %.17g)",
+                                 rc, n, c->first_sample + rows[0], t[0]);
+    } else {
+        if (!m->score_vjp)
+            return slv_error_set(&c->err, SLV_EUNSUPPORTED, t[0], -1,
+                                 "score model has neither score_vjp_rows nor score_vjp");
+        for (size_t i = 0, j; i < n && rc == 0; i = j) {
+            j = same_time_run(t, n, i);
+            if (score) {
+                c->stats.n_score_calls++;
+                rc = m->score(t[i], j - i, d, x + i * d, score + i * d, m->params);
+            }
+            if (rc == 0) {
+                c->stats.n_product_calls++;
+                rc = m->score_vjp(t[i], j - i, d, x + i * d, v + i * d, vjp + i * d, m->params);
+            }
+            if (rc != 0)
+                return slv_error_set(&c->err, SLV_ECALLBACK, t[i], j - i == 1 ? (long)(c->first_sample + rows[i]) : -1,
+                                     "score model returned %d at t = %.17g (batch of %zu from sample %zu)", rc,
+                                     t[i], j - i, c->first_sample + rows[i]);
+        }
+    }
+    int status = score ? check_rows_output(c, "score", t, n, rows, score) : SLV_OK;
+    return status == SLV_OK ? check_rows_output(c, "Jacobian product", t, n, rows, vjp) : status;
+}
+
 int sgm_resolve_eps(sgm_call *c, double eps_option, double dflt, double *eps)
 {
     if (eps_option == SGM_EPS_DEFAULT) {

@@ -704,12 +704,9 @@ void sgm_gmm_model_init(sgm_gmm_model *m, const sgm_gmm *g, const sgm_process *p
 {
     m->gmm = g;
     m->process = process;
-    m->model.score = model_score;
-    m->model.score_vjp = model_product;
-    m->model.score_jvp = model_product;
-    m->model.divergence = model_divergence;
-    m->model.dim = g->dim;
-    m->model.params = m;
+    m->model = (sgm_score_model){.score = model_score, .score_vjp = model_product,
+                                 .score_jvp = model_product, .divergence = model_divergence,
+                                 .dim = g->dim, .params = m};
 }
 
 int sgm_gmm_class_guidance_fn(double t, size_t n, size_t d, const double *x, double *out,

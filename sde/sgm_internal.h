@@ -32,6 +32,18 @@ int sgm_call_init(sgm_call *c, const sgm_process *process, const sgm_score_model
  * and the global sample index and the status is returned. */
 int sgm_call_score(sgm_call *c, double t, size_t n, size_t row0, const double *x, double *out);
 
+/* The same with a time per point: out[i] = score(t[i], x_i) for n points that are rows rows[i] of
+ * the call's batch, through model->score_rows, or model->score once per run of consecutive points
+ * sharing a time. Failures as sgm_call_score, naming the point's row. */
+int sgm_call_score_rows(sgm_call *c, const double *t, size_t n, const size_t *rows, const double *x,
+                        double *out);
+
+/* Score (may be NULL) and vjp = v_iᵀ ∂s/∂x for n points with their own times, through
+ * model->score_vjp_rows (one forward pass), or per run of a shared time through score_vjp (and
+ * score when wanted). SLV_EUNSUPPORTED when the model has neither product. */
+int sgm_call_score_vjp_rows(sgm_call *c, const double *t, size_t n, const size_t *rows,
+                            const double *x, const double *v, double *score, double *vjp);
+
 /* Resolves an eps option: SGM_EPS_DEFAULT → dflt; else it must lie in [0, T). */
 int sgm_resolve_eps(sgm_call *c, double eps_option, double dflt, double *eps);
 

@@ -32,7 +32,7 @@ int sgm_divergence_method_parse(const char *name, sgm_divergence_method *m)
 void sgm_likelihood_options_init(sgm_likelihood_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->method = slv_ode_dopri5;
+    o->method = slv_ode_rk45;
     o->rtol = 1e-5;
     o->atol = 1e-5;
     o->n_steps = 100;
@@ -209,6 +209,65 @@ static int lik_rhs(double t, size_t n, size_t dd, const double *y, double *dydt,
     return 0;
 }
 
+/* The same field with a time per row (slv_ode_rhs_rows_fn), rows being the batch's points
+ * rows->path[i]. With a VJP the divergence comes batched through sgm_call_score_vjp_rows: the
+ * Skilling–Hutchinson step from one fused score + VJP call (one forward, one backward for a
+ * network), the exact trace from d of them (basis probes); a model without a product (finite
+ * differences) runs the single-time field one row at a time. */
+static int lik_rhs_rows(const slv_ode_rows *rows, size_t n, size_t dd, const double *y, double *dydt,
+                        void *params)
+{
+    lik_ctx *ctx = params;
+    sgm_call *c = ctx->c;
+    const sgm_score_model *m = c->model;
+    const size_t d = dd - 1;
+    if (!m->score_vjp_rows && !m->score_vjp) {
+        for (size_t i = 0; i < n; i++) {
+            ctx->row0 = rows->path[i];
+            if (lik_rhs(rows->t[i], 1, dd, y + i * dd, dydt + i * dd, ctx) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        memcpy(ctx->x + i * d, y + i * dd, d * sizeof *y);
+    int status;
+    if (ctx->o->divergence != SGM_DIVERGENCE_EXACT) {
+        for (size_t i = 0; i < n; i++)
+            memcpy(ctx->v + i * d, ctx->probes + rows->path[i] * d, d * sizeof *ctx->v);
+        status = sgm_call_score_vjp_rows(c, rows->t, n, rows->path, ctx->x, ctx->v, ctx->score, ctx->prod);
+        for (size_t i = 0; i < n && status == SLV_OK; i++) {
+            double sum = 0.0;
+            for (size_t j = 0; j < d; j++)
+                sum += ctx->v[i * d + j] * ctx->prod[i * d + j];
+            ctx->div[i] = sum;
+        }
+    } else {
+        status = SLV_OK;
+        for (size_t i = 0; i < n; i++)
+            ctx->div[i] = 0.0;
+        for (size_t j = 0; j < d && status == SLV_OK; j++) { /* tr ∂s/∂x = Σ_j e_jᵀ (∂s/∂x) e_j */
+            memset(ctx->v, 0, n * d * sizeof *ctx->v);
+            for (size_t i = 0; i < n; i++)
+                ctx->v[i * d + j] = 1.0;
+            status = sgm_call_score_vjp_rows(c, rows->t, n, rows->path, ctx->x, ctx->v,
+                                             j == 0 ? ctx->score : NULL, ctx->prod);
+            for (size_t i = 0; i < n && status == SLV_OK; i++)
+                ctx->div[i] += ctx->prod[i * d + j];
+        }
+    }
+    if (status != SLV_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const double a = sgm_process_drift_coef(c->process, rows->t[i]);
+        const double half_g2 = 0.5 * sgm_process_diffusion_sq(c->process, rows->t[i]);
+        for (size_t j = 0; j < d; j++)
+            dydt[i * dd + j] = a * ctx->x[i * d + j] - half_g2 * ctx->score[i * d + j];
+        dydt[i * dd + d] = a * (double)d - half_g2 * ctx->div[i];
+    }
+    return 0;
+}
+
 int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
                    const sgm_likelihood_options *options, size_t n, const double *x,
                    uint64_t seed, size_t first_sample, double *logp, double *bpd, size_t *nfe,
@@ -253,7 +312,9 @@ int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
 
     const size_t d = c.d, dd = d + 1;
     const int joint = o->batch_mode == SLV_BATCH_JOINT;
-    const size_t ns = joint ? n : 1;
+    /* Independent points in one batched solve where the method keeps per-state steps (rk45). */
+    const int per_row = !joint && o->method->batched_independent;
+    const size_t ns = joint || per_row ? n : 1;
     const int hutchinson = o->divergence != SGM_DIVERGENCE_EXACT;
     ctx.c = &c;
     ctx.o = o;
@@ -296,11 +357,15 @@ int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
         memcpy(y + i * dd, x + i * d, d * sizeof *x);
         y[i * dd + d] = 0.0;
     }
-    if (o->method->adaptive) {
+    if (per_row) {
+        slv_ode_solver_set_rhs_rows(solver, lik_rhs_rows);
+        status = slv_ode_solver_set_batch_mode(solver, SLV_BATCH_INDEPENDENT);
+    }
+    if (status == SLV_OK && o->method->adaptive) {
         status = slv_ode_solver_set_tolerances(solver, o->rtol, o->atol);
         if (status == SLV_OK)
             status = slv_ode_solver_set_max_steps(solver, o->max_steps);
-    } else {
+    } else if (status == SLV_OK) {
         status = slv_ode_solver_set_steps(solver, o->n_steps);
     }
     if (status != SLV_OK) {
@@ -313,13 +378,19 @@ int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
     for (size_t row = 0; row < n; row += ns) {
         ctx.row0 = row;
         status = slv_ode_solver_solve(solver, eps, process->T, y + row * dd);
-        size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
         c.stats.n_steps += slv_ode_solver_get_n_steps(solver);
         c.stats.n_rejected += slv_ode_solver_get_n_rejected(solver);
-        total_nfe += evals * ns;
-        if (nfe)
-            for (size_t p = 0; p < ns; p++)
-                nfe[row + p] = evals;
+        if (per_row) { /* each point's own count */
+            total_nfe += slv_ode_solver_get_n_rhs_evals(solver);
+            if (nfe)
+                slv_ode_solver_get_path_rhs_evals(solver, nfe);
+        } else {
+            size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
+            total_nfe += evals * ns;
+            if (nfe)
+                for (size_t p = 0; p < ns; p++)
+                    nfe[row + p] = evals;
+        }
         if (status != SLV_OK) {
             status = sgm_call_adopt(&c, status, slv_ode_solver_get_error(solver),
                                     (long)(first_sample + row));

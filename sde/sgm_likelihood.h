@@ -52,7 +52,7 @@ typedef int (*sgm_log_density_fn)(size_t n, size_t d, const double *z, double *l
                                   void *params);
 
 typedef struct sgm_likelihood_options {
-    const slv_ode_method *method;       /* default slv_ode_dopri5 */
+    const slv_ode_method *method;       /* default slv_ode_rk45 */
     double rtol, atol;                  /* default 1e-5, 1e-5 (official) */
     size_t n_steps;                     /* fixed-step methods; default 100 */
     size_t max_steps;                   /* default 100000 */

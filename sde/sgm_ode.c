@@ -14,7 +14,7 @@
 void sgm_ode_options_init(sgm_ode_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->method = slv_ode_dopri5;
+    o->method = slv_ode_rk45;
     o->rtol = 1e-5;
     o->atol = 1e-5;
     o->n_steps = 100;
@@ -60,6 +60,33 @@ static int pf_rhs(double t, size_t n, size_t d, const double *y, double *dydt, v
     return 0;
 }
 
+/* The same field with a time per row (slv_ode_rhs_rows_fn): rows are the call's batch rows
+ * rows->path[i], each at its own time — what a per-sample adaptive solver (rk45) evaluates. */
+static int pf_rhs_rows(const slv_ode_rows *rows, size_t n, size_t d, const double *y, double *dydt,
+                       void *params)
+{
+    pf_ctx *ctx = params;
+    const double *x = y;
+    if (ctx->inpaint) {
+        memcpy(ctx->x, y, n * d * sizeof *y);
+        for (size_t i = 0; i < n; i++)
+            sgm_inpaint_replace(ctx->c, ctx->inpaint, rows->t[i], 1, rows->path[i], ctx->x + i * d,
+                                ctx->inpaint_noise, NULL, 0, 0);
+        x = ctx->x;
+    }
+    if (sgm_call_score_rows(ctx->c, rows->t, n, rows->path, x, ctx->score) != SLV_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const double a = sgm_process_drift_coef(ctx->c->process, rows->t[i]);
+        const double half_g2 = 0.5 * sgm_process_diffusion_sq(ctx->c->process, rows->t[i]);
+        for (size_t j = 0; j < d; j++)
+            dydt[i * d + j] = ctx->inpaint && ctx->inpaint->mask[j]
+                                  ? 0.0
+                                  : a * x[i * d + j] - half_g2 * ctx->score[i * d + j];
+    }
+    return 0;
+}
+
 static int check_ode_options(sgm_call *c, const sgm_ode_options *o)
 {
     if (!o)
@@ -82,7 +109,10 @@ static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, 
 {
     const size_t d = c->d;
     const int joint = o->batch_mode == SLV_BATCH_JOINT;
-    const size_t n_solver = joint ? n : 1;
+    /* Independent samples in one batched solve where the method keeps per-state steps (rk45);
+     * otherwise the loop below hands the solver one sample at a time. */
+    const int per_row = !joint && o->method->batched_independent;
+    const size_t n_solver = joint || per_row ? n : 1;
     pf_ctx ctx = {c, 0, inpaint, inpaint_noise, NULL, NULL};
     slv_ode sys = {pf_rhs, d, &ctx};
     slv_ode_solver *solver = NULL;
@@ -97,8 +127,17 @@ static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, 
                                o->method->name, n_solver, d);
         goto done;
     }
-    /* The solver is used in its JOINT mode on n_solver states: INDEPENDENT is our loop, so that
-     * the vector field knows which sample it integrates (inpainting, error reports). */
+    /* Without per-row batching the solver runs in its JOINT mode on n_solver states and INDEPENDENT
+     * is our loop, so that the vector field knows which sample it integrates (inpainting, error
+     * reports); with it, the rows carry their samples. */
+    if (per_row) {
+        slv_ode_solver_set_rhs_rows(solver, pf_rhs_rows);
+        status = slv_ode_solver_set_batch_mode(solver, SLV_BATCH_INDEPENDENT);
+    }
+    if (status != SLV_OK) {
+        status = sgm_call_adopt(c, status, slv_ode_solver_get_error(solver), -1);
+        goto done;
+    }
     if (o->method->adaptive) {
         status = slv_ode_solver_set_tolerances(solver, o->rtol, o->atol);
         if (status == SLV_OK)
@@ -116,13 +155,19 @@ static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, 
     for (size_t row = 0; row < n; row += n_solver) {
         ctx.row0 = row;
         status = slv_ode_solver_solve(solver, t0, t1, y + row * d);
-        size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
         c->stats.n_steps += slv_ode_solver_get_n_steps(solver);
         c->stats.n_rejected += slv_ode_solver_get_n_rejected(solver);
-        total_nfe += evals * n_solver;
-        if (nfe)
-            for (size_t p = 0; p < n_solver; p++)
-                nfe[row + p] = evals;
+        if (per_row) { /* each sample's own count */
+            total_nfe += slv_ode_solver_get_n_rhs_evals(solver);
+            if (nfe)
+                slv_ode_solver_get_path_rhs_evals(solver, nfe);
+        } else {
+            size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
+            total_nfe += evals * n_solver;
+            if (nfe)
+                for (size_t p = 0; p < n_solver; p++)
+                    nfe[row + p] = evals;
+        }
         if (status != SLV_OK) {
             status = sgm_call_adopt(c, status, slv_ode_solver_get_error(solver),
                                     (long)(c->first_sample + row));

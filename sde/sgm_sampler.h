@@ -124,13 +124,15 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
 
 /*   dx/dt = a(t) x − ½ g(t)² s(x, t), integrated from T down to eps by any slv_ode_method. */
 typedef struct sgm_ode_options {
-    const slv_ode_method *method; /* default slv_ode_dopri5 */
+    const slv_ode_method *method; /* default slv_ode_rk45 */
     double rtol, atol;            /* adaptive methods; default 1e-5, 1e-5 */
     size_t n_steps;               /* fixed-step methods; default 100 */
     size_t max_steps;             /* adaptive step budget per solve; default 100000 */
     double eps;                   /* default SGM_EPS_DEFAULT (sampling) */
     int denoise;                  /* default 1: one noise-free reverse-diffusion step at eps */
-    slv_batch_mode batch_mode;    /* default SLV_BATCH_INDEPENDENT (reproducible under splits) */
+    slv_batch_mode batch_mode;    /* default SLV_BATCH_INDEPENDENT (reproducible under splits;
+                                     rk45 batches the samples' score calls while each keeps its
+                                     own steps) */
     const sgm_inpaint *inpaint;   /* default NULL */
     volatile int *interrupt;      /* default NULL */
 } sgm_ode_options;

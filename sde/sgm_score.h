@@ -8,6 +8,15 @@
  *     score_vjp(t, n, d, x, v, out, params)      out[n*d] = vᵀ ∂s/∂x  per point       (optional)
  *     score_jvp(t, n, d, x, v, out, params)      out[n*d] = (∂s/∂x) v per point       (optional)
  *     divergence(t, n, d, x, div, params)        div[n]   = ∇ₓ·s(x) = tr ∂s/∂x        (optional)
+ *     score_rows(t[], n, d, x, out, params)      out = s(x_i, t_i), a time per point    (optional)
+ *     score_vjp_rows(t[], n, d, x, v, s, vjp, p) s (may be NULL) and vjp = v_iᵀ ∂s/∂x at (x_i, t_i),
+ *                                                from ONE forward pass                   (optional)
+ *
+ * The per-row forms serve the per-sample adaptive ODE solvers (slv_ode_rk45 in independent mode),
+ * whose batch holds samples at different times; a network takes a time per row anyway. Without
+ * them the layer calls `score` (or score_vjp) once per run of consecutive rows sharing a time:
+ * always correct, batched only as far as times coincide. score_vjp_rows also halves the cost of a
+ * Skilling–Hutchinson likelihood step (score and VJP from one forward, not two).
  *
  * Callbacks return 0 on success, > 0 for "recoverable, try a smaller step" (adaptive ODE solvers
  * retry; every other caller treats it as a failure), < 0 to stop. Values may be NaN/Inf: every
@@ -50,7 +59,13 @@ typedef int (*sgm_score_product_fn)(double t, size_t n, size_t d, const double *
                                     const double *v, double *out, void *params);
 typedef int (*sgm_divergence_fn)(double t, size_t n, size_t d, const double *x, double *div,
                                  void *params);
+typedef int (*sgm_score_rows_fn)(const double *t, size_t n, size_t d, const double *x, double *out,
+                                 void *params);
+typedef int (*sgm_score_vjp_rows_fn)(const double *t, size_t n, size_t d, const double *x,
+                                     const double *v, double *score, double *vjp, void *params);
 
+/* Initialise with designated initialisers ({.score = f, .dim = d, .params = p}) or zero the
+ * struct first: optional members may be added at the end, and an unset one must be NULL. */
 typedef struct sgm_score_model {
     sgm_score_fn score;               /* required */
     sgm_score_product_fn score_vjp;   /* optional (NULL): out = vᵀ ∂s/∂x */
@@ -58,6 +73,8 @@ typedef struct sgm_score_model {
     sgm_divergence_fn divergence;     /* optional (NULL): exact ∇·s */
     size_t dim;                       /* d */
     void *params;
+    sgm_score_rows_fn score_rows;         /* optional (NULL): score with a time per row */
+    sgm_score_vjp_rows_fn score_vjp_rows; /* optional (NULL): score and vjp, a time per row */
 } sgm_score_model;
 
 /* Checks that `score` is set and dim > 0; SLV_OK or SLV_EINVAL with a message in err. */

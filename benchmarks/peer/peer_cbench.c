@@ -196,8 +196,8 @@ static int load(const opts *o, app_model *m, timed *w, sgm_score_model *model)
     *w = (timed){m->score, m->net, 0, 0, 0};
     /* no divergence callback: Hutchinson uses one VJP per evaluation (as the official code), the
      * exact trace d VJPs with the basis vectors */
-    *model = (sgm_score_model){timed_score, m->score.score_vjp ? timed_vjp : NULL, NULL, NULL,
-                               m->dim, w};
+    *model = (sgm_score_model){.score = timed_score, .score_vjp = m->score.score_vjp ? timed_vjp : NULL,
+                               .dim = m->dim, .params = w};
     return 0;
 }
 

@@ -141,7 +141,8 @@ case_ $S "process with N = 1" 2 "--N: 1 is out of range (expected 2 to" sample -
 case_ $S "sigma_min >= sigma_max" 1 "sigma" sample --model gmm:gmm2d.txt --sde ve --sigma-min 5 --sigma-max 1
 case_ $S "beta_min > beta_max" 1 "beta" sample --model gmm:gmm2d.txt --sde vp --beta-min 30 --beta-max 20
 case_ $S "negative eps" 1 "eps = -0.5, expected 0 <= eps < T = 1" sample --model gmm:gmm2d.txt --eps -0.5
-case_ $S "tolerance below what doubles resolve" 1 "ODE back end failed at t = 1, sample 0: dopri5: ERKStepEvolve failed with ARK_TOO_MUCH_ACC" sample --model gmm:gmm2d.txt --sampler ode --rtol 1e-300 --atol 1e-300 --num 2 --quiet
+case_ $S "tolerance below what doubles resolve (ARKODE)" 1 "ODE back end failed at t = 1, sample 0: dopri5: ERKStepEvolve failed with ARK_TOO_MUCH_ACC" sample --model gmm:gmm2d.txt --sampler ode --ode-solver dopri5 --rtol 1e-300 --atol 1e-300 --num 2 --quiet
+case_ $S "tolerance below what doubles resolve (rk45)" 1 "step size underflow at t = 1, sample 0: rk45: path 0: step size" sample --model gmm:gmm2d.txt --sampler ode --rtol 1e-300 --atol 1e-300 --num 2 --quiet
 case_ $S "snr = 0" 2 "--snr: 0 is out of range" sample --model gmm:gmm2d.txt --snr 0
 case_ $S "predictor and corrector both none" 2 "a PC sampler needs a predictor or a corrector" sample --model gmm:gmm2d.txt --predictor none --corrector none
 case_ $S "corrector options with the ODE sampler" 2 "--predictor/--corrector apply to --sampler pc only" sample --model gmm:gmm2d.txt --sampler ode --corrector langevin
@@ -248,7 +249,8 @@ open(dst, 'wb').write(b)
 PY
     done
     case_ $S "network scaled ×1e30: the score overflows" 1 "non-finite value (NaN or Inf) at t = 1, sample 0: score model returned" sample --model net_x1e30.sgm --num 2 --threads 1 --quiet --out nf.csv
-    case_ $S "network scaled ×1e6: ODE step budget exhausted" 1 "step budget exhausted at t = 1, sample 0: dopri5: max_steps = 100000 steps taken" sample --model net_x1e6.sgm --sampler ode --num 2 --threads 1 --quiet --out budget.csv
+    case_ $S "network scaled ×1e6: ODE step budget exhausted (ARKODE)" 1 "step budget exhausted at t = 1, sample 0: dopri5: max_steps = 100000 steps taken" sample --model net_x1e6.sgm --sampler ode --ode-solver dopri5 --num 2 --threads 1 --quiet --out budget.csv
+    case_ $S "network scaled ×1e6: ODE step size underflow (rk45)" 1 "step size underflow at t = 1, sample 0: rk45: path 0: step size" sample --model net_x1e6.sgm --sampler ode --num 2 --threads 1 --quiet --out budget.csv
     case_ $S "network scaled ×1e6: adaptive SDE step underflow" 1 "step size underflow at t = 1, sample 0: slv_sde_solver_solve_adaptive: path 0 needs a step below |t1 - t0|/2^40" sample --model net_x1e6.sgm --sampler sde --sde-solver adaptive --num 2 --threads 1 --quiet --out underflow.csv
     case_ $S "network scaled ×1e3: adaptive SDE step budget exhausted" 1 "step budget exhausted at t = 0.99998" sample --model net_x1e3.sgm --sampler sde --sde-solver adaptive --num 2 --threads 1 --quiet --out budget2.csv
     case_ $S "network scaled ×1e30: likelihood of a point" 1 "non-finite value (NaN or Inf) at t = 1e-05, sample 0" likelihood --model net_x1e30.sgm --in pts.csv --threads 1 --quiet --out l.csv

@@ -312,7 +312,7 @@ START_TEST(test_ald_reports_nonfinite_score)
     sgm_process p;
     mixture_process(&p, SGM_PROCESS_VE);
     size_t first = 4;
-    sgm_score_model model = {nan_score, NULL, NULL, NULL, 2, &first};
+    sgm_score_model model = {.score = nan_score, .dim = 2, .params = &first};
     sgm_ald_options o;
     sgm_ald_options_init(&o);
     o.n_levels = 4;

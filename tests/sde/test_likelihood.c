@@ -129,7 +129,7 @@ START_TEST(test_finite_difference_divergence_for_score_only_models)
     p.beta_max = 40.0;
     sgm_gmm_model full;
     sgm_gmm_model_init(&full, g, &p);
-    sgm_score_model only = {score_only, NULL, NULL, NULL, d, &full};
+    sgm_score_model only = {.score = score_only, .dim = d, .params = &full};
     sgm_likelihood_options o;
     sgm_likelihood_options_init(&o);
     o.divergence = SGM_DIVERGENCE_EXACT;
@@ -159,7 +159,7 @@ START_TEST(test_hutchinson_is_unbiased)
     p.beta_max = 40.0;
     sgm_gmm_model model;
     sgm_gmm_model_init(&model, g, &p);
-    sgm_score_model only = {score_only, NULL, NULL, NULL, d, &model};
+    sgm_score_model only = {.score = score_only, .dim = d, .params = &model};
     const sgm_score_model *used = fd ? &only : &model.model;
     sgm_likelihood_options o;
     sgm_likelihood_options_init(&o);

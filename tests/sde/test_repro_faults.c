@@ -99,7 +99,23 @@ static int run_likelihood(const sgm_process *p, const sgm_score_model *m, size_t
 {
     sgm_likelihood_options o;
     sgm_likelihood_options_init(&o);
-    double logp[8];
+    double logp[64];
+    ck_assert_uint_le(n, 64);
+    int status = sgm_likelihood(p, m, &o, n, x, 11, first, logp, NULL, NULL, NULL, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        x[i * m->dim] = logp[i];
+    return status;
+}
+
+/* The exact-trace likelihood (d basis products per evaluation). */
+static int run_likelihood_exact(const sgm_process *p, const sgm_score_model *m, size_t n, size_t first,
+                                double *x)
+{
+    sgm_likelihood_options o;
+    sgm_likelihood_options_init(&o);
+    o.divergence = SGM_DIVERGENCE_EXACT;
+    double logp[64];
+    ck_assert_uint_le(n, 64);
     int status = sgm_likelihood(p, m, &o, n, x, 11, first, logp, NULL, NULL, NULL, NULL, NULL);
     for (size_t i = 0; i < n; i++)
         x[i * m->dim] = logp[i];
@@ -119,6 +135,7 @@ static const struct {
     {"sde em fixed", run_sde, SGM_PROCESS_VP},
     {"sde sra3 adaptive", run_sde_adaptive, SGM_PROCESS_SUBVP},
     {"likelihood rademacher", run_likelihood, SGM_PROCESS_VP},
+    {"likelihood exact trace", run_likelihood_exact, SGM_PROCESS_SUBVP},
 };
 
 START_TEST(test_batch_split_is_bit_identical)
@@ -148,6 +165,42 @@ START_TEST(test_batch_split_is_bit_identical)
                   repro_cases[_i].name);
     /* And the samples are not all the same (the streams differ per sample). */
     ck_assert(whole[0] != whole[2] || whole[1] != whole[3]);
+    sgm_gmm_free(g);
+}
+END_TEST
+
+/* A sample's result does not depend on its batch-mates: sample 5 alone, inside a batch of 7
+ * (samples 2..8) and inside one of 64 — bit for bit (the oracle computes each row on its own; the
+ * per-sample adaptive rk45 keeps each sample's steps while batching their score calls). */
+START_TEST(test_sample_alone_equals_it_inside_batches_of_7_and_64)
+{
+    const size_t d = 2, n = 64, k = 5;
+    sgm_gmm *g = test_mixture_2d();
+    sgm_process p;
+    sgm_process_init(&p, repro_cases[_i].kind);
+    p.N = 200;
+    sgm_gmm_model model;
+    sgm_gmm_model_init(&model, g, &p);
+    const unsigned char mask[2] = {0, 1};
+    double observed[2 * 64], inputs[2 * 64], whole[2 * 64], seven[2 * 7], alone[2];
+    for (size_t i = 0; i < n; i++) {
+        observed[i * d] = 0.0;
+        observed[i * d + 1] = -3.0 + 0.1 * (double)i;
+    }
+    sgm_inpaint inpaint = {mask, observed, 0};
+    repro_inpaint = &inpaint;
+    sgm_gmm_sample(g, NULL, 0.0, n, 4, 0, inputs, NULL); /* inputs of the likelihood cases */
+    memcpy(whole, inputs, sizeof whole);
+    memcpy(seven, inputs + 2 * d, sizeof seven);
+    memcpy(alone, inputs + k * d, sizeof alone);
+    ck_assert_int_eq(repro_cases[_i].run(&p, &model.model, n, 0, whole), SLV_OK);
+    ck_assert_int_eq(repro_cases[_i].run(&p, &model.model, 7, 2, seven), SLV_OK);
+    ck_assert_int_eq(repro_cases[_i].run(&p, &model.model, 1, k, alone), SLV_OK);
+    ck_assert_msg(memcmp(alone, whole + k * d, sizeof alone) == 0,
+                  "%s: sample 5 alone (%.17g, %.17g) differs from it in a batch of 64 (%.17g, %.17g)",
+                  repro_cases[_i].name, alone[0], alone[1], whole[k * d], whole[k * d + 1]);
+    ck_assert_msg(memcmp(alone, seven + (k - 2) * d, sizeof alone) == 0,
+                  "%s: sample 5 alone differs from it in a batch of 7", repro_cases[_i].name);
     sgm_gmm_free(g);
 }
 END_TEST
@@ -222,7 +275,7 @@ static const struct {
     double t_low;  /* the failure time lies in [t_low, 0.5) */
 } fault_cases[] = {
     {"pc", fault_pc, 2, 0.5 - (1.0 - 1e-3) / 1000.0 - 1e-12},
-    {"ode independent", fault_ode, 0, 1e-3},
+    {"ode independent", fault_ode, 2, 1e-3}, /* rk45: one call for the rows that share a time */
     {"sde em", fault_sde, 2, 0.5 - (1.0 - 1e-3) / 100.0 - 1e-12},
     {"likelihood", fault_likelihood, 0, 0.0}, /* integrates upwards: fails at its first call */
 };
@@ -235,7 +288,7 @@ START_TEST(test_nan_score_reports_time_and_sample)
     sgm_process_init(&p, SGM_PROCESS_VP);
     faulty f = {.fail_code = 0};
     sgm_gmm_model_init(&f.inner, g, &p);
-    sgm_score_model model = {faulty_score, NULL, NULL, NULL, 2, &f};
+    sgm_score_model model = {.score = faulty_score, .dim = 2, .params = &f};
     double x[8];
     sgm_gmm_sample(g, NULL, 0.0, n, 2, 0, x, NULL);
     slv_error err;
@@ -377,6 +430,8 @@ static Suite *repro_suite(void)
     Suite *s = suite_create("sde_repro_faults");
     TCase *tc = tcase_create("repro");
     tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_sample_alone_equals_it_inside_batches_of_7_and_64, 0,
+                        sizeof repro_cases / sizeof repro_cases[0]);
     tcase_add_loop_test(tc, test_batch_split_is_bit_identical, 0,
                         sizeof repro_cases / sizeof repro_cases[0]);
     suite_add_tcase(s, tc);
