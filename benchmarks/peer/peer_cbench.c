@@ -175,6 +175,29 @@ static int timed_vjp(double t, size_t n, size_t d, const double *x, const double
     return rc;
 }
 
+static int timed_score_rows(const double *t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    timed *w = params;
+    double t0 = now();
+    int rc = w->inner.score_rows(t, n, d, x, out, w->inner.params);
+    w->net_s += now() - t0;
+    w->flop += snet_model_forward_flops(w->net, n);
+    w->calls++;
+    return rc;
+}
+
+static int timed_score_vjp_rows(const double *t, size_t n, size_t d, const double *x, const double *v,
+                                double *score, double *vjp, void *params)
+{
+    timed *w = params;
+    double t0 = now();
+    int rc = w->inner.score_vjp_rows(t, n, d, x, v, score, vjp, w->inner.params);
+    w->net_s += now() - t0;
+    w->flop += vjp_flops(w->net, n);
+    w->calls++;
+    return rc;
+}
+
 static int load(const opts *o, app_model *m, timed *w, sgm_score_model *model)
 {
     char msg[1024];
@@ -195,9 +218,12 @@ static int load(const opts *o, app_model *m, timed *w, sgm_score_model *model)
     snet_set_num_threads(o->threads);
     *w = (timed){m->score, m->net, 0, 0, 0};
     /* no divergence callback: Hutchinson uses one VJP per evaluation (as the official code), the
-     * exact trace d VJPs with the basis vectors */
+     * exact trace d VJPs with the basis vectors; the per-row forms as the CLI has them (one fused
+     * score + VJP per Hutchinson evaluation of the per-sample solver) */
     *model = (sgm_score_model){.score = timed_score, .score_vjp = m->score.score_vjp ? timed_vjp : NULL,
-                               .dim = m->dim, .params = w};
+                               .dim = m->dim, .params = w,
+                               .score_rows = m->score.score_rows ? timed_score_rows : NULL,
+                               .score_vjp_rows = m->score.score_vjp_rows ? timed_score_vjp_rows : NULL};
     return 0;
 }
 
