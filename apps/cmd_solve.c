@@ -296,7 +296,9 @@ int cmd_solve(int argc, char **argv)
         {"atol", CLI_DOUBLE, &atol, "absolute tolerance (adaptive)", NULL, 0, 1e300, 1, NULL, 0},
         {"paths", CLI_SIZE, &paths, "number of independent paths", NULL, 1, 1e9, 0, NULL, 0},
         {"seed", CLI_U64, &seed, "seed of the Brownian paths", NULL, 0, 0, 0, NULL, 0},
-        {"threads", CLI_INT, &threads, "OpenMP threads (0: default); results do not depend on it",
+        {"threads", CLI_INT, &threads,
+         "at most this many OpenMP threads (0: automatic; a batch too small to split runs on "
+         "one); results do not depend on it",
          NULL, 0, 1024, 0, NULL, 0},
         {"save-every", CLI_SIZE, &save_every, "also write every K-th step (fixed-step methods)", NULL,
          0, 1e12, 0, NULL, 0},

@@ -151,9 +151,10 @@ struct slv_sde_step_type {
     int (*apply)(const slv_sde *sys, double t, double h, size_t n, double *x, const double *dW,
                  const double *H, double *err_out, double *work, size_t *n_drift,
                  size_t *n_diffusion, slv_error *err);
-    /* As apply, with the per-element arithmetic spread over `threads` OpenMP threads (0: the
-     * OpenMP default, 1: serial). Callbacks are still called once per stage on the whole batch
-     * from the calling thread. Results are bit-identical for every thread count. */
+    /* As apply, with the per-element arithmetic spread over at most `threads` OpenMP threads
+     * (0: automatic, 1: serial; see slv_sde_solver_set_threads). Callbacks are still called once
+     * per stage on the whole batch from the calling thread. Results are bit-identical for every
+     * thread count. */
     int (*apply_threads)(const slv_sde *sys, double t, double h, size_t n, double *x,
                          const double *dW, const double *H, double *err_out, double *work,
                          size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads);
@@ -191,8 +192,13 @@ void slv_sde_solver_free(slv_sde_solver *s);
 
 /* Seed of the Brownian path, and the global index of this batch's first path (for split batches). */
 int slv_sde_solver_set_seed(slv_sde_solver *s, uint64_t seed, size_t first_path);
-/* OpenMP threads over paths for the step arithmetic (callbacks are always called on the whole
- * batch, from one thread). Results do not depend on it. 0 = OpenMP default. */
+/* OpenMP threads over paths for the step arithmetic and the Brownian queries (callbacks are
+ * always called on the whole batch, from one thread). Results do not depend on it.
+ * threads > 0: at most that many; 0 (default): automatic, at most the OpenMP default. Either way a
+ * loop is split only when each thread gets ~0.6 ms of work, so small batches run on the calling
+ * thread alone; in automatic mode, when idle OpenMP threads spin (libgomp's default unless
+ * OMP_WAIT_POLICY=passive), only for ~10 ms per thread, since on a busy machine a spinning thread
+ * can cost a scheduler slice per loop (docs/solvers-sde.md, "Threads"). */
 int slv_sde_solver_set_threads(slv_sde_solver *s, int threads);
 int slv_sde_solver_set_observer(slv_sde_solver *s, slv_sde_observer_fn fn, void *data, size_t every);
 /* Adaptive driver: tolerances (> 0), initial step (0 = automatic), step budget per path. */
@@ -250,7 +256,8 @@ const slv_error *slv_sde_solver_get_error(const slv_sde_solver *s);
  * caller. Returns SLV_OK, SLV_EINVAL (eps not finite and > 0, n or d 0, NULL pointers),
  * SLV_ENOMEM, SLV_ECALLBACK (score returned nonzero), SLV_ENONFINITE (in the score or the new
  * state; err->t is `t`, err->path first_path + p and the message names the step). On failure x
- * holds the state after the last completed step. err may be NULL. */
+ * holds the state after the last completed step. err may be NULL. Threads: automatic, as
+ * slv_sde_solver_set_threads(s, 0) (at most omp_get_max_threads()). */
 typedef int (*slv_score_fn)(double t, size_t n, size_t d, const double *x, double *out,
                             void *params);
 int slv_langevin_run(slv_score_fn score, void *params, double t, size_t n, size_t d, double *x,

@@ -220,9 +220,9 @@ static int gather_increments(slv_sde_solver *s, slv_brownian *bm, const size_t *
         return slv_error_set(&s->err, rc, 0.0, -1,
                              "%s: cannot allocate the Brownian tree's level %u for %zu paths",
                              s->type->name, level, s->n);
-    const int nt = slv_sde_resolve_threads(s->threads);
+    const int nt = slv_sde_team(s->threads, count * m, SLV_OMP_GRAIN_INCREMENTS);
     int status = SLV_OK;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && count * m >= 1024) reduction(min : status)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1) reduction(min : status)
     for (size_t j = 0; j < count; j++) {
         size_t p = group != NULL ? group[j] : j;
         int r = slv_brownian_interval_path(bm, p, level, index, s->dW + j * m,

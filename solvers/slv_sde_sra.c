@@ -106,8 +106,10 @@ static int sra_apply_tab(const slv_sde_step_type *type, const sra_tableau *tab,
     double *bJ = bW + (size_t)n_slots * nd; /* (slots, n, d) b·J */
     double *b = bJ + (size_t)n_slots * nd; /* (slots, row) */
 
-    const int nt = slv_sde_resolve_threads(threads);
-    const int par = nt > 1 && nd >= SLV_SDE_OMP_MIN;
+    const int nt = slv_sde_team(threads, nd, SLV_OMP_GRAIN_NUMBERS);
+    /* b·ΔW and b·J: two numbers per entry, m multiply-adds each for general noise. */
+    const int nt_b = slv_sde_team(threads, 2 * (noise == SLV_NOISE_GENERAL ? nd * m : nd),
+                                  SLV_OMP_GRAIN_NUMBERS);
 
     for (size_t e = 0; e < n * m; e++)
         J[e] = 0.5 * dW[e] + H[e];
@@ -122,7 +124,7 @@ static int sra_apply_tab(const slv_sde_step_type *type, const sra_tableau *tab,
         if (rc != SLV_OK)
             return rc;
         double *bWu = bW + (size_t)slot[j] * nd, *bJu = bJ + (size_t)slot[j] * nd;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt_b) schedule(static) if (nt_b > 1)
         for (size_t p = 0; p < n; p++)
             for (size_t i = 0; i < d; i++) {
                 bWu[p * d + i] = slv_sde_noise_dot(noise, m, bu, dW + p * m, i);
@@ -134,7 +136,7 @@ static int sra_apply_tab(const slv_sde_step_type *type, const sra_tableau *tab,
         const double *in = x;
         if (i > 0) {
             const double *Ai = tab->A0[i], *Bi = tab->B0[i];
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
             for (size_t e = 0; e < nd; e++) {
                 double drift = 0.0, noise_sum = 0.0;
                 for (int j = 0; j < i; j++) {
@@ -152,7 +154,7 @@ static int sra_apply_tab(const slv_sde_step_type *type, const sra_tableau *tab,
             return rc;
     }
 
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (size_t e = 0; e < nd; e++) {
         double drift = 0.0, noise_w = 0.0, noise_j = 0.0;
         for (int i = 0; i < s; i++) {
@@ -168,7 +170,7 @@ static int sra_apply_tab(const slv_sde_step_type *type, const sra_tableau *tab,
     if ((rc = slv_sde_check_state(name, t + h, n, d, y, err)) != SLV_OK)
         return rc;
     if (err_out != NULL) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (size_t e = 0; e < nd; e++) {
             double e1 = 0.0;
             for (int i = 1; i < s; i++)

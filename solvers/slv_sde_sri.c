@@ -134,8 +134,7 @@ static int sri_apply_tab(const slv_sde_step_type *type, const sri_tableau *tab,
     double *y = stage + nd;                     /* (n, d) */
     double *J = y + nd;                         /* (n, m) */
 
-    const int nt = slv_sde_resolve_threads(threads);
-    const int par = nt > 1 && nd >= SLV_SDE_OMP_MIN;
+    const int nt = slv_sde_team(threads, nd, SLV_OMP_GRAIN_NUMBERS);
 
     for (size_t e = 0; e < n * m; e++)
         J[e] = 0.5 * dW[e] + H[e];
@@ -148,7 +147,7 @@ static int sri_apply_tab(const slv_sde_step_type *type, const sri_tableau *tab,
             if (i > 0 && !(row_is_zero(tab->A0[i], i) && row_is_zero(tab->B0[i], i))) {
                 const double *A = tab->A0[i], *B = tab->B0[i];
                 double *const *fs = f, *const *gs = g;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
                 for (size_t p = 0; p < n; p++)
                     for (size_t c = 0; c < d; c++) {
                         size_t e = p * d + c;
@@ -175,7 +174,7 @@ static int sri_apply_tab(const slv_sde_step_type *type, const sri_tableau *tab,
                 !(row_is_zero(tab->A1[i], i) && row_is_zero(tab->B1[i], i))) {
                 const double *A = tab->A1[i], *B = tab->B1[i];
                 double *const *fs = f, *const *gs = g;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
                 for (size_t p = 0; p < n; p++)
                     for (size_t c = 0; c < d; c++) {
                         size_t e = p * d + c;
@@ -199,7 +198,7 @@ static int sri_apply_tab(const slv_sde_step_type *type, const sri_tableau *tab,
 
     /* y in `y`; the stochastic error part E₂ in `stage`. */
     double *const *fs = f, *const *gs = g;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (size_t p = 0; p < n; p++)
         for (size_t c = 0; c < d; c++) {
             size_t e = p * d + c, w_at = p * m + (scalar ? 0 : c), gi = p * g_stride + c;
@@ -222,7 +221,7 @@ static int sri_apply_tab(const slv_sde_step_type *type, const sri_tableau *tab,
     if ((rc = slv_sde_check_state(name, t + h, n, d, y, err)) != SLV_OK)
         return rc;
     if (err_out != NULL) {
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (size_t e = 0; e < nd; e++) {
             double e1 = 0.0;
             for (int i = 1; i < SRI_STAGES; i++)

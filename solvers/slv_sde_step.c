@@ -4,8 +4,11 @@
  * Every apply computes the new state into its workspace and copies it to x only when every
  * number is finite, so a failed step leaves x as it was.
  */
+#include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -14,12 +17,41 @@
 
 /* ---- Shared helpers ------------------------------------------------------------------------ */
 
-int slv_sde_resolve_threads(int threads)
+#ifdef _OPENMP
+/* 1 if idle OpenMP threads spin after a region, 0 if they sleep at once. Read when the library is
+ * loaded, from the environment libgomp read just before (its constructor runs first):
+ * GOMP_SPINCOUNT, when set, is the spin count; otherwise OMP_WAIT_POLICY=passive means none. */
+static int omp_threads_spin = 1;
+
+__attribute__((constructor)) static void read_omp_wait_policy(void)
+{
+    const char *policy = getenv("OMP_WAIT_POLICY"), *count = getenv("GOMP_SPINCOUNT");
+    if (count != NULL) {
+        char *end;
+        unsigned long long n = strtoull(count, &end, 10);
+        while (isspace((unsigned char)*end))
+            end++;
+        omp_threads_spin = !(end != count && *end == 0 && n == 0);
+    } else {
+        while (policy != NULL && isspace((unsigned char)*policy))
+            policy++;
+        omp_threads_spin = !(policy != NULL && strncasecmp(policy, "passive", 7) == 0);
+    }
+}
+#endif
+
+int slv_sde_team(int threads, size_t work, size_t grain)
 {
 #ifdef _OPENMP
-    return threads > 0 ? threads : omp_get_max_threads();
+    size_t most = threads > 0 ? (size_t)threads : (size_t)omp_get_max_threads();
+    if (threads == 0 && omp_threads_spin)
+        grain *= SLV_OMP_SPIN_FACTOR;
+    size_t by_work = work / (grain > 0 ? grain : 1);
+    if (by_work < 2 || most < 2)
+        return 1;
+    return (int)(by_work < most ? by_work : most);
 #else
-    (void)threads;
+    (void)threads, (void)work, (void)grain;
     return 1;
 #endif
 }
@@ -187,9 +219,11 @@ static int em_apply_threads(const slv_sde *sys, double t, double h, size_t n, do
         return rc;
     if ((rc = slv_sde_call_diffusion(name, sys, 0, t, n, x, g, n_diffusion, err)) != SLV_OK)
         return rc;
-    const int nt = slv_sde_resolve_threads(threads);
     const slv_noise_type noise = sys->noise;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1 && nd >= SLV_SDE_OMP_MIN)
+    /* A general-noise number costs m multiply-adds. */
+    const int nt =
+        slv_sde_team(threads, noise == SLV_NOISE_GENERAL ? nd * m : nd, SLV_OMP_GRAIN_NUMBERS);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (size_t p = 0; p < n; p++) {
         const double *g_row = g + p * g_stride, *w = dW + p * m;
         for (size_t i = 0; i < d; i++) {
@@ -256,8 +290,7 @@ static int milstein_apply_threads(const slv_sde *sys, double t, double h, size_t
     double *L = work + nd;        /* (n, d) g'g; scratch for the shifted state first */
     double *y = work + 2 * nd;    /* (n, d) new state */
     double *g = work + 3 * nd;    /* (n or 1, d) */
-    const int nt = slv_sde_resolve_threads(threads);
-    const int par = nt > 1 && nd >= SLV_SDE_OMP_MIN;
+    const int nt = slv_sde_team(threads, nd, SLV_OMP_GRAIN_NUMBERS);
 
     if ((rc = slv_sde_call_drift(name, sys, t, n, x, f, n_drift, err)) != SLV_OK)
         return rc;
@@ -273,16 +306,16 @@ static int milstein_apply_threads(const slv_sde *sys, double t, double h, size_t
                 L[e] *= g[e];
     } else {
         /* Shifted state x0 + g√|h| in y, g there into L, then the difference quotient. */
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (size_t e = 0; e < nd; e++)
             y[e] = x[e] + g[e] * sqrt_h;
         if ((rc = slv_sde_call_diffusion(name, sys, 0, t, n, y, L, n_diffusion, err)) != SLV_OK)
             return rc;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (size_t e = 0; e < nd; e++)
             L[e] = (L[e] - g[e]) / sqrt_h;
     }
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
     for (size_t p = 0; p < n; p++) {
         for (size_t i = 0; i < d; i++) {
             size_t e = p * d + i;
@@ -299,7 +332,7 @@ static int milstein_apply_threads(const slv_sde *sys, double t, double h, size_t
          * additive systems, so the drift goes into err_out itself. */
         if ((rc = slv_sde_call_drift(name, sys, t + h, n, y, err_out, n_drift, err)) != SLV_OK)
             return rc;
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
         for (size_t e = 0; e < nd; e++)
             err_out[e] = fabs(L[e]) + fabs(0.5 * h * (err_out[e] - f[e]));
     }

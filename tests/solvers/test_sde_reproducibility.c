@@ -65,8 +65,8 @@ static const repro_case repro_cases[] = {
     {"em", 0}, {"milstein", 0}, {"sriw1", 0}, {"sriw2", 0}, {"sra1", 1}, {"sra3", 1}, {"em", 1},
 };
 
-/* Large enough (n·d = 10000) for the OpenMP paths of both the step arithmetic and the Brownian
- * tree. */
+/* One and two threads asked for; this batch is below the grains, so it runs on one thread either
+ * way — batches whose regions do fork are in test_sde_threads.c. */
 START_TEST(test_same_seed_same_bits_for_one_and_two_threads)
 {
     const repro_case *c = &repro_cases[_i];
