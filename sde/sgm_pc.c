@@ -1,6 +1,7 @@
 /* sgm_pc.c — the predictor–corrector sampler (Song et al. 2021, Algorithms 2–4 and the official
  * code's predictors and correctors), with batch-independent noise and step sizes. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +116,7 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
 {
     sgm_call c;
     double *score = NULL, *z = NULL;
-    gsl_rng *r = NULL;
+    gsl_rng *rngs = NULL, *r = NULL; /* r: the first of rngs, for the serial draws */
     double eps = 0.0;
     int status = sgm_call_init(&c, process, model, n, first_sample);
     if (status == SLV_OK && !options)
@@ -135,10 +136,14 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
     const size_t n_corr = o->corrector == SGM_CORRECTOR_NONE ? 0 : o->corrector_steps;
     const int has_pred = o->predictor != SGM_PREDICTOR_NONE;
 
+    /* The draws and updates run over the samples on `team` threads, one generator each; every
+     * sample's numbers come from its own stream, so the bits do not depend on the team. */
+    const int team = slv_rng_team_threads(n * d);
     score = malloc(n * d * sizeof *score);
     z = malloc(n * d * sizeof *z);
-    r = gsl_rng_alloc(slv_rng_counter);
-    if (!score || !z || !r) {
+    rngs = slv_rng_team_alloc((size_t)team);
+    r = rngs;
+    if (!score || !z || !rngs) {
         status = slv_error_set(&c.err, SLV_ENOMEM, T, -1, "pc: cannot allocate %zu doubles",
                                2 * n * d);
         goto done;
@@ -169,11 +174,12 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
                 goto done;
             const int add_noise = !(o->denoise && last_step && !has_pred && it + 1 == n_corr);
             const double ald_std = sgm_process_std(process, t);
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
             for (size_t s = 0; s < n; s++) {
-                slv_rng_set_stream(r, seed, (uint64_t)(first_sample + s),
-                                   SGM_STREAM_STEP(k, 1 + it));
+                gsl_rng *rt = &rngs[omp_get_thread_num()];
+                slv_rng_set_stream(rt, seed, (uint64_t)(first_sample + s), SGM_STREAM_STEP(k, 1 + it));
                 for (size_t j = 0; j < d; j++)
-                    z[s * d + j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+                    z[s * d + j] = gsl_ran_gaussian_ziggurat(rt, 1.0);
             }
             double batch_ratio = 0.0; /* (mean ‖z‖ / mean ‖s‖)² for langevin_batch_norms */
             if (o->corrector == SGM_CORRECTOR_LANGEVIN && o->langevin_batch_norms) {
@@ -184,6 +190,7 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
                 }
                 batch_ratio = s_norm > 0.0 ? (z_norm / s_norm) * (z_norm / s_norm) : 0.0;
             }
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
             for (size_t s = 0; s < n; s++) {
                 double *xs = x + s * d;
                 const double *ss = score + s * d, *zs = z + s * d;
@@ -252,14 +259,16 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
         }
         if (!add_noise)
             noise_std = 0.0;
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1)
         for (size_t s = 0; s < n; s++) {
+            gsl_rng *rt = &rngs[omp_get_thread_num()];
             double *xs = x + s * d;
             const double *ss = score + s * d;
-            slv_rng_set_stream(r, seed, (uint64_t)(first_sample + s), SGM_STREAM_STEP(k, 0));
+            slv_rng_set_stream(rt, seed, (uint64_t)(first_sample + s), SGM_STREAM_STEP(k, 0));
             for (size_t j = 0; j < d; j++) {
                 /* Draw even when the noise is dropped, so the stream position never depends on
                  * the denoise flag. */
-                double zj = gsl_ran_gaussian_ziggurat(r, 1.0);
+                double zj = gsl_ran_gaussian_ziggurat(rt, 1.0);
                 xs[j] = mean_coef * xs[j] + score_coef * ss[j] + noise_std * zj;
             }
         }
@@ -278,8 +287,7 @@ done:
     c.stats.nfe = c.stats.n_score_calls;
     free(score);
     free(z);
-    if (r)
-        gsl_rng_free(r);
+    slv_rng_team_free(rngs);
     return sgm_call_finish(&c, status, stats, err);
 }
 

@@ -37,21 +37,9 @@ int slv_langevin_run(slv_score_fn score, void *params, double t, size_t n, size_
         return SLV_OK;
 
     const int nt = slv_sde_team(0, n * d, SLV_OMP_GRAIN_NORMALS); /* one normal per number */
-    /* One generator per thread: a gsl_rng is a (type, state) pair we fill ourselves. Each state
-     * starts on its own 128 bytes: states sharing a cache line made two threads 3–5 times
-     * slower than one (every draw writes the state). */
-    const size_t stride = (slv_rng_counter->size + 127) / 128 * 128;
-    gsl_rng *rngs = malloc((size_t)nt * sizeof *rngs);
-    unsigned char *states = aligned_alloc(128, (size_t)nt * stride);
-    if (rngs == NULL || states == NULL) {
-        free(rngs);
-        free(states);
+    gsl_rng *rngs = slv_rng_team_alloc((size_t)nt); /* one generator per thread */
+    if (rngs == NULL)
         return slv_error_set(err, SLV_ENOMEM, t, -1, "%s: cannot allocate %d generators", fn, nt);
-    }
-    for (int i = 0; i < nt; i++) {
-        rngs[i].type = slv_rng_counter;
-        rngs[i].state = states + (size_t)i * stride;
-    }
     const double noise_scale = sqrt(2.0 * eps);
     const size_t nd = n * d;
     int rc = SLV_OK;
@@ -94,7 +82,6 @@ int slv_langevin_run(slv_score_fn score, void *params, double t, size_t n, size_
         }
         memcpy(x, work, nd * sizeof(double));
     }
-    free(rngs);
-    free(states);
+    slv_rng_team_free(rngs);
     return rc;
 }

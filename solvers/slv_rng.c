@@ -7,8 +7,10 @@
  * (key, counter), which is what makes a sample's numbers independent of who draws them.
  */
 #include "slv_rng.h"
+#include "slv_sde_impl.h" /* slv_sde_team and the grains */
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #define PHILOX_M0 UINT32_C(0xD2511F53)
 #define PHILOX_M1 UINT32_C(0xCD9E8D57)
@@ -102,4 +104,33 @@ void slv_rng_set_stream(gsl_rng *r, uint64_t seed, uint64_t a, uint64_t b)
     if (r == NULL || r->type != &philox_type)
         return;
     philox_position(r->state, seed, a, b);
+}
+
+gsl_rng *slv_rng_team_alloc(size_t count)
+{
+    if (count == 0)
+        count = 1;
+    /* [count gsl_rng structs, padded to 128 bytes][count states, 128-byte strides] */
+    const size_t head = (count * sizeof(gsl_rng) + 127) / 128 * 128;
+    const size_t stride = (slv_rng_counter->size + 127) / 128 * 128;
+    unsigned char *block = aligned_alloc(128, head + count * stride);
+    if (block == NULL)
+        return NULL;
+    gsl_rng *team = (gsl_rng *)block;
+    for (size_t i = 0; i < count; i++) {
+        team[i].type = slv_rng_counter;
+        team[i].state = block + head + i * stride;
+        slv_rng_set_stream(&team[i], 0, 0, 0);
+    }
+    return team;
+}
+
+void slv_rng_team_free(gsl_rng *team)
+{
+    free(team);
+}
+
+int slv_rng_team_threads(size_t normals)
+{
+    return slv_sde_team(0, normals, SLV_OMP_GRAIN_NORMALS);
 }

@@ -38,6 +38,19 @@ extern const gsl_rng_type *slv_rng_counter;
  * other users of a seed should keep b < 2^47 so that their numbers never coincide with it. */
 void slv_rng_set_stream(gsl_rng *r, uint64_t seed, uint64_t a, uint64_t b);
 
+/* Generators for the threads of a parallel loop: `count` slv_rng_counter generators in one
+ * array (thread i uses &team[i]), each state on its own 128 bytes — states sharing a cache line
+ * made two threads 3–5 times slower than one, since every draw writes its state. Position each with
+ * slv_rng_set_stream before drawing. NULL when memory runs out; free with slv_rng_team_free. */
+gsl_rng *slv_rng_team_alloc(size_t count);
+void slv_rng_team_free(gsl_rng *team);
+
+/* The threads worth forking for a loop that draws `normals` Gaussian numbers (with the little
+ * arithmetic around each draw that samplers do): one per 32 768 draws (≈ 0.7 ms), 16 times that
+ * while idle OpenMP threads spin, at most omp_get_max_threads(); 1 below two such grains
+ * (measurements in docs/solvers-sde.md, "Threads"). */
+int slv_rng_team_threads(size_t normals);
+
 #define SLV_RNG_STREAM_BITS 48
 #define SLV_RNG_BROWNIAN_TAG (UINT64_C(1) << 47)
 

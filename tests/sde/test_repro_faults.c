@@ -9,6 +9,7 @@
  *    flag SLV_EINTERRUPTED; bad options SLV_EINVAL/SLV_EUNSUPPORTED with a message naming them. */
 #include <check.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,37 @@ START_TEST(test_sample_alone_equals_it_inside_batches_of_7_and_64)
                   repro_cases[_i].name, alone[0], alone[1], whole[k * d], whole[k * d + 1]);
     ck_assert_msg(memcmp(alone, seven + (k - 2) * d, sizeof alone) == 0,
                   "%s: sample 5 alone differs from it in a batch of 7", repro_cases[_i].name);
+    sgm_gmm_free(g);
+}
+END_TEST
+
+/* The PC sampler draws and updates its samples on several threads once a batch holds enough
+ * numbers (slv_rng_team_threads: two grains of 32 768 draws): the bits must not depend on the
+ * team. 40 000 two-dimensional samples, 4 steps, predictor and Langevin corrector. */
+START_TEST(test_pc_bits_do_not_depend_on_the_thread_count)
+{
+    const size_t n = 40000, d = 2;
+    sgm_gmm *g = test_mixture_2d();
+    sgm_process p;
+    sgm_process_init(&p, SGM_PROCESS_VE);
+    p.N = 4;
+    sgm_gmm_model model;
+    sgm_gmm_model_init(&model, g, &p);
+    sgm_pc_options o;
+    sgm_pc_options_init(&o, &p);
+    o.predictor = SGM_PREDICTOR_REVERSE_DIFFUSION;
+    o.corrector = SGM_CORRECTOR_LANGEVIN;
+    double *x[3];
+    for (int k = 0; k < 3; k++) {
+        omp_set_num_threads(k + 1);
+        x[k] = malloc(n * d * sizeof(double));
+        ck_assert_int_eq(sgm_pc_sample(&p, &model.model, &o, n, 7, 0, x[k], NULL, NULL), SLV_OK);
+    }
+    for (int k = 1; k < 3; k++)
+        ck_assert_msg(memcmp(x[0], x[k], n * d * sizeof(double)) == 0, "1 and %d threads differ", k + 1);
+    omp_set_num_threads(2);
+    for (int k = 0; k < 3; k++)
+        free(x[k]);
     sgm_gmm_free(g);
 }
 END_TEST
@@ -434,6 +466,7 @@ static Suite *repro_suite(void)
                         sizeof repro_cases / sizeof repro_cases[0]);
     tcase_add_loop_test(tc, test_batch_split_is_bit_identical, 0,
                         sizeof repro_cases / sizeof repro_cases[0]);
+    tcase_add_test(tc, test_pc_bits_do_not_depend_on_the_thread_count);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("faults");
     tcase_add_loop_test(tf, test_nan_score_reports_time_and_sample, 0,
