@@ -14,6 +14,7 @@
  */
 #include "snet_conv.h"
 #include "snet_gemm.h"
+#include "snet_simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -506,9 +507,25 @@ void snet_groupnorm_backward(float *din, float *dgamma, float *dbeta, const floa
 
 /* ---- GroupNorm → SiLU, fused ------------------------------------------------------------------------ */
 
-static inline float sigmoid(float y)
+/* s = SiLU(y), y = (x − m)·scale + shift over one plane (the vector expf, snet_simd.h). */
+static void normalize_silu_plane(float *s, const float *x, float m, float scale, float shift,
+                                 size_t HW)
 {
-    return 1.0f / (1.0f + expf(-y));
+#pragma omp simd
+    for (size_t p = 0; p < HW; p++) {
+        float y = (x[p] - m) * scale + shift;
+        s[p] = y / (1.0f + expf(-y));
+    }
+}
+
+/* gy ← gy · SiLU'(y) over one plane, y as above: ∂L/∂s in, ∂L/∂y out. */
+static void silu_grad_plane(float *gy, const float *x, float m, float scale, float shift, size_t HW)
+{
+#pragma omp simd
+    for (size_t p = 0; p < HW; p++) {
+        float y = (x[p] - m) * scale + shift, sig = 1.0f / (1.0f + expf(-y));
+        gy[p] *= sig * (1.0f + y * (1.0f - sig));
+    }
 }
 
 void snet_groupnorm_silu_forward(float *out, float *mean, float *rstd, const float *in,
@@ -527,11 +544,7 @@ void snet_groupnorm_silu_forward(float *out, float *mean, float *rstd, const flo
                 size_t c = g * cg + ci;
                 const float *x = in + (c * B + b) * HW;
                 float *s = out + (c * B + b) * HW;
-                float scale = r * gamma[c], shift = beta[c];
-                for (size_t p = 0; p < HW; p++) {
-                    float y = (x[p] - m) * scale + shift;
-                    s[p] = y * sigmoid(y);
-                }
+                normalize_silu_plane(s, x, m, r * gamma[c], beta[c], HW);
             }
         }
     }
@@ -553,11 +566,7 @@ void snet_groupnorm_silu_backward(float *din, float *dgamma, float *dbeta, float
                 size_t c = g * cg + ci;
                 const float *x = in + (c * B + b) * HW;
                 float *gy = dout + (c * B + b) * HW; // ∂L/∂s in, ∂L/∂y out (y = GN output)
-                float scale = r * gamma[c], shift = beta[c];
-                for (size_t p = 0; p < HW; p++) {
-                    float y = (x[p] - m) * scale + shift, sig = sigmoid(y);
-                    gy[p] *= sig * (1.0f + y * (1.0f - sig));
-                }
+                silu_grad_plane(gy, x, m, r * gamma[c], beta[c], HW);
                 plane_grad_sums(&sdy[ci], &sdyn[ci], gy, x, m, r, HW);
             }
             if (din)
