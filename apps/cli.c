@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -121,11 +122,16 @@ static int parse_value(const cli_command *cmd, cli_option *o, const char *value)
 
 int cli_parse(const cli_command *cmd, cli_option *opts, int argc, char **argv)
 {
+    int print_options = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             cli_print_help(cmd, opts, stdout);
             return 1;
+        }
+        if (strcmp(arg, "--print-options") == 0) { /* after the others: they are shown parsed */
+            print_options = 1;
+            continue;
         }
         if (strncmp(arg, "--", 2) != 0)
             return cli_usage_error(cmd, "unexpected argument '%s' (options start with --)", arg);
@@ -156,6 +162,10 @@ int cli_parse(const cli_command *cmd, cli_option *opts, int argc, char **argv)
             return rc;
         o->was_set = 1;
     }
+    if (print_options) {
+        cli_print_options(opts, stdout);
+        return 1;
+    }
     return 0;
 }
 
@@ -167,9 +177,56 @@ int cli_was_set(const cli_option *opts, const char *name)
     return 0;
 }
 
-static void format_default(const cli_option *o, char *buf, size_t size)
+cli_option *cli_find(cli_option *opts, const char *name)
 {
+    for (cli_option *p = opts; p->name; p++)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
+int cli_describe(cli_option *opts, const char *name, const char *help)
+{
+    cli_option *o = cli_find(opts, name);
+    if (!o)
+        return -1;
+    o->help = help;
+    return 0;
+}
+
+/* The help text without its default mark (length), and the words after the mark: NULL when there
+ * is none, "" for CLI_REQUIRED. */
+static const char *help_default(const char *help, size_t *help_len)
+{
+    const char *mark = strstr(help, CLI_DEFAULT_MARK);
+    *help_len = mark ? (size_t)(mark - help) : strlen(help);
+    if (!mark)
+        return NULL;
+    return strcmp(mark, CLI_REQUIRED) == 0 ? "" : mark + 1;
+}
+
+/* The shortest %g form that reads back as the same double (0.1, not 0.10000000000000001). */
+static void format_double(double v, char *buf, size_t size)
+{
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, size, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            return;
+    }
+}
+
+/* The value of an option as --help and --print-options show it: the parsed value when given,
+ * else the described default when there is one ("(required)" for a required option), else the
+ * value in dest. Empty for repeatable options. */
+static void format_value(const cli_option *o, char *buf, size_t size)
+{
+    size_t help_len;
+    const char *words = help_default(o->help, &help_len);
     buf[0] = '\0';
+    if (words && !o->was_set) {
+        snprintf(buf, size, *words ? "%s" : "(required)", words);
+        return;
+    }
     if (!o->dest)
         return;
     switch (o->kind) {
@@ -177,7 +234,7 @@ static void format_default(const cli_option *o, char *buf, size_t size)
     case CLI_INT: snprintf(buf, size, "%ld", *(long *)o->dest); break;
     case CLI_SIZE: snprintf(buf, size, "%zu", *(size_t *)o->dest); break;
     case CLI_U64: snprintf(buf, size, "%" PRIu64, *(uint64_t *)o->dest); break;
-    case CLI_DOUBLE: snprintf(buf, size, "%g", *(double *)o->dest); break;
+    case CLI_DOUBLE: format_double(*(double *)o->dest, buf, size); break;
     case CLI_STRING:
     case CLI_CHOICE: {
         const char *s = *(const char **)o->dest;
@@ -188,22 +245,139 @@ static void format_default(const cli_option *o, char *buf, size_t size)
     }
 }
 
+/* Display width of the first n bytes of text (at most up to its end): UTF-8 continuation bytes
+ * (10xxxxxx) add no column. */
+static size_t display_width_n(const char *text, size_t n)
+{
+    size_t width = 0;
+    for (size_t i = 0; i < n && text[i]; i++)
+        width += ((unsigned char)text[i] & 0xC0) != 0x80;
+    return width;
+}
+
+size_t cli_display_width(const char *text)
+{
+    return display_width_n(text, SIZE_MAX);
+}
+
+/* --help columns: options indented by 2, help text from column HELP_COLUMN, lines at most
+ * HELP_WIDTH wide. */
+enum { HELP_INDENT = 2, HELP_COLUMN = 28, HELP_WIDTH = 100 };
+
+/* Writes text word by word from column `col` (the cursor's, at the start of the help column),
+ * wrapping at HELP_WIDTH to lines indented to HELP_COLUMN; widths are display widths. A word too
+ * long for any line (a comma-separated list) is broken after a comma. */
+static void print_wrapped(FILE *out, const char *text, size_t col)
+{
+    const char *p = text;
+    int line_empty = 1, glued = 0; /* glued: p continues a word broken after a comma */
+    while (*p) {
+        if (!glued) {
+            while (*p == ' ')
+                p++;
+            if (!*p)
+                break;
+        }
+        size_t len = strcspn(p, " "), sep = line_empty || glued ? 0 : 1;
+        size_t w = display_width_n(p, len);
+        if (w > HELP_WIDTH - HELP_COLUMN) {
+            size_t cut = 0;
+            for (size_t i = 0; i < len; i++)
+                if (p[i] == ',' && col + sep + display_width_n(p, i + 1) <= HELP_WIDTH)
+                    cut = i + 1;
+            if (!cut && !line_empty) {
+                fprintf(out, "\n%*s", HELP_COLUMN, "");
+                col = HELP_COLUMN, line_empty = 1;
+                continue;
+            }
+            if (cut)
+                len = cut, w = display_width_n(p, len);
+        } else if (!line_empty && col + sep + w > HELP_WIDTH) {
+            fprintf(out, "\n%*s", HELP_COLUMN, "");
+            col = HELP_COLUMN, line_empty = 1;
+            continue;
+        }
+        if (sep)
+            fputc(' ', out), col++;
+        fwrite(p, 1, len, out);
+        col += w, line_empty = 0;
+        p += len;
+        glued = *p && *p != ' ';
+    }
+    fputc('\n', out);
+}
+
+/* "--name" and what follows it: the choices themselves (a|b|c), N for integers, X for reals. */
+static void option_left(const cli_option *o, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "--%s", o->name);
+    if (n < 0 || (size_t)n >= size)
+        return;
+    switch (o->kind) {
+    case CLI_FLAG: break;
+    case CLI_INT:
+    case CLI_SIZE:
+    case CLI_U64: snprintf(buf + n, size - (size_t)n, " N"); break;
+    case CLI_DOUBLE: snprintf(buf + n, size - (size_t)n, " X"); break;
+    case CLI_CHOICE: {
+        size_t used = (size_t)n;
+        if (used + 1 < size)
+            buf[used++] = ' ';
+        for (const char *c = o->choices; *c && used + 1 < size; c++)
+            buf[used++] = *c == ',' ? '|' : *c;
+        buf[used] = '\0';
+        break;
+    }
+    case CLI_STRING:
+    case CLI_REPEAT: snprintf(buf + n, size - (size_t)n, " VALUE"); break;
+    }
+}
+
+/* One option: the left part, then its help and default from HELP_COLUMN (on the next line when
+ * the left part is wider than its column). */
+static void print_option(FILE *out, const char *left, const char *help)
+{
+    size_t w = HELP_INDENT + cli_display_width(left);
+    fprintf(out, "%*s%s", HELP_INDENT, "", left);
+    if (w + 2 > HELP_COLUMN) {
+        fprintf(out, "\n%*s", HELP_COLUMN, "");
+    } else {
+        fprintf(out, "%*s", (int)(HELP_COLUMN - w), "");
+    }
+    print_wrapped(out, help, HELP_COLUMN);
+}
+
 void cli_print_help(const cli_command *cmd, const cli_option *opts, FILE *out)
 {
     fprintf(out, "usage: scoresde %s %s\n\n%s\n\noptions:\n", cmd->name, cmd->usage, cmd->summary);
     for (const cli_option *o = opts; o->name; o++) {
-        char def[128], left[64];
-        format_default(o, def, sizeof def);
-        const char *meta = o->kind == CLI_FLAG ? "" : o->kind == CLI_CHOICE ? " {…}" : " VALUE";
-        snprintf(left, sizeof left, "--%s%s", o->name, meta);
-        fprintf(out, "  %-24s %s", left, o->help);
-        if (o->kind == CLI_CHOICE)
-            fprintf(out, "; one of %s", o->choices);
-        if (def[0] && o->kind != CLI_FLAG)
-            fprintf(out, " (default %s)", def);
-        fputc('\n', out);
+        char value[512], left[512], text[2048];
+        size_t help_len;
+        const char *words = help_default(o->help, &help_len);
+        format_value(o, value, sizeof value);
+        option_left(o, left, sizeof left);
+        if (words && !*words)
+            snprintf(text, sizeof text, "%.*s (required)", (int)help_len, o->help);
+        else if (o->kind == CLI_FLAG || o->kind == CLI_REPEAT || !value[0])
+            snprintf(text, sizeof text, "%.*s", (int)help_len, o->help);
+        else
+            snprintf(text, sizeof text, "%.*s (default %s)", (int)help_len, o->help, value);
+        print_option(out, left, text);
     }
-    fprintf(out, "  %-24s %s\n\nexample:\n  %s\n", "--help", "show this text", cmd->example);
+    print_option(out, "--print-options", "print the value of every option, as parsed, and exit");
+    print_option(out, "--help", "show this text");
+    fprintf(out, "\nexample:\n  %s\n", cmd->example);
+}
+
+void cli_print_options(const cli_option *opts, FILE *out)
+{
+    for (const cli_option *o = opts; o->name; o++) {
+        char value[512];
+        if (o->kind == CLI_REPEAT)
+            continue;
+        format_value(o, value, sizeof value);
+        fprintf(out, "%s=%s\n", o->name, value);
+    }
 }
 
 int cli_parse_doubles(const char *text, double *out, int max, char *msg, size_t msg_size)

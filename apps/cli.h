@@ -4,6 +4,12 @@
  * A subcommand declares its options once, in a table: the same table parses argv, checks ranges,
  * and prints --help with every option, its default and its units. A bad value is reported by name
  * and the program exits with status 2.
+ *
+ * The default --help prints is read from the option's destination (the value the parser leaves
+ * there when the option is not given), so the two cannot disagree; only a default the command
+ * derives later (OUT.ckpt, the shipped model) is described in words (CLI_DEFAULT_IS below).
+ * --print-options prints every option's value after parsing (the defaults for those not given),
+ * one name=value a line, in the same form --help prints the defaults.
  */
 #ifndef SCORESDE_CLI_H
 #define SCORESDE_CLI_H
@@ -38,6 +44,14 @@ typedef struct cli_option {
     int was_set;        /* filled by the parser */
 } cli_option;
 
+/* The default --help prints is the value in dest, except when the help text ends with one of
+ * these (a string literal joined at compile time: "checkpoint file" CLI_DEFAULT_IS("OUT.ckpt")):
+ * a default the command derives after parsing, described in words, or "(required)" for an
+ * option without which the command refuses to run. Help texts never state a default otherwise. */
+#define CLI_DEFAULT_MARK "\x1f"
+#define CLI_DEFAULT_IS(words) CLI_DEFAULT_MARK words
+#define CLI_REQUIRED CLI_DEFAULT_MARK CLI_DEFAULT_MARK
+
 typedef struct cli_command {
     const char *name;
     const char *summary;
@@ -46,13 +60,26 @@ typedef struct cli_command {
 } cli_command;
 
 /* Parses argv[1..argc) (argv[0] is the subcommand name) against opts (terminated by a
- * zero entry). Returns 0 on success, 1 if --help was printed (caller exits 0), EXIT_USAGE after
- * printing "scoresde <cmd>: <what is wrong>" to stderr. Defaults are the values already in *dest. */
+ * zero entry). Returns 0 on success, 1 if --help or --print-options was printed (caller exits 0),
+ * EXIT_USAGE after printing "scoresde <cmd>: <what is wrong>" to stderr. Defaults are the values
+ * already in *dest. */
 int cli_parse(const cli_command *cmd, cli_option *opts, int argc, char **argv);
-/* Prints the --help text: usage, each option with its default (read from dest) and help, example. */
+/* Prints the --help text: usage, each option with its choices, help and default (the words of
+ * CLI_DEFAULT_IS, else read from dest), aligned and wrapped by display width (UTF-8 aware), then
+ * the example. */
 void cli_print_help(const cli_command *cmd, const cli_option *opts, FILE *out);
+/* Prints "name=value" for every option but the repeatable ones: the parsed value, or for an
+ * option not given its default as --help prints it. */
+void cli_print_options(const cli_option *opts, FILE *out);
 /* Looks up an option by name to ask whether the user set it. */
 int cli_was_set(const cli_option *opts, const char *name);
+/* Looks up an option by name (NULL if the table has none). */
+cli_option *cli_find(cli_option *opts, const char *name);
+/* Replaces an option's help text (which may end with CLI_DEFAULT_IS or CLI_REQUIRED). Returns 0,
+ * or -1 when the table has no such option. */
+int cli_describe(cli_option *opts, const char *name, const char *help);
+/* Display width of UTF-8 text on a terminal: one column per character, whatever its bytes. */
+size_t cli_display_width(const char *text);
 
 /* Reports a usage error for `cmd` and returns EXIT_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -23,6 +23,11 @@ static const cli_command evaluate_command = {
     "[--model M] [--num N] [options]",
     "scoresde evaluate --model models/fashion_mnist.sgm --num 1000 --sampler ode"};
 
+/* From cmd_sample.c: the summaries' pieces and the help of the shared options. */
+void common_options_describe(cli_option *opts);
+void describe_model(const common_options *c, const app_model *m, char *buf, size_t size);
+void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size);
+
 static void print_epoch(size_t epoch, double loss, void *ctx)
 {
     (void)ctx;
@@ -110,17 +115,17 @@ int cmd_evaluate(int argc, char **argv)
     size_t count = 0;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM);
     opts[count++] = (cli_option){"images", CLI_STRING, &images_spec,
-                                 "evaluate these images instead of sampling (file, fashion-mnist:train|test, noise)",
-                                 NULL, 0, 0, 0, NULL, 0};
-    opts[count++] = (cli_option){"classifier", CLI_STRING, &classifier_path,
-                                 "classifier file (default: the shipped fmnist_classifier.sgc)", NULL, 0,
-                                 0, 0, NULL, 0};
+                                 "evaluate these images instead of sampling (file, fashion-mnist:train|test, noise)"
+                                 CLI_DEFAULT_IS("none: samples of --model"), NULL, 0, 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"classifier", CLI_STRING, &classifier_path, "classifier file"
+                                 CLI_DEFAULT_IS("the shipped fmnist_classifier.sgc"), NULL, 0, 0, 0, NULL, 0};
     opts[count++] = (cli_option){"train-classifier", CLI_FLAG, &train_classifier,
                                  "train the classifier on the training set and write --classifier", NULL, 0, 0,
                                  0, NULL, 0};
     opts[count++] = (cli_option){"epochs", CLI_SIZE, &epochs, "classifier training epochs", NULL, 1, 1000, 0,
                                  NULL, 0};
     opts[count] = (cli_option){0};
+    common_options_describe(opts);
     int rc = cli_parse(&evaluate_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -148,6 +153,9 @@ int cmd_evaluate(int argc, char **argv)
     if (!dist_is_root() && (train_classifier || images_spec))
         return 0;
     double accuracy = 0.0;
+    char source[1400] = "";
+    if (images_spec)
+        snprintf(source, sizeof source, "from %s", images_spec);
     if (dist_is_root()) {
         if (train_classifier) {
             if (load_split(1, c.seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
@@ -228,6 +236,10 @@ int cmd_evaluate(int argc, char **argv)
             x = malloc((dist_is_root() ? n_samples : 1) * 784 * sizeof *x);
             if (!x)
                 goto nomem;
+            char model_note[256], sampler_note[256];
+            describe_model(&c, &m, model_note, sizeof model_note);
+            describe_sampler(&spec, &m, sampler_note, sizeof sampler_note);
+            snprintf(source, sizeof source, "samples of %s (%s) by %s", m.name, model_note, sampler_note);
             evaluate_job job = {&spec, &m, c.seed, x};
             dist_chunks chunks = {n_samples, c.batch, 784, 0, evaluate_chunk, evaluate_deliver, &job,
                                   "evaluate: sampling", c.quiet, 0};
@@ -266,7 +278,7 @@ int cmd_evaluate(int argc, char **argv)
     feature_statistics(k, ftest, n_test, mu1, S1);
     feature_statistics(k, fsamples, n_samples, mu2, S2);
     double fd = frechet_distance(k, mu1, S1, mu2, S2);
-    printf("images              %zu from %s\n", n_samples, images_spec ? images_spec : m.name);
+    printf("images              %zu %s\n", n_samples, source);
     printf("Frechet distance    %.4f (classifier features, against the %zu test images)\n", fd, n_test);
     printf("classifier          %s, test accuracy %.4f\n", classifier_path, accuracy);
     printf("class histogram    ");

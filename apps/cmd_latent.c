@@ -12,20 +12,45 @@
 #include "picture.h"
 #include "sampling.h"
 
+/* From cmd_sample.c: the summaries' pieces, the PNG of points, and the help of the shared options
+ * (to move into sampling.c with common_options_add). */
 int write_points_png(const char *path, const app_model *m, const double *x, size_t n, const char *title,
-                     char *msg, size_t msg_size);
+                     size_t scale, char *msg, size_t msg_size);
+int model_gmm_density(size_t n, const double *xy, double *logp, void *params);
+void common_options_describe(cli_option *opts);
+void describe_model(const common_options *c, const app_model *m, char *buf, size_t size);
+void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size);
+void describe_ode(const slv_ode_method *method, double rtol, double atol, size_t n_steps, char *buf,
+                  size_t size);
+void describe_png(const app_model *m, size_t n, size_t cols, size_t scale, char *buf, size_t size);
 
-/* Writes x[n*d] to out (.csv/.npy rows, or .png); returns 0 or 1 after reporting. */
+/* Writes x[n*d] to out (.csv/.npy rows, float64 when asked, or .png); fills format with how it
+ * was written; returns 0 or 1 after reporting. */
 static int write_points(const char *cmd, const char *out, const app_model *m, const double *x, size_t n,
-                        const char *title)
+                        const char *title, size_t scale, int float64, char *format, size_t format_size)
 {
     char msg[1024];
-    int rc = has_extension(out, ".png") ? write_points_png(out, m, x, n, title, msg, sizeof msg)
-                                        : matrix_write(out, x, n, m->dim, msg, sizeof msg);
+    int png = has_extension(out, ".png");
+    int rc = png ? write_points_png(out, m, x, n, title, scale, msg, sizeof msg)
+                 : matrix_write_as(out, x, n, m->dim, float64, msg, sizeof msg);
     if (rc)
         return cli_fail(cmd, "--out %s", msg);
+    if (png)
+        describe_png(m, n, 0, scale, format, format_size);
+    else
+        snprintf(format, format_size, "%s", io_format_note(out, float64));
     return 0;
 }
+
+/* The options every command of this file adds to the shared ones. */
+#define SCALE_OPTION(dest)                                                                          \
+    (cli_option){"scale", CLI_SIZE, dest, "PNG image grids: each pixel as N×N pixels (0: the smallest " \
+                 "N making the grid at least 512 px wide, at most 16)", NULL, 0, 64, 0, NULL, 0}
+#define DTYPE_OPTION(dest)                                                                          \
+    (cli_option){"dtype", CLI_CHOICE, dest, ".npy output: value type (CSV: float64 writes 17 "        \
+                 "significant digits instead of 9)"                                                   \
+                 CLI_DEFAULT_IS("float64 when --in is a float64 .npy, else float32"),                 \
+                 "float32,float64", 0, 0, 0, NULL, 0}
 
 /* The two halves of the loop over points (dist.h): every rank maps chunks of --batch points, rank 0
  * collects them in order. */
@@ -74,14 +99,21 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     c.num = 1000000000;
     cli_option opts[64];
     size_t count = 0;
+    size_t scale = 0;
+    const char *dtype = NULL;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
     opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
                                  "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
                                  0, NULL, 0};
-    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance", NULL, 0, 1, 1, NULL, 0};
-    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance", NULL, 0, 1e6, 1, NULL, 0};
-    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step solvers", NULL, 0,
+    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance (adaptive solvers)", NULL,
+                                 0, 1, 1, NULL, 0};
+    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance (adaptive solvers)", NULL,
+                                 0, 1e6, 1, NULL, 0};
+    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step solvers (0: 100)", NULL, 0,
                                  1e8, 0, NULL, 0};
+    opts[count++] = DTYPE_OPTION(&dtype);
+    if (!encode)
+        opts[count++] = SCALE_OPTION(&scale);
     opts[count++] = (cli_option){"num", CLI_SIZE, &c.num, "at most this many rows of --in", NULL, 1,
                                  1e12, 0, NULL, 0};
     opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed (dequantisation of data sets)", NULL,
@@ -92,6 +124,12 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
         opts[count++] = (cli_option){"no-denoise", CLI_FLAG, &c.no_denoise,
                                      "skip the final denoising step", NULL, 0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
+    common_options_describe(opts);
+    cli_describe(opts, "in", encode ? "data points: CSV with columns x0..x{d-1}, .npy, fashion-mnist:test|train "
+                                      "or toy:NAME" CLI_REQUIRED
+                                    : "latents: CSV with columns x0..x{d-1}, or .npy" CLI_REQUIRED);
+    cli_describe(opts, "out", encode ? "latents: .csv or .npy (any other extension: CSV)" CLI_REQUIRED
+                                     : "points: .csv, .npy or .png (any other extension: CSV)" CLI_REQUIRED);
     int rc = cli_parse(command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -130,11 +168,16 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     double start = wall_seconds();
     if ((status = dist_run_chunks(&chunks)))
         goto done;
-    if (dist_is_root() && (status = write_points(command->name, c.out, &m, out, pts.n, command->name)))
+    char format[128] = "", solver[160], model_note[256];
+    double seconds = wall_seconds() - start;
+    if (dist_is_root() && (status = write_points(command->name, c.out, &m, out, pts.n, command->name, scale,
+                                                 io_dtype_float64(dtype, pts.float64), format, sizeof format)))
         goto done;
-    printf("%s %zu points with %s (rtol %g, atol %g): NFE %.1f per point, %.3f s -> %s\n",
-           encode ? "encoded" : "decoded", pts.n, o.method->name, o.rtol, o.atol,
-           pts.n ? job.nfe_sum / (double)pts.n : 0.0, wall_seconds() - start, c.out);
+    describe_ode(o.method, o.rtol, o.atol, o.n_steps, solver, sizeof solver);
+    describe_model(&c, &m, model_note, sizeof model_note);
+    printf("%s %zu points with %s: NFE %.1f per point, %.3f s -> %s (%s)\nmodel %s (%s)\n",
+           encode ? "encoded" : "decoded", pts.n, solver, pts.n ? job.nfe_sum / (double)pts.n : 0.0,
+           seconds, c.out, format, m.name, model_note);
     status = 0;
 done:
     matrix_free(&pts);
@@ -148,14 +191,14 @@ static const cli_command encode_command = {
     "encode",
     "Maps data points to latents x(T) through the probability-flow ODE (a bijection: decode inverts\n"
     "it). Rows of --in (model space) become rows of --out with the same x0..x{d-1} layout.",
-    "--model M --in POINTS --out LATENTS [options]",
+    "[--model M] --in POINTS --out LATENTS [options]",
     "scoresde encode --model gmm:models/gmm2d.txt --sde vp --in points.csv --out latents.csv --rtol 1e-6 --atol 1e-6"};
 
 static const cli_command decode_command = {
     "decode",
     "Maps latents at T to data through the probability-flow ODE. --out may be .png (image grid or\n"
     "2-D scatter plot).",
-    "--model M --in LATENTS --out POINTS [options]",
+    "[--model M] --in LATENTS --out POINTS [options]",
     "scoresde decode --model gmm:models/gmm2d.txt --sde vp --in latents.csv --out decoded.csv"};
 
 int cmd_encode(int argc, char **argv) { return run_transport(&encode_command, 1, argc, argv); }
@@ -165,24 +208,60 @@ static const cli_command interpolate_command = {
     "interpolate",
     "Interpolates between the first two rows of --in: both are encoded to latents (unless --latent),\n"
     "joined by spherical interpolation (--points values, ends included) and decoded back. --out .png\n"
-    "shows the row of images from one end to the other (2-D models: the path as points).",
-    "--model M --in TWO_POINTS --out FILE [options]",
+    "shows the row of images from one end to the other (2-D models: the path as a line with markers\n"
+    "from the start to the end, over the data density for gmm: models).",
+    "[--model M] --in TWO_POINTS --out FILE [options]",
     "scoresde interpolate --in fashion-mnist:test --points 10 --out row.png"};
+
+/* The 2-D interpolation as a picture: the decoded path as a line with a marker per point, both ends
+ * marked, over the data density of gmm: models. */
+static int write_path_png(const char *out, const app_model *m, const double *path, size_t n,
+                          const char *in, char *msg, size_t msg_size)
+{
+    char title[256], path_label[64];
+    const char *base = strrchr(in, '/');
+    snprintf(title, sizeof title, "interpolation between rows 1 and 2 of %s", base ? base + 1 : in);
+    snprintf(path_label, sizeof path_label, "path (%zu points)", n);
+    plot_series series[3] = {
+        {path, n, path_label, 1, 0.7, 1, "●"},
+        {path, 1, "start: row 1", 3, 1.6, 0, "▲"},
+        {path + (n - 1) * m->dim, 1, "end: row 2", 15, 1.4, 0, "■"},
+    };
+    /* the view: the path and, for a mixture, its components to 3 standard deviations */
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < 2 * n; i++)
+        lo = fmin(lo, path[i]), hi = fmax(hi, path[i]);
+    for (size_t k = 0; m->gmm && k < m->gmm->n_components; k++)
+        for (size_t j = 0; j < 2; j++) {
+            double mean = m->gmm->means[2 * k + j], std = m->gmm->stds[2 * k + j];
+            lo = fmin(lo, mean - 3 * std), hi = fmax(hi, mean + 3 * std);
+        }
+    double pad = 0.05 * (hi - lo) + 1e-9;
+    return plot_scatter_2d(out, title, series, 3, m->gmm ? model_gmm_density : NULL, (void *)m, lo - pad,
+                           hi + pad, msg, msg_size);
+}
 
 int cmd_interpolate(int argc, char **argv)
 {
     common_options c;
     common_options_init(&c);
-    size_t n_points = 8;
+    size_t n_points = 8, scale = 0;
     int latent = 0;
+    const char *dtype = NULL;
     cli_option opts[64];
     size_t count = 0;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
     opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
                                  "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
                                  0, NULL, 0};
-    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance", NULL, 0, 1, 1, NULL, 0};
-    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance", NULL, 0, 1e6, 1, NULL, 0};
+    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance (adaptive solvers)", NULL,
+                                 0, 1, 1, NULL, 0};
+    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance (adaptive solvers)", NULL,
+                                 0, 1e6, 1, NULL, 0};
+    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step solvers (0: 100)", NULL, 0,
+                                 1e8, 0, NULL, 0};
+    opts[count++] = SCALE_OPTION(&scale);
+    opts[count++] = DTYPE_OPTION(&dtype);
     opts[count++] = (cli_option){"points", CLI_SIZE, &n_points, "points along the path, ends included",
                                  NULL, 2, 10000, 0, NULL, 0};
     opts[count++] = (cli_option){"latent", CLI_FLAG, &latent, "--in rows are latents already", NULL, 0,
@@ -190,6 +269,10 @@ int cmd_interpolate(int argc, char **argv)
     opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed (dequantisation of data sets)", NULL,
                                  0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
+    common_options_describe(opts);
+    cli_describe(opts, "in", "the two ends: the first two rows of a CSV/.npy file, fashion-mnist:test|train "
+                             "or toy:NAME" CLI_REQUIRED);
+    cli_describe(opts, "out", "the path: .csv, .npy or .png (any other extension: CSV)" CLI_REQUIRED);
     int rc = cli_parse(&interpolate_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -235,13 +318,25 @@ int cmd_interpolate(int argc, char **argv)
         status = report_solver_failure("interpolate", rc, &err);
         goto done;
     }
-    if (has_extension(c.out, ".png") && m.is_image)
-        rc = png_write_grid(c.out, &m, path, n_points, n_points, msg, sizeof msg) ? cli_fail("interpolate", "--out %s", msg) : 0;
-    else
-        rc = write_points("interpolate", c.out, &m, path, n_points, "interpolation");
+    char format[128], solver[160], model_note[256];
+    if (has_extension(c.out, ".png") && m.is_image) {
+        rc = png_write_grid(c.out, &m, path, n_points, n_points, scale, msg, sizeof msg)
+                 ? cli_fail("interpolate", "--out %s", msg) : 0;
+        describe_png(&m, n_points, n_points, scale, format, sizeof format);
+    } else if (has_extension(c.out, ".png") && m.dim == 2) {
+        rc = write_path_png(c.out, &m, path, n_points, c.in, msg, sizeof msg)
+                 ? cli_fail("interpolate", "--out %s", msg) : 0;
+        describe_png(&m, n_points, 0, 0, format, sizeof format);
+    } else {
+        rc = write_points("interpolate", c.out, &m, path, n_points, "interpolation", scale,
+                          io_dtype_float64(dtype, pts.float64), format, sizeof format);
+    }
     if (rc)
         goto done;
-    printf("interpolated %zu points between the first two rows of %s -> %s\n", n_points, c.in, c.out);
+    describe_ode(o.method, o.rtol, o.atol, o.n_steps, solver, sizeof solver);
+    describe_model(&c, &m, model_note, sizeof model_note);
+    printf("interpolated %zu points between the first two rows of %s%s with %s -> %s (%s)\nmodel %s (%s)\n",
+           n_points, c.in, latent ? " (latents, --latent)" : "", solver, c.out, format, m.name, model_note);
     status = 0;
 done:
     matrix_free(&pts);
@@ -258,7 +353,7 @@ static const cli_command inpaint_command = {
     "--mask: comma-separated 0/1 per coordinate (1 = known), or for images one of left, right,\n"
     "top, bottom (the half that is known) or center (all known but a centred square).\n"
     "--out .png shows masked input, sample and original side by side for each row.",
-    "--model M --in POINTS --mask MASK --out FILE [options]",
+    "[--model M] --in POINTS --mask MASK --out FILE [options]",
     "scoresde inpaint --in fashion-mnist:test --num 8 --mask top --sampler pc --out inpaint.png"};
 
 static int build_mask(const char *text, const app_model *m, unsigned char *mask, char *msg, size_t size)
@@ -308,13 +403,20 @@ int cmd_inpaint(int argc, char **argv)
     common_options c;
     common_options_init(&c);
     c.num = 16;
-    const char *mask_text = NULL;
+    const char *mask_text = NULL, *dtype = NULL;
+    size_t scale = 0;
     cli_option opts[64];
     size_t count = 0;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM | OPTS_IO);
-    opts[count++] = (cli_option){"mask", CLI_STRING, &mask_text, "known coordinates (see above)", NULL,
-                                 0, 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"mask", CLI_STRING, &mask_text, "known coordinates (see above)" CLI_REQUIRED,
+                                 NULL, 0, 0, 0, NULL, 0};
+    opts[count++] = SCALE_OPTION(&scale);
+    opts[count++] = DTYPE_OPTION(&dtype);
     opts[count] = (cli_option){0};
+    common_options_describe(opts);
+    cli_describe(opts, "in", "the rows to complete: CSV with columns x0..x{d-1}, .npy, fashion-mnist:test|train "
+                             "or toy:NAME" CLI_REQUIRED);
+    cli_describe(opts, "out", "the completed rows: .csv, .npy or .png (any other extension: CSV)" CLI_REQUIRED);
     int rc = cli_parse(&inpaint_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
@@ -363,6 +465,7 @@ int cmd_inpaint(int argc, char **argv)
         status = report_solver_failure("inpaint", rc, &err);
         goto done;
     }
+    char format[128], sampler_note[256], model_note[256];
     if (has_extension(c.out, ".png") && m.is_image) {
         /* rows of (masked input, sample, original); unknown pixels shown at the range's middle */
         panel = malloc(3 * pts.n * m.dim * sizeof *panel);
@@ -377,15 +480,19 @@ int cmd_inpaint(int argc, char **argv)
             memcpy(row + m.dim, x + i * m.dim, m.dim * sizeof *row);
             memcpy(row + 2 * m.dim, pts.x + i * m.dim, m.dim * sizeof *row);
         }
-        if (png_write_grid(c.out, &m, panel, 3 * pts.n, 3, msg, sizeof msg)) {
+        if (png_write_grid(c.out, &m, panel, 3 * pts.n, 3, scale, msg, sizeof msg)) {
             cli_fail("inpaint", "--out %s", msg);
             goto done;
         }
-    } else if (write_points("inpaint", c.out, &m, x, pts.n, "inpainting")) {
+        describe_png(&m, 3 * pts.n, 3, scale, format, sizeof format);
+    } else if (write_points("inpaint", c.out, &m, x, pts.n, "inpainting", scale,
+                            io_dtype_float64(dtype, pts.float64), format, sizeof format)) {
         goto done;
     }
-    printf("inpainted %zu rows of %s with %s (NFE %zu per sample) -> %s\n", pts.n, c.in, spec.label,
-           stats.nfe, c.out);
+    describe_sampler(&spec, &m, sampler_note, sizeof sampler_note);
+    describe_model(&c, &m, model_note, sizeof model_note);
+    printf("inpainted %zu rows of %s with %s (NFE %zu per sample) -> %s (%s)\nmodel %s (%s)\n", pts.n, c.in,
+           sampler_note, stats.nfe, c.out, format, m.name, model_note);
     status = 0;
 done:
     matrix_free(&pts);

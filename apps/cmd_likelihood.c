@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -18,8 +19,14 @@ static const cli_command likelihood_command = {
     "evaluations); for gmm: models also exact_logp, the closed-form log p_eps(x) to check against.\n"
     "Prints mean ± standard error. --in takes a CSV/.npy file in model space,\n"
     "fashion-mnist:test (the first --num test images, uniformly dequantised) or toy:NAME.",
-    "--model M --in POINTS [options]",
+    "[--model M] --in POINTS [options]",
     "scoresde likelihood --model gmm:models/gmm2d.txt --sde vp --in points.csv --hutchinson exact --out logp.csv"};
+
+/* From cmd_sample.c: the summaries' pieces and the help of the shared options. */
+void common_options_describe(cli_option *opts);
+void describe_model(const common_options *c, const app_model *m, char *buf, size_t size);
+void describe_ode(const slv_ode_method *method, double rtol, double atol, size_t n_steps, char *buf,
+                  size_t size);
 
 static void mean_se(const double *v, size_t n, double *mean, double *se)
 {
@@ -106,20 +113,27 @@ int cmd_likelihood(int argc, char **argv)
     opts[count++] = (cli_option){"batch", CLI_SIZE, &c.batch, "points per batch", NULL, 1, 1e6, 0, NULL, 0};
     opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed of the probes and dequantisation", NULL,
                                  0, 0, 0, NULL, 0};
-    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step ODE solvers", NULL,
-                                 0, 1e8, 0, NULL, 0};
+    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step ODE solvers (0: 100)",
+                                 NULL, 0, 1e8, 0, NULL, 0};
     opts[count++] = (cli_option){"joint", CLI_FLAG, &c.joint,
                                  "one adaptive step sequence per batch (faster; depends on the batch)",
                                  NULL, 0, 0, 0, NULL, 0};
+    const char *dtype = "float32";
+    opts[count++] = (cli_option){"dtype", CLI_CHOICE, &dtype, ".npy output: value type (CSV: float64 "
+                                 "writes 17 significant digits instead of 9)", "float32,float64", 0, 0, 0,
+                                 NULL, 0};
     opts[count] = (cli_option){0};
+    common_options_describe(opts);
+    cli_describe(opts, "in", "points: CSV with columns x0..x{d-1}, .npy, fashion-mnist:test|train or "
+                             "toy:NAME" CLI_REQUIRED);
+    cli_describe(opts, "out", "one row per point (logp,bpd,nfe[,exact_logp]): .csv or .npy (any other "
+                              "extension: CSV)" CLI_DEFAULT_IS("none: the summary only"));
     int rc = cli_parse(&likelihood_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
     common_options_finish(&c, opts);
     if (!c.in)
         return cli_usage_error(&likelihood_command, "--in is required (points to evaluate)");
-    if (!c.model)
-        return cli_usage_error(&likelihood_command, "--model is required");
 
     app_model m;
     if (load_model_or_fail("likelihood", &c, &m))
@@ -156,7 +170,7 @@ int cmd_likelihood(int argc, char **argv)
     }
     if (c.out && dist_is_root()) {
         static const char *const names[] = {"logp", "bpd", "nfe", "exact_logp"};
-        if (table_open(&tw, c.out, n_cols, names, pts.n, msg, sizeof msg)) {
+        if (table_open_as(&tw, c.out, n_cols, names, pts.n, strcmp(dtype, "float64") == 0, msg, sizeof msg)) {
             cli_fail("likelihood", "--out %s", msg);
             goto done;
         }
@@ -194,11 +208,17 @@ int cmd_likelihood(int argc, char **argv)
     mean_se(logp, pts.n, &lm, &lse);
     mean_se(bpd, pts.n, &bm, &bse);
     mean_se(nfe_d, pts.n, &nm, &nse);
-    printf("model       %s (%s, d = %zu)\npoints      %zu from %s\n", m.name,
-           sgm_process_kind_name(m.process.kind), m.dim, pts.n, c.in);
-    printf("divergence  %s%s; ODE %s rtol %g atol %g; eps %g\n", c.hutchinson,
-           fd_divergence ? " (finite differences of the score)" : "", lo.method->name, lo.rtol, lo.atol,
-           lo.eps);
+    char model_note[256], solver[160], written[1200];
+    describe_model(&c, &m, model_note, sizeof model_note);
+    describe_ode(lo.method, lo.rtol, lo.atol, lo.n_steps, solver, sizeof solver);
+    if (c.out)
+        snprintf(written, sizeof written, "%s (%s)", c.out, io_format_note(c.out, strcmp(dtype, "float64") == 0));
+    else
+        snprintf(written, sizeof written, "not written (no --out given)");
+    printf("model       %s (%s)\npoints      %zu from %s\n", m.name, model_note, pts.n, c.in);
+    printf("divergence  %s%s; ODE %s; eps %g\n", c.hutchinson,
+           fd_divergence ? " (finite differences of the score)" : "", solver, lo.eps);
+    printf("rows        %s\n", written);
     printf("log p       %.6f ± %.6f nats\nbits/dim    %.6f ± %.6f%s\nNFE         %.1f per point\n"
            "time        %.3f s\n", lm, lse, bm, bse,
            lo.bpd_levels > 0 ? " (8-bit scale, dequantisation offset included)" : "", nm, seconds);

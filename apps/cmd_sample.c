@@ -23,25 +23,107 @@ static const cli_command sample_command = {
     "[--model M] [options]",
     "scoresde sample --model gmm:models/gmm2d.txt --sde vp --sampler ode --num 1000 --out samples.csv"};
 
-/* The exact data density of a gmm: model for the scatter plot's heat map. */
-static int gmm_density(size_t n, const double *xy, double *logp, void *params)
+/* The exact data density of a gmm: model (params) for the scatter plot's heat map. */
+int model_gmm_density(size_t n, const double *xy, double *logp, void *params)
 {
     const app_model *m = params;
     return sgm_gmm_log_density(m->gmm, NULL, 0.0, n, xy, logp);
 }
 
+/* The help of the shared options (sampling.c) whose text states a default the option table
+ * cannot show (a derived one) or names none: to move into common_options_add. */
+void common_options_describe(cli_option *opts)
+{
+    cli_describe(opts, "model", "gmm:FILE (Gaussian-mixture oracle) or FILE.sgm (trained network)"
+                 CLI_DEFAULT_IS("the shipped Fashion-MNIST model fashion_mnist.sgm"));
+    cli_describe(opts, "sde", "diffusion process of gmm: models (a network carries its own)"
+                 CLI_DEFAULT_IS("vp for gmm: models"));
+    cli_describe(opts, "threads", "threads for OpenBLAS/OpenMP (0: their own choice)");
+    cli_describe(opts, "predictor", "PC predictor"
+                 CLI_DEFAULT_IS("reverse_diffusion for VE, euler_maruyama otherwise"));
+    cli_describe(opts, "corrector", "PC corrector" CLI_DEFAULT_IS("langevin for VE, none otherwise"));
+}
+
+/* What the model line of a summary adds after the path: the process and dimension, and each
+ * default that was applied ("vp, d = 2; no --sde given: vp for gmm: models"). */
+void describe_model(const common_options *c, const app_model *m, char *buf, size_t size)
+{
+    const sgm_process *p = &m->process;
+    int n = p->kind == SGM_PROCESS_VE
+                ? snprintf(buf, size, "ve, sigma %g..%g, d = %zu", p->sigma_min, p->sigma_max, m->dim)
+                : snprintf(buf, size, "%s, beta %g..%g, d = %zu", sgm_process_kind_name(p->kind), p->beta_min,
+                           p->beta_max, m->dim);
+    if (n < 0 || (size_t)n >= size)
+        return;
+    if (m->gmm && !c->process.sde)
+        snprintf(buf + n, size - (size_t)n, "; no --sde given: vp for gmm: models");
+    else if (c->model == c->shipped_model)
+        snprintf(buf + n, size - (size_t)n, "; no --model given: the shipped model");
+}
+
+/* The sampler with its steps or tolerances: "ode:euler, 100 fixed steps". */
+void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size)
+{
+    switch (s->kind) {
+    case SAMPLER_PC:
+        snprintf(buf, size, "%s, %zu steps", s->label, s->pc_steps ? s->pc_steps : m->process.N);
+        break;
+    case SAMPLER_ODE:
+        if (s->ode.method->adaptive)
+            snprintf(buf, size, "%s, adaptive steps: rtol %g, atol %g", s->label, s->ode.rtol, s->ode.atol);
+        else
+            snprintf(buf, size, "%s, %zu fixed steps", s->label, s->ode.n_steps);
+        break;
+    case SAMPLER_SDE:
+        if (s->sde.adaptive)
+            snprintf(buf, size, "%s, adaptive steps: rtol %g, atol %g", s->label, s->sde.rtol, s->sde.atol);
+        else
+            snprintf(buf, size, "%s, %zu fixed steps", s->label, s->sde.n_steps ? s->sde.n_steps : m->process.N);
+        break;
+    case SAMPLER_ALD:
+        snprintf(buf, size, "%s, %zu noise levels × %zu steps", s->label,
+                 s->ald.n_levels ? s->ald.n_levels : ald_default_levels(m), s->ald.steps_per_level);
+        break;
+    }
+}
+
+/* The ODE solver of encode/decode/interpolate/likelihood: "rk45 (adaptive: rtol 1e-05, atol
+ * 1e-05)" or "euler (100 fixed steps)". */
+void describe_ode(const slv_ode_method *method, double rtol, double atol, size_t n_steps, char *buf,
+                  size_t size)
+{
+    if (method->adaptive)
+        snprintf(buf, size, "%s (adaptive: rtol %g, atol %g)", method->name, rtol, atol);
+    else
+        snprintf(buf, size, "%s (%zu fixed steps)", method->name, n_steps);
+}
+
+/* What a PNG of n points shows and its size: "PNG: 8×8 grid at 3×, 686×686 px". */
+void describe_png(const app_model *m, size_t n, size_t cols, size_t scale, char *buf, size_t size)
+{
+    if (m->is_image) {
+        grid_layout g = png_grid_layout(n, cols, scale, m->width, m->height);
+        snprintf(buf, size, "PNG: %zu×%zu grid at %zu×, %zu×%zu px", g.cols, g.rows, g.scale, g.width,
+                 g.height);
+    } else {
+        snprintf(buf, size, "PNG: plot, %d×%d px", PLOT_WIDTH, PLOT_HEIGHT);
+    }
+}
+
 int write_points_png(const char *path, const app_model *m, const double *x, size_t n, const char *title,
-                     char *msg, size_t msg_size)
+                     size_t scale, char *msg, size_t msg_size)
 {
     if (m->is_image)
-        return png_write_grid(path, m, x, n, 0, msg, msg_size);
+        return png_write_grid(path, m, x, n, 0, scale, msg, msg_size);
     if (m->dim != 2) {
         snprintf(msg, msg_size, "%s: PNG output needs an image model or 2-D points (this model has "
                                 "dimension %zu); use .csv or .npy", path, m->dim);
         return -1;
     }
-    plot_series s = {x, n, "samples", 9, 0.4};
-    return plot_scatter_2d(path, title, &s, 1, m->gmm ? gmm_density : NULL, (void *)m, 0, 0, msg,
+    char label[64];
+    snprintf(label, sizeof label, "%zu samples", n);
+    plot_series s = {x, n, label, 1, 0.4, 0, NULL};
+    return plot_scatter_2d(path, title, &s, 1, m->gmm ? model_gmm_density : NULL, (void *)m, 0, 0, msg,
                            msg_size);
 }
 
@@ -89,19 +171,32 @@ int cmd_sample(int argc, char **argv)
     size_t count = 0;
     long guide_class = -1;
     double guide_scale = 1.0;
+    size_t scale = 0;
+    const char *dtype = "float32";
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM | OPTS_IO);
+    opts[count++] = (cli_option){"scale", CLI_SIZE, &scale,
+                                 "PNG image grids: each pixel as N×N pixels (0: the smallest N making "
+                                 "the grid at least 512 px wide, at most 16)", NULL, 0, 64, 0, NULL, 0};
+    opts[count++] = (cli_option){"dtype", CLI_CHOICE, &dtype, ".npy output: value type (CSV: "
+                                 "float64 writes 17 significant digits instead of 9)", "float32,float64",
+                                 0, 0, 0, NULL, 0};
     opts[count++] = (cli_option){"class", CLI_INT, &guide_class,
-                                 "gmm models: sample component K by class guidance (-1: off)", NULL, -1,
+                                 "gmm: models: sample component N by class guidance (-1: off)", NULL, -1,
                                  1e9, 0, NULL, 0};
     opts[count++] = (cli_option){"guidance-scale", CLI_DOUBLE, &guide_scale,
                                  "weight of the class-posterior gradient", NULL, 0, 1e6, 0, NULL, 0};
     opts[count] = (cli_option){0};
+    common_options_describe(opts);
+    cli_describe(opts, "in", "not used by sample (see decode)");
+    cli_describe(opts, "out", "output file: .csv, .npy or .png (any other extension: CSV)"
+                 CLI_DEFAULT_IS("samples.csv, or samples.png without --model"));
     int rc = cli_parse(&sample_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
     common_options_finish(&c, opts);
     if (c.in)
         return cli_usage_error(&sample_command, "--in is not used by sample (see decode)");
+    int out_given = c.out != NULL, float64 = io_dtype_float64(dtype, 0);
     if (!c.out)
         c.out = c.model ? "samples.csv" : "samples.png";
 
@@ -147,7 +242,7 @@ int cmd_sample(int argc, char **argv)
             snprintf(buf[k], sizeof buf[k], "x%zu", k);
             names[k] = buf[k];
         }
-        rc = names && buf ? table_open(&tw, c.out, m.dim, names, c.num, msg, sizeof msg) : -1;
+        rc = names && buf ? table_open_as(&tw, c.out, m.dim, names, c.num, float64, msg, sizeof msg) : -1;
         free(names);
         free(buf);
         if (rc) {
@@ -176,13 +271,20 @@ int cmd_sample(int argc, char **argv)
             cli_fail("sample", "--out %s", msg);
             goto done;
         }
-    } else if (root && write_points_png(c.out, &m, x, c.num, spec.label, msg, sizeof msg)) {
+    } else if (root && write_points_png(c.out, &m, x, c.num, spec.label, scale, msg, sizeof msg)) {
         cli_fail("sample", "--out %s", msg);
         goto done;
     }
-    printf("model    %s (%s, d = %zu)\nsampler  %s\nsamples  %zu -> %s\nNFE      %.1f per sample\n"
+    char model_note[256], sampler_note[256], format[128];
+    describe_model(&c, &m, model_note, sizeof model_note);
+    describe_sampler(&spec, &m, sampler_note, sizeof sampler_note);
+    if (png)
+        describe_png(&m, c.num, 0, scale, format, sizeof format);
+    else
+        snprintf(format, sizeof format, "%s", io_format_note(c.out, float64));
+    printf("model    %s (%s)\nsampler  %s\nsamples  %zu -> %s (%s%s)\nNFE      %.1f per sample\n"
            "time     %.3f s (%.1f samples/s)\n",
-           m.name, sgm_process_kind_name(m.process.kind), m.dim, spec.label, c.num, c.out,
+           m.name, model_note, sampler_note, c.num, c.out, format, out_given ? "" : "; no --out given",
            (double)nfe_total / (double)c.num, seconds, (double)c.num / seconds);
     status = 0;
 done:

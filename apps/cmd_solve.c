@@ -199,12 +199,37 @@ static int parse_param(const char *value, void *dest, char *msg, size_t msg_size
 typedef struct solve_output {
     FILE *fp;
     size_t m;
-    double t1;        /* the final rows are written after the solve, with W(t1) */
+    double t1;        /* the final rows are written after the solve, with the solver's W(t1) */
+    /* W(t) - W(t0) at the intermediate rows (--save-every): the solver's Brownian tree, rebuilt
+     * from the same seed, summed over the dyadic nodes that tile the first k steps (as the solver
+     * sums w_final over those of N) */
+    slv_brownian *bm;
+    unsigned level;   /* step k of the solve is node (level, k) */
+    size_t every, n_observed;
+    double *w, *dw;   /* (paths, m) */
     /* for --plot: component 0 of the first PLOT_PATHS paths at each observed time */
     int plot;
     double *times, *values;
     size_t n_times, cap_times, n_plot;
 } solve_output;
+
+/* out->w = W over the first k steps of every path. */
+static int brownian_to_step(solve_output *out, size_t n, size_t k)
+{
+    memset(out->w, 0, n * out->m * sizeof *out->w);
+    uint64_t start = 0;
+    for (int bit = 63; bit >= 0; bit--) {
+        if (!(((uint64_t)k >> bit) & 1))
+            continue;
+        if ((unsigned)bit > out->level ||
+            slv_brownian_interval(out->bm, out->level - (unsigned)bit, start >> bit, out->dw, NULL) != SLV_OK)
+            return -1;
+        for (size_t e = 0; e < n * out->m; e++)
+            out->w[e] += out->dw[e];
+        start += UINT64_C(1) << bit;
+    }
+    return 0;
+}
 
 #define PLOT_PATHS 20
 
@@ -250,11 +275,41 @@ static void write_rows(FILE *fp, double t, size_t n, size_t d, const double *x, 
 static int observe_rows(double t, size_t n, size_t d, const double *x, void *data)
 {
     solve_output *out = data;
-    if (out->fp && t != out->t1)
-        write_rows(out->fp, t, n, d, x, out->m, NULL, 1);
+    size_t k = out->n_observed++ * out->every; /* steps done: the observer sees t0, then every K */
+    if (out->fp && t != out->t1) {
+        if (brownian_to_step(out, n, k))
+            return -1;
+        write_rows(out->fp, t, n, d, x, out->m, out->w, 1);
+    }
     if (out->plot && record_paths(out, t, n, d, x))
         return -1;
     return cli_interrupted;
+}
+
+/* The callbacks' params: the SDE's parameters, and the furthest time the drift was asked for —
+ * how far an interrupted adaptive solve, whose paths advance separately, had come. */
+typedef struct solve_params {
+    double p[MAX_PARAMS];
+    const builtin_sde *sde;
+    double t0, t1, t_far;
+} solve_params;
+
+static int tracked_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    solve_params *sp = params;
+    if (sp->t1 > sp->t0 ? t > sp->t_far : t < sp->t_far)
+        sp->t_far = t;
+    return sp->sde->drift(t, n, d, x, out, sp->p);
+}
+static int tracked_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    solve_params *sp = params;
+    return sp->sde->diffusion(t, n, d, x, out, sp->p);
+}
+static int tracked_diffusion_dx(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    solve_params *sp = params;
+    return sp->sde->diffusion_dx(t, n, d, x, out, sp->p);
 }
 
 static const cli_command solve_command = {
@@ -262,7 +317,11 @@ static const cli_command solve_command = {
     "Integrates a built-in SDE for many paths with one of the generic steppers, prints a summary\n"
     "(mean and variance of each component at t1, beside the exact values for gbm and ou) and\n"
     "optionally writes the paths as CSV: path,x0..x{d-1},w0..w{m-1} (w = W(t1) - W(t0)), plus a\n"
-    "trailing t column and intermediate rows with --save-every.\n"
+    "trailing t column and intermediate rows with --save-every (there w = W(t) - W(t0) of the same\n"
+    "Brownian path, so strong errors can be checked at every saved time).\n"
+    "Methods: em (Euler-Maruyama), milstein, sra1/sra3 (Rößler's SRA, additive noise), sriw1/sriw2\n"
+    "(Rößler's SRI, diagonal noise; sri2 is another name for sriw1), adaptive (error-controlled\n"
+    "steps per path: SRA1 for additive noise, SRIW1 otherwise).\n"
     "SDEs and their parameters (--param name=value):\n"
     "  gbm          mu=0.05 sigma=0.2, x0=1\n"
     "  ou           theta=1 mu=0 sigma=0.5, x0=1\n"
@@ -283,12 +342,12 @@ int cmd_solve(int argc, char **argv)
         {"sde", CLI_CHOICE, &sde_name, "the equation", "gbm,ou,double-well,lorenz", 0, 0, 0, NULL, 0},
         {"param", CLI_REPEAT, &params, "set a parameter, name=value (repeatable)", NULL, 0, 0, 0,
          parse_param, 0},
-        {"x0", CLI_STRING, &x0_text, "initial state, one value or d comma-separated values", NULL, 0, 0,
-         0, NULL, 0},
+        {"x0", CLI_STRING, &x0_text, "initial state, one value or d comma-separated values"
+         CLI_DEFAULT_IS("the SDE's own, above"), NULL, 0, 0, 0, NULL, 0},
         {"t0", CLI_DOUBLE, &t0, "start time", NULL, -1e300, 1e300, 0, NULL, 0},
         {"t1", CLI_DOUBLE, &t1, "end time (> t0)", NULL, -1e300, 1e300, 0, NULL, 0},
         {"method", CLI_CHOICE, &method,
-         "stepper (adaptive: SRA1 for additive noise, SRIW1 otherwise)",
+         "stepper (above; sri2 = sriw1)",
          "em,milstein,sra1,sra3,sri2,sriw1,sriw2,adaptive", 0, 0, 0, NULL, 0},
         {"steps", CLI_SIZE, &steps, "number of equal steps (fixed-step methods)", NULL, 1, 1e12, 0,
          NULL, 0},
@@ -300,13 +359,14 @@ int cmd_solve(int argc, char **argv)
          "at most this many OpenMP threads (0: automatic; a batch too small to split runs on "
          "one); results do not depend on it",
          NULL, 0, 1024, 0, NULL, 0},
-        {"save-every", CLI_SIZE, &save_every, "also write every K-th step (fixed-step methods)", NULL,
+        {"save-every", CLI_SIZE, &save_every, "also write every N-th step (fixed-step methods; 0: t1 only)", NULL,
          0, 1e12, 0, NULL, 0},
-        {"out", CLI_STRING, &out_path, "CSV file for the paths (written atomically)", NULL, 0, 0, 0,
-         NULL, 0},
+        {"out", CLI_STRING, &out_path, "CSV file for the paths (written atomically)"
+         CLI_DEFAULT_IS("none: the summary only"), NULL, 0, 0, 0, NULL, 0},
         {"plot", CLI_STRING, &plot_prefix,
          "write PREFIX_hist.png (x0 at t1 against the exact density for gbm, ou) and, with "
-         "--save-every, PREFIX_paths.png (x0 of the first 20 paths over time)", NULL, 0, 0, 0, NULL, 0},
+         "--save-every, PREFIX_paths.png (x0 of the first 20 paths over time)"
+         CLI_DEFAULT_IS("none: no plots"), NULL, 0, 0, 0, NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0},
     };
     int rc = cli_parse(&solve_command, opts, argc, argv);
@@ -320,8 +380,9 @@ int cmd_solve(int argc, char **argv)
     if (!(t1 > t0))
         return cli_usage_error(&solve_command, "--t1 %g must be greater than --t0 %g", t1, t0);
 
-    double p[MAX_PARAMS];
-    memcpy(p, b->param_defaults, sizeof p);
+    solve_params sp = {{0}, b, t0, t1, t0};
+    double *p = sp.p;
+    memcpy(p, b->param_defaults, sizeof sp.p);
     for (int i = 0; i < params.count; i++) {
         int found = 0;
         for (int k = 0; k < MAX_PARAMS && b->param_names[k]; k++)
@@ -365,16 +426,27 @@ int cmd_solve(int argc, char **argv)
     if (adaptive && save_every)
         return cli_usage_error(&solve_command, "--save-every works with fixed-step methods only");
 
-    slv_sde sys = {b->drift, b->diffusion, b->diffusion_dx, d, m, b->noise, b->additive, p};
+    slv_sde sys = {tracked_drift, tracked_diffusion, b->diffusion_dx ? tracked_diffusion_dx : NULL, d, m,
+                   b->noise, b->additive, &sp};
     double *x = malloc(paths * d * sizeof *x), *w = malloc(paths * m * sizeof *w);
     slv_sde_solver *solver = slv_sde_solver_alloc(type, &sys, paths);
     atomic_file af = {0};
-    solve_output sink = {NULL, m, t1, plot_prefix != NULL, NULL, NULL, 0, 0, 0};
+    solve_output sink = {NULL, m, t1, NULL, 0, save_every, 0, NULL, NULL, plot_prefix != NULL, NULL, NULL, 0, 0, 0};
     char msg[512];
     int status = 1;
     if (!x || !w || !solver) {
         cli_fail("solve", "out of memory for %zu paths of dimension %zu", paths, d);
         goto done;
+    }
+    if (save_every && out_path) {
+        double root = slv_brownian_root_length(fabs(t1 - t0), steps, &sink.level);
+        sink.bm = root > 0 ? slv_brownian_alloc(paths, m, root, seed, 0) : NULL;
+        sink.w = malloc(paths * m * sizeof *sink.w);
+        sink.dw = malloc(paths * m * sizeof *sink.dw);
+        if (!sink.bm || !sink.w || !sink.dw) {
+            cli_fail("solve", "out of memory for the Brownian paths of %zu paths", paths);
+            goto done;
+        }
     }
     for (size_t i = 0; i < paths; i++)
         memcpy(x + i * d, x0, d * sizeof *x);
@@ -407,8 +479,14 @@ int cmd_solve(int argc, char **argv)
     double seconds = wall_seconds() - start;
     if (rc != SLV_OK) {
         const slv_error *e = slv_sde_solver_get_error(solver);
-        if (rc == SLV_EINTERRUPTED) {
-            cli_fail("solve", "interrupted at t = %g; nothing written", e->t);
+        if (rc == SLV_EINTERRUPTED && adaptive) {
+            cli_fail("solve", "interrupted after %.2f s; the paths, which advance separately, had reached "
+                     "at most t = %g (%.0f%% of the span); nothing written", seconds, sp.t_far,
+                     100.0 * (sp.t_far - t0) / (t1 - t0));
+            status = EXIT_INTERRUPTED;
+        } else if (rc == SLV_EINTERRUPTED) {
+            cli_fail("solve", "interrupted at t = %g after %.2f s (%zu of %zu steps); nothing written", e->t,
+                     seconds, slv_sde_solver_get_n_steps(solver), steps);
             status = EXIT_INTERRUPTED;
         } else {
             cli_fail("solve", "%s at t = %g, path %ld: %s", slv_strerror(rc), e->t, e->path, e->message);
@@ -470,13 +548,31 @@ int cmd_solve(int argc, char **argv)
         }
     }
     printf("sde        %s (%s)\n", b->name, b->description);
-    printf("method     %s%s\n", type->name, adaptive ? " (adaptive)" : "");
+    if (adaptive)
+        printf("method     adaptive: %s with error control per path, rtol %g, atol %g\n", type->name, rtol, atol);
+    else if (strcmp(method, type->name) != 0)
+        printf("method     %s (another name for %s)\n", method, type->name);
+    else
+        printf("method     %s\n", type->name);
     printf("paths      %zu   t0 %g   t1 %g   seed %llu\n", paths, t0, t1, (unsigned long long)seed);
-    printf("steps      %zu accepted, %zu rejected\n", slv_sde_solver_get_n_steps(solver),
-           slv_sde_solver_get_n_rejected(solver));
-    printf("evals      %zu drift, %zu diffusion (batched calls)\n",
-           slv_sde_solver_get_n_drift_evals(solver), slv_sde_solver_get_n_diffusion_evals(solver));
-    printf("wall time  %.3f s\n\n", seconds);
+    size_t n_steps = slv_sde_solver_get_n_steps(solver), n_drift = slv_sde_solver_get_n_drift_evals(solver),
+           n_diffusion = slv_sde_solver_get_n_diffusion_evals(solver);
+    if (adaptive) {
+        printf("steps      %zu accepted, %zu rejected, summed over the %zu paths (%.1f accepted per path; "
+               "each path has its own steps)\n", n_steps, slv_sde_solver_get_n_rejected(solver), paths,
+               (double)n_steps / (double)paths);
+        printf("evals      %zu drift, %zu diffusion: batched calls, each on every path due at that time\n",
+               n_drift, n_diffusion);
+    } else {
+        printf("steps      %zu of h = %g, the same for every path\n", n_steps, (t1 - t0) / (double)steps);
+        printf("evals      %zu drift, %zu diffusion: batched calls, each on all %zu paths\n", n_drift,
+               n_diffusion, paths);
+    }
+    printf("wall time  %.3f s\n", seconds);
+    if (out_path)
+        printf("written    %s (%s)\n", out_path, save_every ? "every path at t0, every --save-every steps and t1"
+                                                          : "every path at t1");
+    printf("\n");
     printf("%-10s %14s %14s %14s %14s %12s\n", "component", "mean", "exact mean", "variance",
            "exact var", "mean SE");
     for (size_t i = 0; i < d; i++) {
@@ -506,5 +602,8 @@ done:
     free(w);
     free(sink.times);
     free(sink.values);
+    free(sink.w);
+    free(sink.dw);
+    slv_brownian_free(sink.bm);
     return status;
 }

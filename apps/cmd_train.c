@@ -32,11 +32,16 @@ static const cli_command train_command = {
 typedef struct train_log {
     FILE *csv;
     int quiet, tty;
+    uint64_t prev_step, last_step; /* the steps of the last two progress calls */
+    double last_loss_avg;          /* mean loss over steps prev_step+1 .. last_step */
 } train_log;
 
 static int on_progress(const snet_train_progress *p, void *ctx)
 {
     train_log *log = ctx;
+    log->prev_step = log->last_step;
+    log->last_step = p->step;
+    log->last_loss_avg = p->loss_avg;
     if (log->csv) {
         fprintf(log->csv, "%llu,%.6g,%.6g,%.6g,%.6g,%.3f\n", (unsigned long long)p->step, p->loss,
                 p->loss_avg, p->grad_norm, p->lr, p->steps_per_sec);
@@ -62,9 +67,12 @@ int cmd_train(int argc, char **argv)
     const char *data_name = NULL, *sde_name = "vp", *arch_name = "mlp", *out = NULL, *checkpoint = NULL;
     const char *objective_name = "dsm", *projection_name = "rademacher";
     size_t projections = 1, noise_levels = 0;
-    const char *log_path = NULL, *weighting = "std2", *data_dir = NULL, *range = "-1..1", *reduce = "ordered";
-    size_t hidden = 0, blocks = 0, fourier = 0, base_channels = 0, levels = 0;
-    double fourier_scale = 0, sigma_min = 0, sigma_max = 0, beta_min = 0, beta_max = 0;
+    const char *log_path = NULL, *weighting = "std2", *data_dir = SNET_FASHION_MNIST_DIR, *range = "-1..1";
+    const char *reduce = "ordered";
+    /* The defaults of snet_config_default where they do not depend on the data; 0 stays accepted
+     * and means the same. */
+    size_t hidden = 0, blocks = 3, fourier = 64, base_channels = 32, levels = 3;
+    double fourier_scale = 0, sigma_min = 0.01, sigma_max = 0, beta_min = 0.1, beta_max = 20;
     long threads = 0;
     int resume = 0, quiet = 0, no_layer_norm = 0;
     snet_train_options opt;
@@ -75,28 +83,29 @@ int cmd_train(int argc, char **argv)
     uint64_t seed = 0;
     cli_option opts[] = {
         {"data", CLI_STRING, &data_name,
-         "gmm:FILE, swissroll, moons, checkerboard, 8gaussians, pinwheel or fashion-mnist", NULL, 0, 0, 0, NULL, 0},
-        {"data-dir", CLI_STRING, &data_dir, "Fashion-MNIST IDX directory (default " SNET_FASHION_MNIST_DIR ")",
-         NULL, 0, 0, 0, NULL, 0},
+         "gmm:FILE, swissroll, moons, checkerboard, 8gaussians, pinwheel or fashion-mnist" CLI_REQUIRED, NULL,
+         0, 0, 0, NULL, 0},
+        {"data-dir", CLI_STRING, &data_dir, "Fashion-MNIST IDX directory", NULL, 0, 0, 0, NULL, 0},
         {"range", CLI_CHOICE, &range, "image scaling of pixel values", "-1..1,0..1", 0, 0, 0, NULL, 0},
         {"sde", CLI_CHOICE, &sde_name, "diffusion process", "ve,vp,subvp", 0, 0, 0, NULL, 0},
-        {"sigma-min", CLI_DOUBLE, &sigma_min, "VE smallest noise std (0: default)", NULL, 0, 1e6, 0, NULL, 0},
-        {"sigma-max", CLI_DOUBLE, &sigma_max, "VE largest noise std (0: default: 50 images, 10 toy)", NULL,
+        {"sigma-min", CLI_DOUBLE, &sigma_min, "VE smallest noise std", NULL, 0, 1e6, 0, NULL, 0},
+        {"sigma-max", CLI_DOUBLE, &sigma_max, "VE largest noise std (0: 50 for images, 10 for 2-D data)", NULL,
          0, 1e6, 0, NULL, 0},
-        {"beta-min", CLI_DOUBLE, &beta_min, "VP/sub-VP beta(0) (0: default 0.1)", NULL, 0, 1e6, 0, NULL, 0},
-        {"beta-max", CLI_DOUBLE, &beta_max, "VP/sub-VP beta(1) (0: default 20)", NULL, 0, 1e6, 0, NULL, 0},
+        {"beta-min", CLI_DOUBLE, &beta_min, "VP/sub-VP beta(0)", NULL, 0, 1e6, 0, NULL, 0},
+        {"beta-max", CLI_DOUBLE, &beta_max, "VP/sub-VP beta(1)", NULL, 0, 1e6, 0, NULL, 0},
         {"arch", CLI_CHOICE, &arch_name, "network", "mlp,unet", 0, 0, 0, NULL, 0},
-        {"hidden", CLI_SIZE, &hidden, "MLP width (0: 256 toy, 1024 images)", NULL, 0, 65536, 0, NULL, 0},
-        {"blocks", CLI_SIZE, &blocks, "MLP residual blocks (0: 3)", NULL, 0, 1000, 0, NULL, 0},
-        {"fourier", CLI_SIZE, &fourier, "Fourier features of t (0: 64)", NULL, 0, 4096, 0, NULL, 0},
+        {"hidden", CLI_SIZE, &hidden, "MLP width (0: 256 for 2-D data, 1024 for images)", NULL, 0, 65536, 0,
+         NULL, 0},
+        {"blocks", CLI_SIZE, &blocks, "MLP residual blocks", NULL, 0, 1000, 0, NULL, 0},
+        {"fourier", CLI_SIZE, &fourier, "Fourier features of t", NULL, 0, 4096, 0, NULL, 0},
         {"fourier-scale", CLI_DOUBLE, &fourier_scale, "std of the random Fourier frequencies of the time "
          "input (0: 16; with --noise-levels L and --sde ve: (L-1)/(2 pi ln(sigma_max/sigma_min)), smooth "
          "across the levels)", NULL,
          0, 1e4, 0, NULL, 0},
         {"no-layer-norm", CLI_FLAG, &no_layer_norm, "MLP without LayerNorm", NULL, 0, 0, 0, NULL, 0},
-        {"base-channels", CLI_SIZE, &base_channels, "U-Net channels at full resolution (0: 32)", NULL, 0,
+        {"base-channels", CLI_SIZE, &base_channels, "U-Net channels at full resolution", NULL, 0,
          4096, 0, NULL, 0},
-        {"levels", CLI_SIZE, &levels, "U-Net resolutions (0: 3)", NULL, 0, 8, 0, NULL, 0},
+        {"levels", CLI_SIZE, &levels, "U-Net resolutions", NULL, 0, 8, 0, NULL, 0},
         {"steps", CLI_SIZE, &steps, "training steps", NULL, 1, 1e10, 0, NULL, 0},
         {"batch", CLI_SIZE, &batch, "samples per step", NULL, 1, 1e6, 0, NULL, 0},
         {"lr", CLI_DOUBLE, &lr, "Adam learning rate", NULL, 0, 1, 1, NULL, 0},
@@ -114,14 +123,16 @@ int cmd_train(int argc, char **argv)
          "geometric noise levels (--sde ve) or DDPM's steps (--sde vp)", NULL, 0, SNET_MAX_DISCRETE_STEPS,
          0, NULL, 0},
         {"seed", CLI_U64, &seed, "seed of initialisation and every draw", NULL, 0, 0, 0, NULL, 0},
-        {"out", CLI_STRING, &out, "weights file to write (.sgm)", NULL, 0, 0, 0, NULL, 0},
-        {"checkpoint", CLI_STRING, &checkpoint, "checkpoint file (default OUT.ckpt)", NULL, 0, 0, 0, NULL, 0},
+        {"out", CLI_STRING, &out, "weights file to write (.sgm)" CLI_REQUIRED, NULL, 0, 0, 0, NULL, 0},
+        {"checkpoint", CLI_STRING, &checkpoint, "checkpoint file" CLI_DEFAULT_IS("OUT.ckpt, beside --out"), NULL,
+         0, 0, 0, NULL, 0},
         {"checkpoint-every", CLI_SIZE, &checkpoint_every, "steps between checkpoints", NULL, 1, 1e10, 0,
          NULL, 0},
         {"resume", CLI_FLAG, &resume, "continue from the checkpoint if it exists", NULL, 0, 0, 0, NULL, 0},
-        {"log", CLI_STRING, &log_path, "CSV log of the loss", NULL, 0, 0, 0, NULL, 0},
+        {"log", CLI_STRING, &log_path, "CSV log of the loss" CLI_DEFAULT_IS("none: no log file"), NULL, 0, 0, 0,
+         NULL, 0},
         {"log-every", CLI_SIZE, &log_every, "steps between log lines", NULL, 1, 1e10, 0, NULL, 0},
-        {"threads", CLI_INT, &threads, "OpenBLAS/OpenMP threads (0: default)", NULL, 0, 1024, 0, NULL, 0},
+        {"threads", CLI_INT, &threads, "OpenBLAS/OpenMP threads (0: their own choice)", NULL, 0, 1024, 0, NULL, 0},
         {"quiet", CLI_FLAG, &quiet, "no progress output", NULL, 0, 0, 0, NULL, 0},
         {"grad-shards", CLI_SIZE, &shards, "MPI: gradient of each step summed over this many row ranges of "
          "the batch (0: one per rank); equal values give equal weights whatever the number of ranks", NULL, 0,
@@ -146,7 +157,7 @@ int cmd_train(int argc, char **argv)
     char msg[1024], ckpt_buf[1024];
     snet_dataset *data = NULL;
     snet_gmm *gmm = NULL;
-    train_log log = {NULL, quiet, isatty(2)};
+    train_log log = {NULL, quiet, isatty(2), 0, 0, NAN};
     int status = 1;
     if (kind == SNET_DATA_FASHION_MNIST)
         rc = snet_dataset_fashion_mnist(&data, data_dir, 1, strcmp(range, "0..1") == 0 ? SNET_RANGE_0_1
@@ -272,10 +283,31 @@ int cmd_train(int argc, char **argv)
             cli_fail("train", "%s", msg);
         goto done;
     }
+    /* The last loss: the mean over the last logged interval (at most --log-every steps, smoothed
+     * over batches but recent), else over the last 1000 steps. */
+    uint64_t run_steps = report.end_step - report.start_step;
+    uint64_t window_first = (log.prev_step > report.start_step ? log.prev_step : report.start_step) + 1;
+    int logged = log.last_step == report.end_step && run_steps > 0 && !isnan(log.last_loss_avg);
+    double last_loss = logged ? log.last_loss_avg : report.final_loss_avg;
+    uint64_t recent = run_steps < 1000 ? run_steps : 1000;
     printf("trained %s %s (%s%s) on %s: steps %llu..%llu%s, loss %.5f -> %.5f, %.1f s -> %s\n", arch_name,
            sde_name, objective_name, noise_levels ? (sde == SNET_SDE_VE ? ", NCSN levels" : ", DDPM steps") : "",
            data_name, (unsigned long long)report.start_step, (unsigned long long)report.end_step,
-           report.resumed ? " (resumed)" : "", report.first_loss, report.final_loss_avg, report.seconds, out);
+           report.resumed ? " (resumed)" : "", report.first_loss, last_loss, report.seconds, out);
+    if (run_steps > 0) {
+        printf("loss     %.5f at step %llu (one batch) -> ", report.first_loss,
+               (unsigned long long)report.start_step + 1);
+        if (logged)
+            printf("%.5f mean of steps %llu..%llu; mean of the last %llu steps %.5f\n", last_loss,
+                   (unsigned long long)window_first, (unsigned long long)report.end_step,
+                   (unsigned long long)recent, report.final_loss_avg);
+        else
+            printf("%.5f mean of the last %llu steps\n", last_loss, (unsigned long long)recent);
+    }
+    printf("files    %s, checkpoint %s%s%s%s\n", out, checkpoint, cli_was_set(opts, "checkpoint") ? ""
+           : " (no --checkpoint given: OUT.ckpt)", log_path ? ", log " : "", log_path ? log_path : "");
+    if (!cli_was_set(opts, "sde"))
+        printf("process  %s (no --sde given)\n", sde_name);
     status = 0;
 done:
     if (log.csv)

@@ -329,6 +329,7 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
     }
     out->n = n;
     out->d = d;
+    out->float64 = is_f8;
     rc = 0;
     goto done;
 truncated:
@@ -360,8 +361,27 @@ int matrix_read(const char *path, size_t expected_d, matrix *out, char *msg, siz
 int table_open(table_writer *tw, const char *path, size_t n_cols, const char *const *names,
                size_t n_rows, char *msg, size_t msg_size)
 {
+    return table_open_as(tw, path, n_cols, names, n_rows, 0, msg, msg_size);
+}
+
+const char *io_format_note(const char *path, int float64)
+{
+    if (has_extension(path, ".npy"))
+        return float64 ? ".npy float64" : ".npy float32";
+    return has_extension(path, ".csv") ? "CSV" : "CSV: the extension is not .csv or .npy";
+}
+
+int io_dtype_float64(const char *dtype, int input_float64)
+{
+    return dtype ? strcmp(dtype, "float64") == 0 : input_float64;
+}
+
+int table_open_as(table_writer *tw, const char *path, size_t n_cols, const char *const *names,
+                  size_t n_rows, int float64, char *msg, size_t msg_size)
+{
     memset(tw, 0, sizeof *tw);
     tw->npy = has_extension(path, ".npy");
+    tw->float64 = float64;
     tw->n_cols = n_cols;
     tw->n_rows_expected = n_rows;
     if (atomic_open(&tw->file, path, msg, msg_size))
@@ -370,7 +390,8 @@ int table_open(table_writer *tw, const char *path, size_t n_cols, const char *co
     if (tw->npy) {
         char header[256];
         int len = snprintf(header, sizeof header,
-                           "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu), }", n_rows, n_cols);
+                           "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                           float64 ? "<f8" : "<f4", n_rows, n_cols);
         int total = 10 + len + 1, pad = (64 - total % 64) % 64;
         unsigned short hl = (unsigned short)(len + pad + 1);
         fwrite("\x93NUMPY\x01\x00", 1, 8, fp);
@@ -391,15 +412,18 @@ int table_open(table_writer *tw, const char *path, size_t n_cols, const char *co
 int table_write_rows(table_writer *tw, size_t n_rows, const double *rows, char *msg, size_t msg_size)
 {
     FILE *fp = tw->file.fp;
-    if (tw->npy) {
+    if (tw->npy && tw->float64) {
+        fwrite(rows, sizeof *rows, n_rows * tw->n_cols, fp); /* little-endian hosts, as '<f8' says */
+    } else if (tw->npy) {
         for (size_t i = 0; i < n_rows * tw->n_cols; i++) {
             float f = (float)rows[i];
             fwrite(&f, 4, 1, fp);
         }
     } else {
+        int digits = tw->float64 ? 17 : 9;
         for (size_t r = 0; r < n_rows; r++) {
             for (size_t c = 0; c < tw->n_cols; c++)
-                fprintf(fp, c ? ",%.9g" : "%.9g", rows[r * tw->n_cols + c]);
+                fprintf(fp, c ? ",%.*g" : "%.*g", digits, rows[r * tw->n_cols + c]);
             fputc('\n', fp);
         }
     }
@@ -429,6 +453,12 @@ void table_abort(table_writer *tw)
 
 int matrix_write(const char *path, const double *x, size_t n, size_t d, char *msg, size_t msg_size)
 {
+    return matrix_write_as(path, x, n, d, 0, msg, msg_size);
+}
+
+int matrix_write_as(const char *path, const double *x, size_t n, size_t d, int float64, char *msg,
+                    size_t msg_size)
+{
     char (*names)[24] = malloc(d * sizeof *names);
     const char **ptrs = malloc(d * sizeof *ptrs);
     table_writer tw;
@@ -441,7 +471,7 @@ int matrix_write(const char *path, const double *x, size_t n, size_t d, char *ms
         snprintf(names[k], sizeof names[k], "x%zu", k);
         ptrs[k] = names[k];
     }
-    if (table_open(&tw, path, d, ptrs, n, msg, msg_size))
+    if (table_open_as(&tw, path, d, ptrs, n, float64, msg, msg_size))
         goto done;
     if (table_write_rows(&tw, n, x, msg, msg_size)) {
         table_abort(&tw);

@@ -14,19 +14,44 @@
 
 /* ---- PNG grids (libpng) ---------------------------------------------------------------------- */
 
-int png_write_grid(const char *path, const app_model *m, const double *images, size_t n, size_t cols,
-                   char *msg, size_t msg_size)
+grid_layout png_grid_layout(size_t n, size_t cols, size_t scale, size_t image_w, size_t image_h)
 {
-    const size_t C = m->channels, H = m->height, W = m->width, gap = 1;
+    grid_layout g;
+    g.cols = cols ? cols : (size_t)ceil(sqrt((double)n));
+    if (g.cols == 0)
+        g.cols = 1;
+    g.rows = (n + g.cols - 1) / g.cols;
+    g.scale = scale;
+    if (g.scale == 0) {
+        size_t native = g.cols * image_w;
+        g.scale = native ? (PNG_GRID_MIN_WIDTH + native - 1) / native : 1;
+        if (g.scale > PNG_GRID_MAX_SCALE)
+            g.scale = PNG_GRID_MAX_SCALE;
+        if (g.scale < 1)
+            g.scale = 1;
+    }
+    g.gap = g.scale > 1 ? 2 : 1;
+    g.width = g.cols * (image_w * g.scale + g.gap) + g.gap;
+    g.height = g.rows * (image_h * g.scale + g.gap) + g.gap;
+    return g;
+}
+
+int png_write_grid(const char *path, const app_model *m, const double *images, size_t n, size_t cols,
+                   size_t scale, char *msg, size_t msg_size)
+{
+    const size_t C = m->channels, H = m->height, W = m->width;
     if (!m->is_image || (C != 1 && C != 3)) {
         snprintf(msg, msg_size, "%s: PNG grids need an image model with 1 or 3 channels", path);
         return -1;
     }
-    if (cols == 0)
-        cols = (size_t)ceil(sqrt((double)n));
-    size_t rows = (n + cols - 1) / cols;
-    size_t img_w = cols * (W + gap) + gap, img_h = rows * (H + gap) + gap;
-    unsigned char *pixels = calloc(img_w * img_h * C, 1);
+    const grid_layout g = png_grid_layout(n, cols, scale, W, H);
+    const size_t k = g.scale, img_w = g.width, img_h = g.height;
+    if (img_w > 1000000 || img_h > 1000000 || img_w * img_h > ((size_t)1 << 31) / C) {
+        snprintf(msg, msg_size, "%s: a grid of %zu×%zu pixels is too large (lower --scale)", path, img_w,
+                 img_h);
+        return -1;
+    }
+    unsigned char *pixels = malloc(img_w * img_h * C);
     png_bytep *row_ptrs = malloc(img_h * sizeof *row_ptrs);
     atomic_file af = {0};
     png_structp png = NULL;
@@ -36,14 +61,17 @@ int png_write_grid(const char *path, const app_model *m, const double *images, s
         snprintf(msg, msg_size, "%s: out of memory", path);
         goto done;
     }
-    memset(pixels, 40, img_w * img_h * C); /* dark grey gaps */
-    for (size_t k = 0; k < n; k++) {
-        size_t r0 = gap + (k / cols) * (H + gap), c0 = gap + (k % cols) * (W + gap);
+    memset(pixels, 128, img_w * img_h * C); /* mid-grey separators, visible on black and white */
+    for (size_t idx = 0; idx < n; idx++) {
+        size_t r0 = g.gap + (idx / g.cols) * (H * k + g.gap), c0 = g.gap + (idx % g.cols) * (W * k + g.gap);
         for (size_t c = 0; c < C; c++)
             for (size_t i = 0; i < H; i++)
-                for (size_t j = 0; j < W; j++)
-                    pixels[((r0 + i) * img_w + c0 + j) * C + c] =
-                        app_model_pixel(m, images[k * m->dim + (c * H + i) * W + j]);
+                for (size_t j = 0; j < W; j++) {
+                    unsigned char v = app_model_pixel(m, images[idx * m->dim + (c * H + i) * W + j]);
+                    for (size_t a = 0; a < k; a++)
+                        for (size_t b = 0; b < k; b++)
+                            pixels[((r0 + i * k + a) * img_w + c0 + j * k + b) * C + c] = v;
+                }
     }
     for (size_t i = 0; i < img_h; i++)
         row_ptrs[i] = pixels + i * img_w * C;
@@ -92,7 +120,7 @@ static int plot_begin(const char *path, char *tmp, size_t tmp_size, char *msg, s
     fclose(probe);
     plsdev("pngcairo");
     plsfnam(tmp);
-    plspage(0, 0, 900, 700, 0, 0);
+    plspage(0, 0, PLOT_WIDTH, PLOT_HEIGHT, 0, 0);
     plscolbg(255, 255, 255);
     plinit();
     plscol0(15, 0, 0, 0);
@@ -123,6 +151,8 @@ int plot_scatter_2d(const char *path, const char *title, const plot_series *seri
                     char *msg, size_t msg_size)
 {
     char tmp[1100];
+    if (n_series > 4)
+        n_series = 4;
     if (lo == hi) {
         lo = DBL_MAX, hi = -DBL_MAX;
         for (size_t s = 0; s < n_series; s++)
@@ -133,10 +163,24 @@ int plot_scatter_2d(const char *path, const char *title, const plot_series *seri
         double pad = 0.05 * (hi - lo) + 1e-9;
         lo -= pad, hi += pad;
     }
-    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size))
+    size_t most = 0;
+    for (size_t s = 0; s < n_series; s++)
+        most = series[s].n > most ? series[s].n : most;
+    PLFLT *xs = malloc((most + 1) * sizeof *xs), *ys = malloc((most + 1) * sizeof *ys);
+    if (!xs || !ys) {
+        free(xs), free(ys);
+        snprintf(msg, msg_size, "%s: out of memory", path);
         return -1;
-    plcol0(15);
-    plenv(lo, hi, lo, hi, 1, 0);
+    }
+    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size)) {
+        free(xs), free(ys);
+        return -1;
+    }
+    /* A square plot in the left three quarters of the page: the legend goes to its right. */
+    plscol0(3, 0, 140, 0); /* a green that reads on white */
+    pladv(0);
+    plvpas(0.08, 0.76, 0.1, 0.9, 1.0);
+    plwind(lo, hi, lo, hi);
     if (density) {
         enum { G = 160 };
         double *grid = malloc(G * G * 2 * sizeof *grid), *logp = malloc(G * G * sizeof *logp);
@@ -164,31 +208,65 @@ int plot_scatter_2d(const char *path, const char *title, const plot_series *seri
         free(grid);
         free(logp);
     }
-    const char *labels[4];
-    PLINT opt[4], colors[4], symbols_colors[4];
-    const char *symbols[4];
-    PLFLT scales[4];
-    for (size_t s = 0; s < n_series && s < 4; s++) {
-        plcol0(series[s].color);
-        plssym(0, series[s].size > 0 ? series[s].size : 0.5);
-        for (size_t i = 0; i < series[s].n; i++)
-            plpoin(1, (PLFLT *)&series[s].xy[2 * i], (PLFLT *)&series[s].xy[2 * i + 1], 17);
-        labels[s] = series[s].label;
-        opt[s] = PL_LEGEND_SYMBOL;
-        colors[s] = symbols_colors[s] = series[s].color;
-        symbols[s] = "#(728)";
-        scales[s] = 1.0;
+    plcol0(15);
+    plbox("bcnst", 0.0, 0, "bcnstv", 0.0, 0);
+    /* legend entries: the series, then the heat map's colour */
+    const char *labels[5], *symbols[5];
+    PLINT opt[5], colors[5], line_styles[5], nsym[5];
+    PLFLT scales[5], widths[5];
+    for (size_t s = 0; s < n_series; s++) {
+        const plot_series *ser = &series[s];
+        double size = ser->size > 0 ? ser->size : 0.5;
+        for (size_t i = 0; i < ser->n; i++) {
+            xs[i] = ser->xy[2 * i];
+            ys[i] = ser->xy[2 * i + 1];
+        }
+        plcol0(ser->color);
+        if (ser->line && ser->n > 1) {
+            plwidth(2.0);
+            plline((PLINT)ser->n, xs, ys);
+            plwidth(1.0);
+        }
+        if (ser->symbol) {
+            plschr(0, size);
+            plstring((PLINT)ser->n, xs, ys, ser->symbol);
+            plschr(0, 1.0);
+        } else {
+            plssym(0, size);
+            plpoin((PLINT)ser->n, xs, ys, 17);
+        }
+        labels[s] = ser->label;
+        opt[s] = PL_LEGEND_SYMBOL | (ser->line ? PL_LEGEND_LINE : 0);
+        colors[s] = ser->color;
+        line_styles[s] = 1;
+        widths[s] = 2.0;
+        symbols[s] = ser->symbol ? ser->symbol : "●";
+        scales[s] = ser->symbol ? fmin(size, 1.2) : 0.6;
+        nsym[s] = ser->line ? 2 : 1;
+    }
+    size_t n_legend = n_series;
+    if (density) {
+        plscol0(12, 51, 89, 191); /* the heat map's darkest colour */
+        labels[n_legend] = "data density";
+        opt[n_legend] = PL_LEGEND_SYMBOL;
+        colors[n_legend] = 12;
+        line_styles[n_legend] = 1;
+        widths[n_legend] = 1.0;
+        symbols[n_legend] = "■";
+        scales[n_legend] = 1.2;
+        nsym[n_legend] = 1;
+        n_legend++;
     }
     plcol0(15);
     pllab("x0", "x1", title);
-    if (n_series > 0) {
+    if (n_legend > 0) {
         PLFLT w, h;
-        PLINT n_legend = (PLINT)(n_series < 4 ? n_series : 4), nsym[4] = {3, 3, 3, 3};
-        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_TOP | PL_POSITION_RIGHT
-                 | PL_POSITION_INSIDE, 0.02, 0.02, 0.1, 0, 15, 1, 0, 0, n_legend, opt, 1.0, 1.0, 2.0,
-                 1.0, colors, (const char *const *)labels, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                 symbols_colors, scales, nsym, (const char *const *)symbols);
+        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
+                 0.03, 0.0, 0.04, 0, 15, 1, 0, 0, (PLINT)n_legend, opt, 0.8, 0.8, 2.0, 0.0, colors,
+                 (const char *const *)labels, NULL, NULL, NULL, NULL, colors, line_styles, widths, colors,
+                 scales, nsym, (const char *const *)symbols);
     }
+    free(xs), free(ys);
     return plot_end(path, tmp, msg, msg_size);
 }
 

@@ -8,10 +8,20 @@
 
 #include "model.h"
 
-/* A grid of n images (model space, each m->dim values, channel-major) with `cols` per row
- * (0: about √n), 1-pixel gaps. */
+/* The layout of a grid of n images of image_w × image_h pixels: `cols` per row (0: about √n),
+ * each pixel drawn as scale × scale pixels (0: automatic, the smallest factor that makes the grid
+ * at least PNG_GRID_MIN_WIDTH pixels wide, at most PNG_GRID_MAX_SCALE), separated and framed by
+ * grey lines `gap` pixels wide (1 at scale 1, else 2). */
+enum { PNG_GRID_MIN_WIDTH = 512, PNG_GRID_MAX_SCALE = 16 };
+typedef struct grid_layout {
+    size_t cols, rows, scale, gap;
+    size_t width, height; /* of the PNG, in pixels */
+} grid_layout;
+grid_layout png_grid_layout(size_t n, size_t cols, size_t scale, size_t image_w, size_t image_h);
+
+/* A grid of n images (model space, each m->dim values, channel-major), laid out as above. */
 int png_write_grid(const char *path, const app_model *m, const double *images, size_t n, size_t cols,
-                   char *msg, size_t msg_size);
+                   size_t scale, char *msg, size_t msg_size);
 
 /* Optional density drawn as a heat map behind plotted points: fills logp[n] for points xy[n*2]. */
 typedef int (*plot_density_fn)(size_t n, const double *xy, double *logp, void *params);
@@ -22,10 +32,14 @@ typedef struct plot_series {
     const char *label;
     int color;        /* PLplot colour index (cmap0) */
     double size;      /* symbol scale */
+    int line;         /* 1: the points joined in order by a line (a path), markers on it */
+    const char *symbol; /* marker glyph (UTF-8, e.g. "▲"; NULL: a small filled dot) */
 } plot_series;
 
 /* Scatter plot of up to 4 series over [lo, hi]² (lo == hi: fitted to the points), over the heat
- * map of `density` if not NULL. */
+ * map of `density` if not NULL (white to blue: higher density darker), with the legend to the
+ * right of the plot, off the data. PLOT_WIDTH × PLOT_HEIGHT pixels, as every plot here. */
+enum { PLOT_WIDTH = 900, PLOT_HEIGHT = 700 };
 int plot_scatter_2d(const char *path, const char *title, const plot_series *series, size_t n_series,
                     plot_density_fn density, void *density_params, double lo, double hi,
                     char *msg, size_t msg_size);

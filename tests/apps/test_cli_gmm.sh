@@ -6,6 +6,15 @@ bin=$1 src=$2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+check=${3:-}
+# png_ok FILE W H: decodes (png_check, the third argument; skipped without it), has that size and
+# is not blank
+png_ok() {
+    [ -z "$check" ] && return 0
+    info=$("$check" "$1") || fail "$1 does not decode as a PNG"
+    echo "$info" | awk -v w="$2" -v h="$3" '{ exit !($1 == w && $2 == h && $3 > 0.005) }' ||
+        fail "$1: $info (expected $2 $3 and some content)"
+}
 gmm="gmm:$src/models/gmm2d.txt"
 q="--quiet"
 
@@ -18,6 +27,7 @@ q="--quiet"
 "$bin" sample --model "$gmm" --sde subvp --sampler sde --sde-solver sra1 --steps 200 --num 200 --out "$dir/s.png" $q >/dev/null
 [ "$(head -c 4 "$dir/s.png" | tail -c 3)" = "PNG" ] || fail "png signature"
 [ "$(wc -c < "$dir/s.png")" -gt 5000 ] || fail "png too small"
+png_ok "$dir/s.png" 900 700
 
 # batch split does not change samples (PC sampler, noise keyed by sample index)
 "$bin" sample --model "$gmm" --sde vp --num 10 --batch 10 --seed 4 --out "$dir/a.csv" $q >/dev/null
@@ -53,6 +63,8 @@ paste -d, "$dir/s.csv" "$dir/ip.csv" | awk -F, 'NR > 1 && NR <= 31 { e = $1 - $3
 [ "$(wc -l < "$dir/cmp.csv")" -eq 3 ] || fail "compare rows"
 grep -q "| sampler |" "$dir/cmp.md" || fail "compare markdown"
 [ -s "$dir/cmp.png" ] || fail "compare png"
+png_ok "$dir/cmp.png" 900 700
+png_ok "$dir/cmp_time.png" 900 700
 
 # class guidance: every sample lands in the asked component (component 2 has mean (3, -3))
 "$bin" sample --model "$gmm" --sde vp --class 2 --num 100 --out "$dir/g.csv" $q >/dev/null

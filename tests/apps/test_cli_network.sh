@@ -6,6 +6,15 @@ bin=$1 src=$2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+check=${3:-}
+# png_ok FILE W H: decodes (png_check, the third argument; skipped without it), has that size and
+# is not blank
+png_ok() {
+    [ -z "$check" ] && return 0
+    info=$("$check" "$1") || fail "$1 does not decode as a PNG"
+    echo "$info" | awk -v w="$2" -v h="$3" '{ exit !($1 == w && $2 == h && $3 > 0.005) }' ||
+        fail "$1: $info (expected $2 $3 and some content)"
+}
 model="$src/models/gmm2d.sgm"
 gmm="gmm:$src/models/gmm2d.txt"
 q="--quiet --threads 1"
@@ -15,6 +24,7 @@ q="--quiet --threads 1"
 [ "$(wc -l < "$dir/s.csv")" -eq 101 ] || fail "sample rows"
 "$bin" sample --model "$model" --N 100 --num 100 --out "$dir/s.png" $q >/dev/null
 [ "$(head -c 4 "$dir/s.png" | tail -c 3)" = "PNG" ] || fail "png"
+png_ok "$dir/s.png" 900 700
 
 # likelihood of held-out mixture samples (exact trace: d = 2) close to the closed form, far above the prior's
 "$bin" sample --model "$gmm" --sde vp --sampler ode --num 40 --seed 9 --out "$dir/held.csv" $q >/dev/null

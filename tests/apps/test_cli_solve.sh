@@ -6,6 +6,15 @@ bin=$1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+check=${3:-}
+# png_ok FILE W H: decodes (png_check, the third argument; skipped without it), has that size and
+# is not blank
+png_ok() {
+    [ -z "$check" ] && return 0
+    info=$("$check" "$1") || fail "$1 does not decode as a PNG"
+    echo "$info" | awk -v w="$2" -v h="$3" '{ exit !($1 == w && $2 == h && $3 > 0.005) }' ||
+        fail "$1: $info (expected $2 $3 and some content)"
+}
 
 # 1. GBM with SRIW1: header, one row per path, and X(T) against the exact solution on the same W.
 "$bin" solve --sde gbm --param mu=0.1 --param sigma=0.3 --method sri2 --steps 64 --paths 500 \
@@ -31,6 +40,7 @@ cmp -s "$dir/a.csv" "$dir/b.csv" || fail "thread count changed the result"
 "$bin" solve --sde gbm --method em --steps 64 --paths 2000 --save-every 8 --plot "$dir/g" >/dev/null
 for f in g_hist g_paths; do
     [ "$(head -c 4 "$dir/$f.png" | tail -c 3)" = "PNG" ] || fail "--plot did not write $f.png"
+    png_ok "$dir/$f.png" 900 700
 done
 
 # 4. Adaptive runs and reports its steps.
