@@ -24,6 +24,9 @@ void common_options_init(common_options *c)
     c->noise_levels = 0;
     c->steps_per_level = 100;
     c->step_lr = 2e-5;
+    c->rho = 7.0;
+    c->churn = 40.0;
+    c->s_noise = 1.003;
     c->num = 64;
     c->batch = 256;
     c->seed = 0;
@@ -73,12 +76,18 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
             0, 0);
         OPT("corrector-steps", CLI_SIZE, &c->corrector_steps, "corrector iterations per step", NULL, 0,
             1000, 0);
-        OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end (--sampler ode)",
-            "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
-        OPT("sde-solver", CLI_CHOICE, &c->sde_solver, "SDE stepper (--sampler sde)",
-            "em,milstein,sra1,sra3,sriw1,adaptive", 0, 0, 0);
+        /* A string, not a choice: the choices would not fit on a --help line; ode_spec names them. */
+        OPT("ode-solver", CLI_STRING, &c->ode_solver,
+            "ODE back end (--sampler ode): rk45, dopri5, cvode-adams, cvode-bdf, gsl-rk8pd, gsl-rkf45, heun, "
+            "rk4, euler; or a fast sampler of the probability-flow ODE: ddim, edm-heun, dpm-solver-2, "
+            "dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, deis", NULL, 0, 0, 0);
+        OPT("sde-solver", CLI_CHOICE, &c->sde_solver,
+            "SDE stepper (--sampler sde), or a fast reverse-SDE sampler (edm-churn, dpmpp-2m-sde, "
+            "dpmpp-3m-sde)", "em,milstein,sra1,sra3,sriw1,adaptive,edm-churn,dpmpp-2m-sde,dpmpp-3m-sde", 0, 0,
+            0);
         OPT("steps", CLI_SIZE, &c->steps,
-            "steps of fixed-step ODE/SDE solvers (0: ODE 100, SDE the process's N)", NULL, 0, 1e8, 0);
+            "steps of fixed-step ODE/SDE solvers and of the fast samplers (0: ODE 100, SDE the process's "
+            "N, fast samplers 20)", NULL, 0, 1e8, 0);
         OPT("noise-levels", CLI_SIZE, &c->noise_levels,
             "ALD: noise levels L, sigma_max down to sigma_min (0: the model's own discrete levels "
             "if it was trained on them, else 10)", NULL, 0, 67108863, 0);
@@ -89,10 +98,23 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
             0, 1e6, 1);
         OPT("no-denoise", CLI_FLAG, &c->no_denoise, "skip the final noise-free denoising step", NULL,
             0, 0, 0);
+        OPT("churn", CLI_DOUBLE, &c->churn,
+            "edm-churn: S_churn, the noise re-added before each step (gamma = min(churn/steps, sqrt 2 - 1) "
+            "at levels 0.05 <= sigma/alpha <= 50; 0: EDM's deterministic Heun)", NULL, 0, 1e6, 0);
+        OPT("s-noise", CLI_DOUBLE, &c->s_noise,
+            "edm-churn, dpmpp-2m-sde, dpmpp-3m-sde: scale S_noise of the noise they add", NULL, 0, 10, 1);
         OPT("joint", CLI_FLAG, &c->joint,
             "ODE: one adaptive step sequence for the whole batch (results then depend on the batch; "
             "rk45 already batches per-sample steps, so this helps only the other adaptive solvers)",
             NULL, 0, 0, 0);
+    }
+    if (groups & (OPTS_SAMPLER | OPTS_FAST)) {
+        OPT("schedule", CLI_CHOICE, &c->schedule,
+            "noise levels of the fast samplers, from t = 1 to eps: uniform in t, uniform in log-SNR, or "
+            "EDM's (sigma/alpha)^(1/rho) uniform" CLI_DEFAULT_IS("edm for edm-heun and edm-churn, logsnr "
+                                                                 "for the others"),
+            "uniform,logsnr,edm", 0, 0, 0);
+        OPT("rho", CLI_DOUBLE, &c->rho, "exponent of --schedule edm", NULL, 0, 1000, 1);
     }
     if (groups & (OPTS_SAMPLER | OPTS_LIKELIHOOD)) {
         OPT("rtol", CLI_DOUBLE, &c->rtol, "relative tolerance of adaptive solvers", NULL, 0, 1, 1);
@@ -138,15 +160,65 @@ static const slv_sde_step_type *sde_method(const char *name)
     return strcmp(name, "adaptive") == 0 ? slv_sde_step_sra1 : slv_sde_step_type_by_name(name);
 }
 
+/* Steps of the fast samplers when --steps is not given. */
+#define FAST_DEFAULT_STEPS 20
+
+/* The settings every fast sampler takes from the options: K (--steps or "@K", else 20), the
+ * schedule and ρ. */
+static int fast_spec(const sgm_fast_method *m, const char *at, const common_options *c, size_t *n_steps,
+                     sgm_schedule *schedule, double *rho, char *msg, size_t msg_size)
+{
+    *n_steps = c->steps ? c->steps : FAST_DEFAULT_STEPS;
+    *schedule = SGM_SCHEDULE_AUTO;
+    *rho = c->rho;
+    if (c->schedule && sgm_schedule_parse(c->schedule, schedule) != SLV_OK) {
+        snprintf(msg, msg_size, "unknown schedule '%s' (expected uniform, logsnr or edm)", c->schedule);
+        return -1;
+    }
+    if (at) {
+        char *end;
+        unsigned long long v = strtoull(at, &end, 10);
+        if (end == at || *end || *at == '-' || v < 1) {
+            snprintf(msg, msg_size, "'@%s': the fast sampler %s takes a whole number of steps >= 1", at,
+                     m->name);
+            return -1;
+        }
+        *n_steps = (size_t)v;
+    }
+    if (*n_steps < 2 && !c->no_denoise) {
+        snprintf(msg, msg_size, "%s with 1 step: its last step goes to sigma = 0 (the denoising step), so "
+                                "it needs 2 or more steps (or --no-denoise)", m->name);
+        return -1;
+    }
+    return 0;
+}
+
 /* Fills the ODE part of s from a method name and an optional "@steps" / "@tolerance". */
 static int ode_spec(const char *method, const char *at, const common_options *c, sgm_ode_options *o,
                     char *msg, size_t msg_size)
 {
     sgm_ode_options_init(o);
+    const sgm_fast_method *fast = sgm_fast_method_by_name(method);
+    if (fast && fast->stochastic) {
+        snprintf(msg, msg_size, "'%s' samples the reverse SDE: use --sampler sde --sde-solver %s (compare: "
+                                "sde:%s)", method, method, method);
+        return -1;
+    }
+    if (fast) { /* a fast sampler of the probability-flow ODE: sgm_decode hands it o->fast */
+        o->fast = fast;
+        /* never called (fast replaces it): a fixed-step back end, so that a summary reading
+         * method->adaptive and n_steps describes the K fixed steps the fast sampler takes */
+        o->method = slv_ode_euler;
+        o->eps = c->eps;
+        o->denoise = !c->no_denoise;
+        return fast_spec(fast, at, c, &o->n_steps, &o->schedule, &o->rho, msg, msg_size);
+    }
     o->method = slv_ode_method_by_name(method);
     if (!o->method) {
         snprintf(msg, msg_size, "unknown ODE solver '%s' (expected rk45, dopri5, cvode-adams, cvode-bdf, "
-                                "gsl-rk8pd, gsl-rkf45, heun, rk4 or euler)", method);
+                                "gsl-rk8pd, gsl-rkf45, heun, rk4 or euler, or a fast sampler: ddim, "
+                                "edm-heun, dpm-solver-2, dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, deis)",
+                 method);
         return -1;
     }
     o->rtol = c->rtol;
@@ -180,14 +252,35 @@ static int ode_spec(const char *method, const char *at, const common_options *c,
     return 0;
 }
 
-static int sde_spec(const char *method, const char *at, const common_options *c, sgm_sde_options *o,
+/* Fills the SDE part of s (s->sde, or s->fast for a fast reverse-SDE sampler) from a method name
+ * and an optional "@steps" / "@tolerance". */
+static int sde_spec(const char *method, const char *at, const common_options *c, sampler_spec *s,
                     char *msg, size_t msg_size)
 {
+    sgm_sde_options *o = &s->sde;
     sgm_sde_options_init(o);
+    const sgm_fast_method *fast = sgm_fast_method_by_name(method);
+    if (fast && !fast->stochastic) {
+        snprintf(msg, msg_size, "'%s' solves the probability-flow ODE: use --sampler ode --ode-solver %s "
+                                "(compare: ode:%s)", method, method, method);
+        return -1;
+    }
+    if (fast) {
+        sgm_fast_options *f = &s->fast;
+        sgm_fast_options_init(f);
+        f->method = fast;
+        f->eps = c->eps;
+        f->denoise = !c->no_denoise;
+        f->churn = c->churn;
+        f->s_noise = c->s_noise;
+        int rc = fast_spec(fast, at, c, &f->n_steps, &f->schedule, &f->rho, msg, msg_size);
+        o->n_steps = f->n_steps; /* unused; read by summaries describing s->sde */
+        return rc;
+    }
     o->method = sde_method(method);
     if (!o->method) {
         snprintf(msg, msg_size, "unknown SDE stepper '%s' (expected em, milstein, sra1, sra3, sriw1 or "
-                                "adaptive)", method);
+                                "adaptive, or a fast sampler: edm-churn, dpmpp-2m-sde, dpmpp-3m-sde)", method);
         return -1;
     }
     o->adaptive = strcmp(method, "adaptive") == 0;
@@ -341,7 +434,7 @@ static int sampler_parse_family(char *buf, char *colon, const common_options *c,
         rc = ode_spec(method, at, c, &s->ode, msg, msg_size);
     } else if (strcmp(buf, "sde") == 0) {
         s->kind = SAMPLER_SDE;
-        rc = sde_spec(method, at, c, &s->sde, msg, msg_size);
+        rc = sde_spec(method, at, c, s, msg, msg_size);
     } else {
         snprintf(msg, msg_size, "sampler family '%s' unknown (expected pc, ode, sde or ald)", buf);
         return -1;
@@ -408,7 +501,7 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
             snprintf(s->label, sizeof s->label, "ald:%zu:%g", s->ald.steps_per_level, s->ald.step_lr);
     } else {
         s->kind = SAMPLER_SDE;
-        rc = sde_spec(c->sde_solver, NULL, c, &s->sde, msg, sizeof msg);
+        rc = sde_spec(c->sde_solver, NULL, c, s, msg, sizeof msg);
         snprintf(s->label, sizeof s->label, "sde:%s", c->sde_solver);
     }
     if (rc)
@@ -419,7 +512,49 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
                                    cli_was_set(opts, "steps-per-level") || cli_was_set(opts, "step-lr")))
         return cli_usage_error(cmd, "--noise-levels/--steps-per-level/--step-lr apply to --sampler ald "
                                     "only");
+    /* The fast samplers' options, where they apply. */
+    const sgm_fast_method *fast = s->kind == SAMPLER_ODE   ? s->ode.fast
+                                  : s->kind == SAMPLER_SDE ? s->fast.method
+                                                           : NULL;
+    if (!fast && (cli_was_set(opts, "schedule") || cli_was_set(opts, "rho")))
+        return cli_usage_error(cmd, "--schedule/--rho apply to the fast samplers (--sampler ode --ode-solver "
+                                    "ddim, edm-heun, dpm-solver-2, dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, "
+                                    "deis; --sampler sde --sde-solver edm-churn, dpmpp-2m-sde, dpmpp-3m-sde)");
+    if (fast && cli_was_set(opts, "rho")) {
+        sgm_schedule schedule = s->kind == SAMPLER_ODE ? s->ode.schedule : s->fast.schedule;
+        if (schedule == SGM_SCHEDULE_AUTO)
+            schedule = fast->schedule;
+        if (schedule != SGM_SCHEDULE_EDM)
+            return cli_usage_error(cmd, "--rho applies to the edm schedule; %s runs on %s (give --schedule edm)",
+                                   fast->name, sgm_schedule_name(schedule));
+    }
+    if (fast != sgm_fast_edm_churn && cli_was_set(opts, "churn"))
+        return cli_usage_error(cmd, "--churn applies to --sampler sde --sde-solver edm-churn only");
+    if (!(fast && fast->stochastic) && cli_was_set(opts, "s-noise"))
+        return cli_usage_error(cmd, "--s-noise applies to --sampler sde --sde-solver edm-churn, dpmpp-2m-sde "
+                                    "or dpmpp-3m-sde only");
     return 0;
+}
+
+int describe_fast_sampler(const sampler_spec *s, char *buf, size_t size)
+{
+    const sgm_fast_method *fast = NULL;
+    size_t n_steps = 0;
+    sgm_schedule schedule = SGM_SCHEDULE_AUTO;
+    if (s->kind == SAMPLER_ODE && s->ode.fast) {
+        fast = s->ode.fast;
+        n_steps = s->ode.n_steps;
+        schedule = s->ode.schedule;
+    } else if (s->kind == SAMPLER_SDE && s->fast.method) {
+        fast = s->fast.method;
+        n_steps = s->fast.n_steps;
+        schedule = s->fast.schedule;
+    }
+    if (!fast)
+        return 0;
+    snprintf(buf, size, "%s, %zu steps (%s schedule)", s->label, n_steps,
+             sgm_schedule_name(schedule == SGM_SCHEDULE_AUTO ? fast->schedule : schedule));
+    return 1;
 }
 
 int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, size_t first,
@@ -440,6 +575,11 @@ int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, si
         return sgm_ode_sample(&process, &m->score, &ode, n, seed, first, x, stats, err);
     }
     case SAMPLER_SDE: {
+        if (s->fast.method) {
+            sgm_fast_options fast = s->fast;
+            fast.interrupt = &cli_interrupted;
+            return sgm_fast_sample(&process, &m->score, &fast, n, seed, first, x, stats, err);
+        }
         sgm_sde_options sde = s->sde;
         sde.interrupt = &cli_interrupted;
         return sgm_sde_sample(&process, &m->score, &sde, n, seed, first, x, stats, err);

@@ -2,8 +2,12 @@
  * one string, as `compare` lists them:
  *
  *   pc:PREDICTOR[+CORRECTOR][@N]   e.g. pc:reverse_diffusion+langevin, pc:euler_maruyama@500
- *   ode:METHOD[@STEPS|@TOL]        e.g. ode:dopri5, ode:dopri5@1e-3, ode:heun@50
- *   sde:METHOD[@STEPS|@TOL]        e.g. sde:sra1@200, sde:adaptive@1e-2
+ *   ode:METHOD[@STEPS|@TOL]        e.g. ode:dopri5, ode:dopri5@1e-3, ode:heun@50; the fast
+ *                                  samplers of the probability-flow ODE take steps: ode:dpmpp-2m@20,
+ *                                  ode:edm-heun@10 (ddim, edm-heun, dpm-solver-2, dpm-solver-3,
+ *                                  dpmpp-2m, dpmpp-3m, unipc, deis; sgm_sampler.h)
+ *   sde:METHOD[@STEPS|@TOL]        e.g. sde:sra1@200, sde:adaptive@1e-2; the fast reverse-SDE
+ *                                  samplers take steps: sde:edm-churn@20, sde:dpmpp-2m-sde@30
  *   ald[:T[:STEP_LR]][@L]          annealed Langevin dynamics (VE models): T steps per level,
  *                                  step size STEP_LR at the smallest level, L noise levels
  *                                  (default: the model's discrete levels, else 10); e.g. ald,
@@ -33,6 +37,8 @@ typedef struct sampler_spec {
     sgm_sde_options sde;
     sgm_ald_options ald; /* ALD: n_levels 0 = the model's discrete levels (VE network), else 10 */
     size_t pc_steps; /* PC: N of the process for this run (0: the process's N) */
+    sgm_fast_options fast; /* SDE: a fast reverse-SDE sampler when fast.method is set (the fast
+                              probability-flow ODE samplers go through ode.fast) */
     char label[96];
 } sampler_spec;
 
@@ -42,6 +48,8 @@ typedef struct common_options {
     process_options process;
     const char *sampler, *predictor, *corrector, *ode_solver, *sde_solver, *hutchinson, *langevin_norm;
     double snr, rtol, atol, eps, step_lr;
+    const char *schedule;         /* fast samplers: NULL = the sampler's own (sgm_schedule) */
+    double rho, churn, s_noise;   /* fast samplers: EDM's ρ, S_churn, S_noise */
     size_t corrector_steps, steps, num, batch, noise_levels, steps_per_level;
     uint64_t seed;
     long threads;
@@ -52,8 +60,21 @@ typedef struct common_options {
 
 void common_options_init(common_options *c);
 
-/* Appends the shared options to opts (at *count; the table must have room) for the groups asked. */
-enum { OPTS_MODEL = 1, OPTS_SAMPLER = 2, OPTS_LIKELIHOOD = 4, OPTS_IO = 8, OPTS_NUM = 16 };
+/* Appends the shared options to opts (at *count; the table must have room) for the groups asked.
+ * OPTS_FAST: --schedule and --rho of the fast ODE samplers, for commands that take an --ode-solver
+ * of their own (decode, interpolate); OPTS_SAMPLER includes them, with --churn and --s-noise. */
+enum { OPTS_MODEL = 1, OPTS_SAMPLER = 2, OPTS_LIKELIHOOD = 4, OPTS_IO = 8, OPTS_NUM = 16, OPTS_FAST = 32 };
+
+/* The names --ode-solver takes where the fast samplers are allowed (sample, inpaint, and
+ * decode/interpolate once their option lists them): the slv_ode_method back ends, then the fast
+ * samplers, comma-separated. */
+#define ODE_SOLVER_NAMES                                                                           \
+    "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler,ddim,edm-heun,"          \
+    "dpm-solver-2,dpm-solver-3,dpmpp-2m,dpmpp-3m,unipc,deis"
+
+/* For a summary: "ode:dpmpp-2m, 20 steps (logsnr schedule)" when s runs a fast sampler (returns
+ * 1), else leaves buf alone and returns 0. */
+int describe_fast_sampler(const sampler_spec *s, char *buf, size_t size);
 void common_options_add(cli_option *opts, size_t *count, common_options *c, unsigned groups);
 /* After parsing: copies was_set flags into c->process. */
 void common_options_finish(common_options *c, const cli_option *opts);
@@ -75,7 +96,9 @@ int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, si
  * levels (scorenet discrete_steps = L) gives its L, anything else 10. */
 size_t ald_default_levels(const app_model *m);
 
-/* ODE options for encode/decode/interpolate/inpaint from the shared options. */
+/* ODE options for encode/decode/interpolate/inpaint from the shared options. A fast sampler's
+ * name in --ode-solver sets o->fast (with --steps, 20 when not given, --schedule and --rho); the
+ * caller's summary then describes o->fast rather than o->method. */
 int ode_from_options(const cli_command *cmd, const common_options *c, sgm_ode_options *o);
 /* Likelihood options from the shared options. */
 int likelihood_from_options(const cli_command *cmd, const common_options *c, const app_model *m,

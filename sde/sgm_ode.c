@@ -22,6 +22,9 @@ void sgm_ode_options_init(sgm_ode_options *o)
     o->eps = SGM_EPS_DEFAULT;
     o->denoise = 1;
     o->batch_mode = SLV_BATCH_INDEPENDENT;
+    o->fast = NULL;
+    o->schedule = SGM_SCHEDULE_AUTO;
+    o->rho = 7.0;
 }
 
 /* The vector field's context. In INDEPENDENT mode the solver holds one state, row `row0` of the
@@ -94,6 +97,10 @@ static int check_ode_options(sgm_call *c, const sgm_ode_options *o)
     if (!o->method)
         return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1,
                              "ode: method is NULL, expected an slv_ode_method (e.g. slv_ode_dopri5)");
+    if (o->fast && o->fast->stochastic)
+        return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1,
+                             "ode: fast = '%s' samples the reverse SDE; the ODE sampler takes a "
+                             "deterministic one (or use sgm_fast_sample)", o->fast->name);
     if (o->batch_mode != SLV_BATCH_JOINT && o->batch_mode != SLV_BATCH_INDEPENDENT)
         return slv_error_set(&c->err, SLV_EINVAL, 0.0, -1,
                              "ode: batch_mode %d, expected SLV_BATCH_JOINT or SLV_BATCH_INDEPENDENT",
@@ -200,6 +207,19 @@ int sgm_decode(const sgm_process *process, const sgm_score_model *model,
         status = sgm_inpaint_validate(&c, options->inpaint);
     if (status != SLV_OK)
         return sgm_call_finish(&c, status, stats, err);
+    if (options->fast) { /* a fast sampler instead of the slv_ode_method */
+        sgm_fast_options fast;
+        sgm_fast_options_init(&fast);
+        fast.method = options->fast;
+        fast.n_steps = options->n_steps;
+        fast.schedule = options->schedule;
+        fast.rho = options->rho;
+        fast.eps = options->eps;
+        fast.denoise = options->denoise;
+        fast.inpaint = options->inpaint;
+        fast.interrupt = options->interrupt;
+        return sgm_fast_decode(process, model, &fast, n, z, seed, first_sample, x, nfe, stats, err);
+    }
 
     const size_t d = c.d;
     const sgm_inpaint *inpaint = options->inpaint;
@@ -278,6 +298,10 @@ int sgm_encode(const sgm_process *process, const sgm_score_model *model,
         status = check_ode_options(&c, options);
     if (status == SLV_OK && (!z || !x))
         status = slv_error_set(&c.err, SLV_EINVAL, 0.0, -1, "encode: x or z is NULL");
+    if (status == SLV_OK && options->fast)
+        status = slv_error_set(&c.err, SLV_EUNSUPPORTED, 0.0, -1,
+                               "encode: the fast sampler '%s' runs from T to eps only; encode with "
+                               "an slv_ode_method (fast = NULL)", options->fast->name);
     if (status == SLV_OK)
         status = sgm_resolve_eps(&c, options->eps, sgm_process_default_eps(process), &eps);
     if (status != SLV_OK)

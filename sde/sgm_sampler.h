@@ -1,6 +1,7 @@
 /* sgm_sampler.h — sampling from a diffusion model given by any score model: the predictor–corrector
- * sampler, the probability-flow ODE sampler, the reverse-SDE sampler and NCSN's annealed Langevin
- * dynamics, with inpainting and (through sgm_guided_score) guidance.
+ * sampler, the probability-flow ODE sampler, the reverse-SDE sampler, NCSN's annealed Langevin
+ * dynamics and the fast samplers (DDIM, EDM, DPM-Solver, DPM-Solver++, UniPC, DEIS), with
+ * inpainting and (through sgm_guided_score) guidance.
  *
  * Common shape of every sampler call:
  *     status = sgm_<kind>_sample(process, model, options, n, seed, first_sample, x, stats, err);
@@ -120,6 +121,76 @@ int sgm_pc_sample_from(const sgm_process *process, const sgm_score_model *model,
                        const sgm_pc_options *options, size_t n, uint64_t seed,
                        size_t first_sample, double *x, sgm_stats *stats, slv_error *err);
 
+/* ---- Fast samplers: methods and noise-level grids ------------------------------------------- */
+
+/* Exponential-integrator and high-order samplers of the probability-flow ODE and of the reverse
+ * SDE, written once in EDM's scaled variables (Karras et al. 2022):
+ *     x̂ = x/α_t,  σ̂ = σ_t/α_t,  λ = −log σ̂,  D(x̂; σ̂) = (x + σ_t² s(x, t))/α_t  (x = α_t x̂),
+ * where α_t = m(t), σ_t = s(t) of sgm_process.h, so that the probability-flow ODE is
+ * dx̂/dσ̂ = (x̂ − D)/σ̂ = ε (the noise prediction ε = −σ_t s) for VE, VP and sub-VP alike.
+ * Every one takes K = n_steps steps from t = T to t = eps on a grid of noise levels
+ * (sgm_schedule). With denoise (the default) the K-th step goes from σ̂(eps) to σ̂ = 0 — the
+ * output is the denoiser D(x̂; σ̂(eps)) = E[x_0 | x_eps] (Tweedie's formula; EDM's Euler step to 0,
+ * DPM-Solver's denoise_to_zero), one evaluation — and the other K − 1 steps run from σ̂(T) to
+ * σ̂(eps); without it all K steps run from σ̂(T) to σ̂(eps) and the output is x(eps) = α x̂, a
+ * sample of p_eps. docs/sde.md, "Fast samplers", has the formulas, the measured orders and the
+ * places where the authors' code differs. */
+
+typedef enum sgm_schedule {
+    SGM_SCHEDULE_AUTO = 0,    /* the sampler's own: edm for edm-heun and edm-churn, logsnr otherwise */
+    SGM_SCHEDULE_UNIFORM = 1, /* uniform in t: t_i = T + i (eps − T)/M */
+    SGM_SCHEDULE_LOGSNR = 2,  /* uniform in λ between λ(T) and λ(eps) (DPM-Solver's "logSNR") */
+    SGM_SCHEDULE_EDM = 3      /* σ̂_i = (σ̂_max^{1/ρ} + i/M (σ̂_min^{1/ρ} − σ̂_max^{1/ρ}))^ρ, σ̂_max =
+                                 σ̂(T), σ̂_min = σ̂(eps) (Karras et al. eq. 5) */
+} sgm_schedule;
+/* (M = K − 1 grid intervals with denoise, K without; i = 0..M.) */
+
+/* Names "auto", "uniform", "logsnr", "edm". parse returns SLV_OK or SLV_EINVAL. */
+const char *sgm_schedule_name(sgm_schedule schedule);
+int sgm_schedule_parse(const char *name, sgm_schedule *schedule);
+
+/* A fast sampler, exported by name like the slv_ode_method table. */
+typedef struct sgm_fast_method {
+    const char *name;        /* the command line's: "ddim", "edm-heun", ... */
+    unsigned order;          /* global order on the probability-flow ODE that the tests measure
+                                (deis: with the default deis_order 2; stochastic samplers: the
+                                order of their noise-free update, not measured) */
+    unsigned evals_per_step; /* denoiser evaluations per step away from the ends */
+    int stochastic;          /* 1: samples the reverse SDE (noise from the seed's counter streams) */
+    sgm_schedule schedule;   /* its own schedule, what SGM_SCHEDULE_AUTO means for it */
+    int kind;                /* private: which update the sampler applies */
+} sgm_fast_method;
+
+/* Deterministic (probability-flow ODE):                      evaluations (denoise on / off)
+ *   ddim          DDIM, η = 0 = DPM-Solver++1; order 1            K        / K
+ *   edm-heun      Karras et al. Alg. 1 (Heun in σ̂); order 2       2K − 1   / 2K
+ *   dpm-solver-2  Lu et al. 2022a, single-step, ε, r₁ = ½; 2     2K − 1   / 2K
+ *   dpm-solver-3  Lu et al. 2022a, single-step, ε, r = ⅓, ⅔; 3   3K − 2   / 3K
+ *   dpmpp-2m      Lu et al. 2022b, multistep, D; order 2          K        / K
+ *   dpmpp-3m      Lu et al. 2022b, multistep, D; order 3          K        / K
+ *   unipc         Zhao et al. 2023, UniP-2 + UniC, B(h) = e^h−1 (bh2); order 3   K / K
+ *   deis          Zhang & Chen 2022, tAB-DEIS: ε extrapolated by a polynomial in t of degree
+ *                 deis_order (default 2); order deis_order + 1   K        / K
+ * Stochastic (reverse SDE):
+ *   edm-churn     Karras et al. Alg. 2 (churn, S_min, S_max, S_noise)   2K − 1 / 2K
+ *   dpmpp-2m-sde  k-diffusion's DPM-Solver++(2M) SDE (η = 1, midpoint)  K / K
+ *   dpmpp-3m-sde  k-diffusion's DPM-Solver++(3M) SDE (η = 1)            K / K        */
+extern const sgm_fast_method *const sgm_fast_ddim;
+extern const sgm_fast_method *const sgm_fast_edm_heun;
+extern const sgm_fast_method *const sgm_fast_dpm_solver_2;
+extern const sgm_fast_method *const sgm_fast_dpm_solver_3;
+extern const sgm_fast_method *const sgm_fast_dpmpp_2m;
+extern const sgm_fast_method *const sgm_fast_dpmpp_3m;
+extern const sgm_fast_method *const sgm_fast_unipc;
+extern const sgm_fast_method *const sgm_fast_deis;
+extern const sgm_fast_method *const sgm_fast_edm_churn;
+extern const sgm_fast_method *const sgm_fast_dpmpp_2m_sde;
+extern const sgm_fast_method *const sgm_fast_dpmpp_3m_sde;
+
+/* NULL-terminated table of every fast sampler, and lookup by name (NULL if unknown). */
+extern const sgm_fast_method *const sgm_fast_methods[];
+const sgm_fast_method *sgm_fast_method_by_name(const char *name);
+
 /* ---- The probability-flow ODE sampler ------------------------------------------------------ */
 
 /*   dx/dt = a(t) x − ½ g(t)² s(x, t), integrated from T down to eps by any slv_ode_method. */
@@ -135,6 +206,13 @@ typedef struct sgm_ode_options {
                                      own steps) */
     const sgm_inpaint *inpaint;   /* default NULL */
     volatile int *interrupt;      /* default NULL */
+    const sgm_fast_method *fast;  /* default NULL; a deterministic fast sampler (sgm_fast_ddim,
+                                     ...) to decode with instead of `method`: n_steps steps on
+                                     `schedule`, with eps, denoise, inpaint and interrupt as
+                                     above (rtol, atol, max_steps, batch_mode unused; see
+                                     sgm_fast_decode). sgm_encode refuses it. */
+    sgm_schedule schedule;        /* fast samplers; default SGM_SCHEDULE_AUTO */
+    double rho;                   /* ρ of SGM_SCHEDULE_EDM; default 7 */
 } sgm_ode_options;
 
 void sgm_ode_options_init(sgm_ode_options *o);
@@ -198,6 +276,60 @@ void sgm_sde_options_init(sgm_sde_options *o);
 int sgm_sde_sample(const sgm_process *process, const sgm_score_model *model,
                    const sgm_sde_options *options, size_t n, uint64_t seed, size_t first_sample,
                    double *x, sgm_stats *stats, slv_error *err);
+
+/* ---- Fast samplers ------------------------------------------------------------------------- */
+
+typedef struct sgm_fast_options {
+    const sgm_fast_method *method; /* default sgm_fast_dpmpp_2m */
+    size_t n_steps;                /* K, the steps including the final one to σ̂ = 0 when
+                                      denoising: 2 .. 2^26 − 1 (1 allowed without denoise);
+                                      default 20 */
+    sgm_schedule schedule;         /* default SGM_SCHEDULE_AUTO */
+    double rho;                    /* SGM_SCHEDULE_EDM; > 0, default 7 */
+    double eps;                    /* default SGM_EPS_DEFAULT; VP and sub-VP need eps > 0 (σ̂ = 0
+                                      at t = 0) */
+    int denoise;                   /* default 1: the last step goes to σ̂ = 0 (see above) */
+    unsigned deis_order;           /* deis: degree r of the extrapolating polynomial, 1 .. 3;
+                                      default 2 */
+    /* edm-churn (Karras et al. Alg. 2; defaults the paper's ImageNet-64 values): at a level
+     * S_min <= σ̂_i <= S_max the level is raised to σ̂_i (1 + γ), γ = min(churn/K, √2 − 1),
+     * by adding √(σ̂_new² − σ̂_i²) s_noise z, never above σ̂(T) (the score is defined on [0, T]). */
+    double churn;                  /* S_churn >= 0; default 40 (0: Alg. 1 with Alg. 2's grid) */
+    double s_min, s_max;           /* in σ̂ units; defaults 0.05, 50 */
+    double s_noise;                /* > 0; default 1.003; dpmpp-*-sde scale their noise by it
+                                      too (k-diffusion's s_noise) */
+    const sgm_inpaint *inpaint;    /* default NULL: known coordinates replaced by m(t) y + s(t) z
+                                      (one z per sample, stream SGM_STREAM_INPAINT_ODE, as the ODE
+                                      sampler) in the input of every evaluation, set to y at the
+                                      end */
+    volatile int *interrupt;       /* default NULL; polled before every step */
+} sgm_fast_options;
+
+void sgm_fast_options_init(sgm_fast_options *o);
+
+/* Prior sample (SGM_STREAM_PRIOR) then sgm_fast_sample_from. */
+int sgm_fast_sample(const sgm_process *process, const sgm_score_model *model,
+                    const sgm_fast_options *options, size_t n, uint64_t seed, size_t first_sample,
+                    double *x, sgm_stats *stats, slv_error *err);
+
+/* From the states x[n*d] at t = T (updated in place). All samples share the grid, so each
+ * evaluation is one batched score call; the noise of sample i at step k (stochastic samplers)
+ * is stream SGM_STREAM_STEP(k, 0) of (seed, first_sample + i): a sample does not depend on its
+ * batch-mates. stats->nfe = the evaluations per sample (table above); stats->n_steps = K.
+ * Failures as the other samplers (SLV_EINVAL naming the option, SLV_ENONFINITE / SLV_ECALLBACK
+ * naming time and sample, SLV_EINTERRUPTED); x then holds the state x = α x̂ at the grid level
+ * where it stopped. One allocation of workspace per call (about 10 n d doubles). */
+int sgm_fast_sample_from(const sgm_process *process, const sgm_score_model *model,
+                         const sgm_fast_options *options, size_t n, uint64_t seed,
+                         size_t first_sample, double *x, sgm_stats *stats, slv_error *err);
+
+/* The deterministic samplers as a decoder, like sgm_decode: latents z[n*d] at T to x[n*d] (z and
+ * x may be the same array); nfe[n] (may be NULL) receives each sample's count. seed and
+ * first_sample matter only for inpainting. SLV_EINVAL for a stochastic method. */
+int sgm_fast_decode(const sgm_process *process, const sgm_score_model *model,
+                    const sgm_fast_options *options, size_t n, const double *z, uint64_t seed,
+                    size_t first_sample, double *x, size_t *nfe, sgm_stats *stats,
+                    slv_error *err);
 
 /* ---- Annealed Langevin dynamics (NCSN) ---------------------------------------------------- */
 
