@@ -24,9 +24,7 @@ static const cli_command evaluate_command = {
     "scoresde evaluate --model models/fashion_mnist.sgm --num 1000 --sampler ode"};
 
 /* From cmd_sample.c: the summaries' pieces and the help of the shared options. */
-void common_options_describe(cli_option *opts);
 void describe_model(const common_options *c, const app_model *m, char *buf, size_t size);
-void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size);
 
 static void print_epoch(size_t epoch, double loss, void *ctx)
 {

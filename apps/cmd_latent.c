@@ -17,9 +17,7 @@
 int write_points_png(const char *path, const app_model *m, const double *x, size_t n, const char *title,
                      size_t scale, char *msg, size_t msg_size);
 int model_gmm_density(size_t n, const double *xy, double *logp, void *params);
-void common_options_describe(cli_option *opts);
 void describe_model(const common_options *c, const app_model *m, char *buf, size_t size);
-void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size);
 void describe_ode(const slv_ode_method *method, double rtol, double atol, size_t n_steps, char *buf,
                   size_t size);
 void describe_png(const app_model *m, size_t n, size_t cols, size_t scale, char *buf, size_t size);

@@ -23,7 +23,6 @@ static const cli_command likelihood_command = {
     "scoresde likelihood --model gmm:models/gmm2d.txt --sde vp --in points.csv --hutchinson exact --out logp.csv"};
 
 /* From cmd_sample.c: the summaries' pieces and the help of the shared options. */
-void common_options_describe(cli_option *opts);
 void describe_model(const common_options *c, const app_model *m, char *buf, size_t size);
 void describe_ode(const slv_ode_method *method, double rtol, double atol, size_t n_steps, char *buf,
                   size_t size);

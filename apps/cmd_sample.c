@@ -64,6 +64,8 @@ void describe_model(const common_options *c, const app_model *m, char *buf, size
 /* The sampler with its steps or tolerances: "ode:euler, 100 fixed steps". */
 void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size)
 {
+    if (describe_fast_sampler(s, buf, size))
+        return;
     switch (s->kind) {
     case SAMPLER_PC:
         snprintf(buf, size, "%s, %zu steps", s->label, s->pc_steps ? s->pc_steps : m->process.N);

@@ -75,6 +75,14 @@ enum { OPTS_MODEL = 1, OPTS_SAMPLER = 2, OPTS_LIKELIHOOD = 4, OPTS_IO = 8, OPTS_
 /* For a summary: "ode:dpmpp-2m, 20 steps (logsnr schedule)" when s runs a fast sampler (returns
  * 1), else leaves buf alone and returns 0. */
 int describe_fast_sampler(const sampler_spec *s, char *buf, size_t size);
+
+/* The sampler with its steps or tolerances for a summary line ("ode:euler, 100 fixed steps",
+ * "ode:dpmpp-2m, 20 steps"); defined in cmd_sample.c. */
+void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size);
+
+/* Help texts of the shared options whose default is derived after parsing (cmd_sample.c); call
+ * after common_options_add, before cli_parse. */
+void common_options_describe(cli_option *opts);
 void common_options_add(cli_option *opts, size_t *count, common_options *c, unsigned groups);
 /* After parsing: copies was_set flags into c->process. */
 void common_options_finish(common_options *c, const cli_option *opts);
