@@ -99,15 +99,24 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     size_t count = 0;
     size_t scale = 0;
     const char *dtype = NULL;
-    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
-    opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
-                                 "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
-                                 0, NULL, 0};
+    /* decode also takes the fast samplers (deterministic, latents → data); encode only the ODE
+     * back ends, which integrate either way */
+    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO | (encode ? 0 : OPTS_FAST));
+    if (encode)
+        opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
+                                     "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0,
+                                     0, 0, NULL, 0};
+    else
+        opts[count++] = (cli_option){"ode-solver", CLI_STRING, &c.ode_solver,
+                                     "ODE back end: rk45, dopri5, cvode-adams, cvode-bdf, gsl-rk8pd, gsl-rkf45, "
+                                     "heun, rk4, euler; or a fast sampler: ddim, edm-heun, dpm-solver-2, "
+                                     "dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, deis", NULL, 0, 0, 0, NULL, 0};
     opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance (adaptive solvers)", NULL,
                                  0, 1, 1, NULL, 0};
     opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance (adaptive solvers)", NULL,
                                  0, 1e6, 1, NULL, 0};
-    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step solvers (0: 100)", NULL, 0,
+    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps,
+                                 "steps of fixed-step solvers (0: 100) and fast samplers (0: 20)", NULL, 0,
                                  1e8, 0, NULL, 0};
     opts[count++] = DTYPE_OPTION(&dtype);
     if (!encode)
@@ -171,7 +180,11 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     if (dist_is_root() && (status = write_points(command->name, c.out, &m, out, pts.n, command->name, scale,
                                                  io_dtype_float64(dtype, pts.float64), format, sizeof format)))
         goto done;
-    describe_ode(o.method, o.rtol, o.atol, o.n_steps, solver, sizeof solver);
+    if (o.fast)
+        snprintf(solver, sizeof solver, "%s (%zu steps, %s schedule)", o.fast->name, o.n_steps,
+                 sgm_schedule_name(o.schedule == SGM_SCHEDULE_AUTO ? o.fast->schedule : o.schedule));
+    else
+        describe_ode(o.method, o.rtol, o.atol, o.n_steps, solver, sizeof solver);
     describe_model(&c, &m, model_note, sizeof model_note);
     printf("%s %zu points with %s: NFE %.1f per point, %.3f s -> %s (%s)\nmodel %s (%s)\n",
            encode ? "encoded" : "decoded", pts.n, solver, pts.n ? job.nfe_sum / (double)pts.n : 0.0,
