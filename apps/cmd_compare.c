@@ -21,8 +21,8 @@ static const cli_command compare_command = {
     "per-mode weight error; for other models the same against --reference: gmm:FILE (exact samples\n"
     "of the mixture the model was trained on), or held-out points (a file, toy:NAME); for images\n"
     "use scoresde evaluate (Fréchet distance).\n"
-    "Writes PREFIX.csv (columns sampler,nfe,seconds,energy_distance,mode_weight_error), PREFIX.md\n"
-    "and PREFIX.png (quality against NFE and against time).",
+    "Writes PREFIX.csv (columns sampler,nfe,seconds,energy_distance,mode_weight_error), PREFIX.md,\n"
+    "PREFIX.png (quality against NFE) and PREFIX_time.png (quality against wall time).",
     "--model M --samplers LIST [options]",
     "scoresde compare --model gmm:models/gmm2d.txt --sde ve --samplers \"pc:reverse_diffusion+langevin,"
     "pc:euler_maruyama,ode:dopri5,ode:heun@50,sde:sra1@200,sde:adaptive@1e-2\" --num 1000 --seed 1"};

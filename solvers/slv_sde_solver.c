@@ -441,8 +441,10 @@ int slv_sde_solver_solve_adaptive(slv_sde_solver *s, double t0, double t1, doubl
 
     uint64_t target = out_stride;
     while (heap_len > 0) {
-        if (interrupted(s)) {
-            rc = slv_error_set(&s->err, SLV_EINTERRUPTED, t0, -1, "%s: interrupted", fn);
+        if (interrupted(s)) { /* report the time every path has reached */
+            const double reached = t0 + (t1 - t0) * ldexp((double)s->pos[heap[0]], -POS_BITS);
+            rc = slv_error_set(&s->err, SLV_EINTERRUPTED, reached, -1,
+                               "%s: interrupted with every path at t >= %.17g", fn, reached);
             goto done;
         }
         const uint64_t pos_min = s->pos[heap[0]];
