@@ -21,13 +21,20 @@ static void to_float(float *dst, const double *src, size_t count)
         dst[i] = (float)src[i];
 }
 
-static int net_score(double t, size_t n, size_t d, const double *x, double *out, void *params)
+/* The network's times for rows first..first+B−1: t_rows[first + b] when given, else t for all. */
+static void fill_times(float *dst, const double *t_rows, double t, size_t first, size_t B)
 {
-    net_params *p = params;
+    for (size_t b = 0; b < B; b++)
+        dst[b] = (float)(t_rows ? t_rows[first + b] : t);
+}
+
+/* score = s(x, t) in batches of max_batch, times from t_rows (a time per row) or t. */
+static int net_score_batched(net_params *p, const double *t_rows, double t, size_t n, size_t d,
+                             const double *x, double *out)
+{
     for (size_t first = 0; first < n; first += p->max_batch) {
         size_t B = n - first < p->max_batch ? n - first : p->max_batch;
-        for (size_t b = 0; b < B; b++)
-            p->t[b] = (float)t;
+        fill_times(p->t, t_rows, t, first, B);
         to_float(p->x, x + first * d, B * d);
         int rc = snet_model_score(p->net, p->ws, B, p->t, p->x, p->out);
         if (rc != SNET_OK && rc != SNET_ENONFINITE)
@@ -37,6 +44,11 @@ static int net_score(double t, size_t n, size_t d, const double *x, double *out,
             out[first * d + i] = p->out[i];
     }
     return 0;
+}
+
+static int net_score(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    return net_score_batched(params, NULL, t, n, d, x, out);
 }
 
 static int net_score_vjp(double t, size_t n, size_t d, const double *x, const double *v, double *out,
@@ -61,18 +73,7 @@ static int net_score_vjp(double t, size_t n, size_t d, const double *x, const do
 /* The per-row forms (sgm_score.h): the network takes a time per row anyway. */
 static int net_score_rows(const double *t, size_t n, size_t d, const double *x, double *out, void *params)
 {
-    net_params *p = params;
-    for (size_t first = 0; first < n; first += p->max_batch) {
-        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
-        to_float(p->t, t + first, B);
-        to_float(p->x, x + first * d, B * d);
-        int rc = snet_model_score(p->net, p->ws, B, p->t, p->x, p->out);
-        if (rc != SNET_OK && rc != SNET_ENONFINITE)
-            return -1;
-        for (size_t i = 0; i < B * d; i++)
-            out[first * d + i] = p->out[i];
-    }
-    return 0;
+    return net_score_batched(params, t, 0.0, n, d, x, out);
 }
 
 /* Score (when wanted) and VJP from one forward pass: the Skilling–Hutchinson step's whole cost. */

@@ -2,19 +2,12 @@
 # scoresde solve end to end: the CSV it writes, the strong error its w columns let anyone check,
 # and the exit codes of bad input.
 set -eu
-bin=$1
+bin=$1 src=$2
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 check=${3:-}
-# png_ok FILE W H: decodes (png_check, the third argument; skipped without it), has that size and
-# is not blank
-png_ok() {
-    [ -z "$check" ] && return 0
-    info=$("$check" "$1") || fail "$1 does not decode as a PNG"
-    echo "$info" | awk -v w="$2" -v h="$3" '{ exit !($1 == w && $2 == h && $3 > 0.005) }' ||
-        fail "$1: $info (expected $2 $3 and some content)"
-}
+. "$src/tests/apps/png_ok.sh" # png_ok FILE W H
 
 # 1. GBM with SRIW1: header, one row per path, and X(T) against the exact solution on the same W.
 "$bin" solve --sde gbm --param mu=0.1 --param sigma=0.3 --method sri2 --steps 64 --paths 500 \
