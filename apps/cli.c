@@ -499,22 +499,32 @@ void progress_start(progress *p, const char *label, size_t total, int quiet)
 void progress_update(progress *p, size_t done)
 {
     p->done = done;
+    progress_update_partial(p, (double)done);
+}
+
+void progress_update_partial(progress *p, double done)
+{
+    if (done < p->done_partial)
+        return;
+    p->done_partial = done;
     if (p->quiet)
         return;
     double now = wall_seconds(), elapsed = now - p->t_start;
-    int percent = (int)(100.0 * (double)done / (double)p->total);
-    double rate = elapsed > 0 ? (double)done / elapsed : 0.0;
-    double eta = rate > 0 ? (double)(p->total - done) / rate : 0.0;
+    int percent = (int)(100.0 * done / (double)p->total);
+    double rate = elapsed > 0 ? done / elapsed : 0.0;
+    double eta = rate > 0 ? ((double)p->total - done) / rate : 0.0;
+    int whole = done == floor(done);
     if (p->tty) {
-        if (now - p->t_last < 0.1 && done < p->total)
+        if (now - p->t_last < 0.1 && done < (double)p->total)
             return;
         int filled = percent * 30 / 100;
-        fprintf(stderr, "\r%s [%.*s%*s] %3d%% %zu/%zu %.1f/s ETA %.0fs ", p->label, filled,
-                "##############################", 30 - filled, "", percent, done, p->total, rate, eta);
+        fprintf(stderr, "\r%s [%.*s%*s] %3d%% %.*f/%zu %.1f/s ETA %.0fs ", p->label, filled,
+                "##############################", 30 - filled, "", percent, whole ? 0 : 1, done,
+                p->total, rate, eta);
         fflush(stderr);
     } else if (percent != p->last_percent) {
-        fprintf(stderr, "%s: %d%% (%zu/%zu, %.1f/s, ETA %.0fs)\n", p->label, percent, done, p->total,
-                rate, eta);
+        fprintf(stderr, "%s: %d%% (%.*f/%zu, %.1f/s, ETA %.0fs)\n", p->label, percent, whole ? 0 : 1,
+                done, p->total, rate, eta);
     }
     p->t_last = now;
     p->last_percent = percent;

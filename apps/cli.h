@@ -109,11 +109,15 @@ void cli_install_signal_handlers(void);
 typedef struct progress {
     const char *label;
     size_t total, done;
+    double done_partial; /* ≥ done: items, counting a batch part-way through */
     double t_start, t_last;
     int last_percent, tty, quiet;
 } progress;
 void progress_start(progress *p, const char *label, size_t total, int quiet);
 void progress_update(progress *p, size_t done);
+/* The same with a fractional count of items (a batch part-way through: "3.4/64"). Never moves the
+ * bar back. */
+void progress_update_partial(progress *p, double done);
 void progress_finish(progress *p);
 
 double wall_seconds(void);

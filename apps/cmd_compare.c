@@ -230,7 +230,7 @@ int cmd_compare(int argc, char **argv)
         double start = wall_seconds();
         compare_job job = {&row->spec, &m, c.seed, x, 0.0};
         dist_chunks chunks = {c.num, c.batch, m.dim, 1, compare_chunk, compare_deliver, &job, row->spec.label,
-                              c.quiet, 0};
+                              c.quiet, 0, NULL};
         if ((rc = dist_run_chunks(&chunks))) {
             status = rc;
             goto done;

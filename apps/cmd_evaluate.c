@@ -240,7 +240,7 @@ int cmd_evaluate(int argc, char **argv)
             snprintf(source, sizeof source, "samples of %s (%s) by %s", m.name, model_note, sampler_note);
             evaluate_job job = {&spec, &m, c.seed, x};
             dist_chunks chunks = {n_samples, c.batch, 784, 0, evaluate_chunk, evaluate_deliver, &job,
-                                  "evaluate: sampling", c.quiet, 0};
+                                  "evaluate: sampling", c.quiet, 0, NULL};
             if ((rc = dist_run_chunks(&chunks)) || !dist_is_root()) { /* rank 0 judges the images */
                 free(x);
                 status = rc;

@@ -61,6 +61,7 @@ typedef struct transport_job {
     size_t *nfe;     /* (batch) */
     double *out;     /* rank 0: (n, d) */
     double nfe_sum;
+    dist_chunks *chunks; /* its progress bar, for progress inside a batch */
 } transport_job;
 
 static int transport_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
@@ -71,9 +72,12 @@ static int transport_chunk(void *ctx, size_t first, size_t n, double *rows, doub
     sgm_stats stats;
     slv_error err;
     slv_error_clear(&err);
+    const double T = m->process.T; /* encode runs from 0 up to T, decode back down */
+    app_model_track_progress(job->m, job->chunks->bar, first, n, job->encode ? 0.0 : T, job->encode ? T : 0.0);
     int rc = job->encode ? sgm_encode(&m->process, &m->score, job->o, n, x, rows, job->nfe, &stats, &err)
                          : sgm_decode(&m->process, &m->score, job->o, n, x, job->seed, first, rows, job->nfe,
                                       &stats, &err);
+    app_model_track_progress(job->m, NULL, 0, 0, 0.0, 0.0);
     if (rc != SLV_OK)
         return report_solver_failure(job->encode ? "encode" : "decode", rc, &err);
     for (size_t i = 0; i < n; i++)
@@ -169,9 +173,10 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
         cli_fail(command->name, "out of memory");
         goto done;
     }
-    transport_job job = {&m, &o, &pts, c.seed, encode, nfe, out, 0.0};
+    transport_job job = {&m, &o, &pts, c.seed, encode, nfe, out, 0.0, NULL};
     dist_chunks chunks = {pts.n, batch, m.dim, 1, transport_chunk, transport_deliver, &job, command->name,
-                          c.quiet, 0};
+                          c.quiet, 0, NULL};
+    job.chunks = &chunks;
     double start = wall_seconds();
     if ((status = dist_run_chunks(&chunks)))
         goto done;

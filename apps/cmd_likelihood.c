@@ -53,6 +53,7 @@ typedef struct likelihood_job {
     table_writer *tw;           /* or NULL */
     double *all_logp, *all_bpd, *all_nfe, *all_exact;
     int fd_divergence;
+    dist_chunks *chunks; /* its progress bar, for progress inside a batch */
 } likelihood_job;
 
 static int likelihood_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
@@ -63,8 +64,10 @@ static int likelihood_chunk(void *ctx, size_t first, size_t n, double *rows, dou
     sgm_stats stats;
     slv_error err;
     slv_error_clear(&err);
+    app_model_track_progress(job->m, job->chunks->bar, first, n, 0.0, m->process.T); /* from eps up to T */
     int rc = sgm_likelihood(&m->process, &m->score, job->lo, n, x, job->seed, first, job->logp, job->bpd,
                             job->nfe, NULL, &stats, &err);
+    app_model_track_progress(job->m, NULL, 0, 0, 0.0, 0.0);
     if (rc != SLV_OK)
         return report_solver_failure("likelihood", rc, &err);
     if (m->gmm)
@@ -176,9 +179,10 @@ int cmd_likelihood(int argc, char **argv)
         writing = 1;
     }
     likelihood_job job = {&m, &lo, &pts, c.seed, n_cols, chunk_logp, chunk_bpd, chunk_exact, nfe,
-                          writing ? &tw : NULL, logp, bpd, nfe_d, exact, 0};
+                          writing ? &tw : NULL, logp, bpd, nfe_d, exact, 0, NULL};
     dist_chunks chunks = {pts.n, batch, n_cols, 1, likelihood_chunk, likelihood_deliver, &job, "likelihood",
-                          c.quiet, 0};
+                          c.quiet, 0, NULL};
+    job.chunks = &chunks;
     double start = wall_seconds();
     if ((rc = dist_run_chunks(&chunks))) {
         status = rc;

@@ -138,6 +138,7 @@ typedef struct sample_job {
     table_writer *tw; /* CSV/.npy output, or NULL */
     double *all;      /* PNG output: every sample */
     double nfe_total;
+    dist_chunks *chunks; /* its progress bar, for progress inside a batch */
 } sample_job;
 
 static int sample_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
@@ -146,7 +147,10 @@ static int sample_chunk(void *ctx, size_t first, size_t n, double *rows, double 
     sgm_stats stats;
     slv_error err;
     slv_error_clear(&err);
+    /* every sampler runs from T down to (near) 0 */
+    app_model_track_progress(job->m, job->chunks->bar, first, n, job->m->process.T, 0.0);
     int rc = sampler_run(job->spec, job->m, n, job->seed, first, rows, &stats, &err);
+    app_model_track_progress(job->m, NULL, 0, 0, 0.0, 0.0);
     if (rc != SLV_OK)
         return report_solver_failure("sample", rc, &err);
     info[0] = (double)(stats.nfe * n);
@@ -253,8 +257,9 @@ int cmd_sample(int argc, char **argv)
         }
         writing = 1;
     }
-    sample_job job = {&spec, &m, c.seed, writing ? &tw : NULL, x, 0.0};
-    dist_chunks chunks = {c.num, batch, m.dim, 1, sample_chunk, sample_deliver, &job, "sample", c.quiet, 0};
+    sample_job job = {&spec, &m, c.seed, writing ? &tw : NULL, x, 0.0, NULL};
+    dist_chunks chunks = {c.num, batch, m.dim, 1, sample_chunk, sample_deliver, &job, "sample", c.quiet, 0, NULL};
+    job.chunks = &chunks;
     double start = wall_seconds();
     if ((rc = dist_run_chunks(&chunks))) {
         status = rc;

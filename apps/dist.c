@@ -495,6 +495,7 @@ int dist_run_chunks(dist_chunks *job)
     }
     progress bar;
     progress_start(&bar, job->label, job->n_items, job->quiet || g_rank != 0);
+    job->bar = &bar;
     double start = wall_seconds();
 #ifdef SCORESDE_WITH_MPI
     if (g_mpi && g_size > 1) {
@@ -513,6 +514,7 @@ int dist_run_chunks(dist_chunks *job)
         status = run_chunks_here(job, &bar, &log);
     (void)start;
     progress_finish(&bar);
+    job->bar = NULL;
     if (status == 0)
         write_trace(job, &log);
     free(log.trace_rank);

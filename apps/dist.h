@@ -24,6 +24,8 @@
 
 #include <stddef.h>
 
+#include "cli.h" /* progress */
+
 #include "snet_data.h"
 #include "snet_train.h"
 
@@ -58,6 +60,8 @@ typedef struct dist_chunks {
     const char *label; /* progress bar label, e.g. "sample" */
     int quiet;         /* no progress bar and no load-balance line */
     size_t delivered;  /* out (rank 0): items delivered, in order, when dist_run_chunks returned */
+    progress *bar;     /* set while dist_run_chunks runs: compute may report a chunk part-way
+                          through (progress_update_partial; quiet on ranks other than 0) */
 } dist_chunks;
 
 /* Runs the job over all ranks (collective: every rank calls it with the same n_items, chunk,

@@ -13,7 +13,24 @@ typedef struct net_params {
     snet_workspace *ws;
     size_t max_batch;
     float *t, *x, *v, *out, *score; /* (max_batch), (max_batch, D) ×4 */
+    /* progress inside a batch (app_model_track_progress): bar NULL when off */
+    progress *bar;
+    double base, items, t_from, t_to;
 } net_params;
+
+/* Moves the bar to how far the least advanced of the call's rows has come from t_from to t_to. */
+static void report_progress(const net_params *p, const double *t_rows, double t, size_t n)
+{
+    if (!p->bar || p->t_to == p->t_from)
+        return;
+    double least = 1.0;
+    for (size_t i = 0; i < (t_rows ? n : 1); i++) {
+        double f = ((t_rows ? t_rows[i] : t) - p->t_from) / (p->t_to - p->t_from);
+        if (f < least)
+            least = f;
+    }
+    progress_update_partial(p->bar, p->base + p->items * (least > 0.0 ? least : 0.0));
+}
 
 static void to_float(float *dst, const double *src, size_t count)
 {
@@ -32,6 +49,7 @@ static void fill_times(float *dst, const double *t_rows, double t, size_t first,
 static int net_score_batched(net_params *p, const double *t_rows, double t, size_t n, size_t d,
                              const double *x, double *out)
 {
+    report_progress(p, t_rows, t, n);
     for (size_t first = 0; first < n; first += p->max_batch) {
         size_t B = n - first < p->max_batch ? n - first : p->max_batch;
         fill_times(p->t, t_rows, t, first, B);
@@ -55,6 +73,7 @@ static int net_score_vjp(double t, size_t n, size_t d, const double *x, const do
                          void *params)
 {
     net_params *p = params;
+    report_progress(p, NULL, t, n);
     for (size_t first = 0; first < n; first += p->max_batch) {
         size_t B = n - first < p->max_batch ? n - first : p->max_batch;
         for (size_t b = 0; b < B; b++)
@@ -81,6 +100,7 @@ static int net_score_vjp_rows(const double *t, size_t n, size_t d, const double 
                               double *score, double *vjp, void *params)
 {
     net_params *p = params;
+    report_progress(p, t, 0.0, n);
     for (size_t first = 0; first < n; first += p->max_batch) {
         size_t B = n - first < p->max_batch ? n - first : p->max_batch;
         to_float(p->t, t + first, B);
@@ -246,4 +266,16 @@ unsigned char app_model_pixel(const app_model *m, double value)
     double u = (value - m->data_lo) / m->data_width;
     double v = floor(u * 255.0 + 0.5);
     return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+void app_model_track_progress(app_model *m, progress *bar, size_t base, size_t n, double t_from, double t_to)
+{
+    net_params *p = m->net_params;
+    if (!p)
+        return;
+    p->bar = bar;
+    p->base = (double)base;
+    p->items = (double)n;
+    p->t_from = t_from;
+    p->t_to = t_to;
 }

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 
+#include "cli.h" /* progress */
 #include "sgm_gmm.h"
 #include "sgm_process.h"
 #include "sgm_score.h"
@@ -57,5 +58,12 @@ void app_model_free(app_model *m);
 
 /* Model-space value → 8-bit pixel (clamped). */
 unsigned char app_model_pixel(const app_model *m, double value);
+
+/* Progress inside a batch, for long single batches: while bar is set, the network's score callbacks
+ * move it to base + n·f, f the share of the way from t_from to t_to that the least advanced sample
+ * of the call has come (each row's own time in the per-sample ODE solvers). Networks only (the
+ * Gaussian-mixture oracle finishes a batch at once); bar NULL turns it off. */
+void app_model_track_progress(app_model *m, progress *bar, size_t base, size_t n, double t_from,
+                              double t_to);
 
 #endif
