@@ -1,5 +1,5 @@
 /* slv_sde_sra.c — Rößler's SRA methods for additive noise, dX = f(t, X) dt + Σ_k b_k(t) dW_k
- * (SIAM J. Numer. Anal. 48(3), 2010; tableaus from /work/shared/reference/stochastic-runge-kutta.md).
+ * (SIAM J. Numer. Anal. 48(3), 922–952, 2010, whose tableaus these are; docs/solvers-sde.md).
  *
  * With J_k = I₍₁,₀₎/|h| = ΔW_k/2 + H_k (H the space-time Lévy area of the Brownian tree):
  *   stages  Hᵢ = y₀ + h Σ_{j<i} A0ᵢⱼ f(t + c0ⱼh, Hⱼ) + Σ_{j<i} B0ᵢⱼ b(t + c1ⱼh)·J

@@ -1,5 +1,5 @@
 /* slv_sde_sri.c — Rößler's SRI methods SRIW1 and SRIW2 for scalar and diagonal noise
- * (SIAM J. Numer. Anal. 48(3), 2010; tableaus from /work/shared/reference/stochastic-runge-kutta.md).
+ * (SIAM J. Numer. Anal. 48(3), 922–952, 2010, whose tableaus these are; docs/solvers-sde.md).
  *
  * For each component (driven by W = its own Wiener process, or the single one for scalar noise),
  * with ΔW, J = I₍₁,₀₎/|h| = ΔW/2 + H, χ₁ = I₍₁,₁₎/√|h| = (ΔW² − |h|)/(2√|h|),

@@ -2,7 +2,7 @@
  * decoder against the mixture oracle:
  *  - exact trace: log p_eps(x) from the ODE equals the closed-form log-density of the mixture at
  *    eps within 0.01 nats, in 2-D and 10-D, for VP and sub-VP at rtol = atol = 1e-6 — once with
- *    β_max = 40 and the N(0, I) prior (p_T mismatch ≤ 1e-3 nats, reference sheet), once with the
+ *    β_max = 40 and the N(0, I) prior (p_T mismatch ≤ 1e-3 nats), once with the
  *    default β_max = 20 and the exact log p_T as terminal density; VE likewise with the exact
  *    terminal density;
  *  - Skilling–Hutchinson (Gaussian and Rademacher probes, one per point): over R points that are
