@@ -143,10 +143,12 @@ int cmd_compare(int argc, char **argv)
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_NUM);
     opts[count++] = (cli_option){"samplers", CLI_STRING, &samplers, "comma-separated samplers (above)",
                                  NULL, 0, 0, 0, NULL, 0};
-    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "default tolerance of adaptive ODE samplers",
-                                 NULL, 0, 1, 1, NULL, 0};
-    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "default absolute tolerance", NULL, 0, 1e6,
-                                 1, NULL, 0};
+    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol,
+                                 "relative tolerance of adaptive samplers given without @TOL", NULL, 0, 1, 1,
+                                 NULL, 0};
+    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol,
+                                 "absolute tolerance of adaptive samplers given without @TOL", NULL, 0, 1e6, 1,
+                                 NULL, 0};
     opts[count++] = (cli_option){"snr", CLI_DOUBLE, &c.snr, "Langevin corrector signal-to-noise ratio",
                                  NULL, 0, 10, 1, NULL, 0};
     opts[count++] = (cli_option){"reference", CLI_STRING, &reference,
@@ -155,6 +157,9 @@ int cmd_compare(int argc, char **argv)
     opts[count++] = (cli_option){"out", CLI_STRING, &prefix, "prefix of the .csv/.md/.png reports", NULL,
                                  0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
+    common_options_describe(opts);
+    /* required: the shipped image model has no reference to compare against */
+    cli_describe(opts, "model", "gmm:FILE (Gaussian-mixture oracle) or FILE.sgm (trained network)" CLI_REQUIRED);
     int rc = cli_parse(&compare_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;

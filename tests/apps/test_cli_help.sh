@@ -21,14 +21,6 @@ entries() {
          END { if (cur != "") print cur }' "$1"
 }
 
-# compare's --model, --sde and --threads lines are still sampling.c's shared text (cmd_compare.c
-# does not call common_options_describe), which states defaults in words ("default: the shipped
-# model", "0: default") or none ("none" for --sde, which is vp for gmm: models), and its --rtol/
-# --atol texts say "default tolerance". Remove this exception when cmd_compare.c is updated.
-known_exception() {
-    [ "$1" = compare ] && case $2 in model | sde | threads | rtol | atol) true ;; *) false ;; esac
-}
-
 for cmd in solve sample likelihood encode decode interpolate inpaint compare train evaluate; do
     "$bin" $cmd --help > "$dir/help.txt" || fail "$cmd --help exited $?"
     "$bin" $cmd --print-options > "$dir/opts.txt" || fail "$cmd --print-options exited $?"
@@ -45,7 +37,6 @@ for cmd in solve sample likelihood encode decode interpolate inpaint compare tra
     while IFS= read -r entry; do
         name=$(echo "$entry" | awk '{ sub(/^--/, "", $1); print $1 }')
         case $name in help | print-options) continue ;; esac
-        known_exception "$cmd" "$name" && continue
         parsed=$(sed -n "s/^$name=//p" "$dir/opts.txt")
         n_default=$(echo "$entry" | grep -o -i 'default' | wc -l)
         if echo "$entry" | grep -q ' (required)$'; then
