@@ -69,41 +69,15 @@ static int net_score(double t, size_t n, size_t d, const double *x, double *out,
     return net_score_batched(params, NULL, t, n, d, x, out);
 }
 
-static int net_score_vjp(double t, size_t n, size_t d, const double *x, const double *v, double *out,
-                         void *params)
+/* score (may be NULL) and vjp = vᵀ ∂s/∂x from one forward pass, in batches of max_batch, times
+ * from t_rows (a time per row) or t: the Skilling–Hutchinson step's whole cost. */
+static int net_vjp_batched(net_params *p, const double *t_rows, double t, size_t n, size_t d,
+                           const double *x, const double *v, double *score, double *vjp)
 {
-    net_params *p = params;
-    report_progress(p, NULL, t, n);
+    report_progress(p, t_rows, t, n);
     for (size_t first = 0; first < n; first += p->max_batch) {
         size_t B = n - first < p->max_batch ? n - first : p->max_batch;
-        for (size_t b = 0; b < B; b++)
-            p->t[b] = (float)t;
-        to_float(p->x, x + first * d, B * d);
-        to_float(p->v, v + first * d, B * d);
-        int rc = snet_model_score_vjp(p->net, p->ws, B, p->t, p->x, p->v, p->out);
-        if (rc != SNET_OK && rc != SNET_ENONFINITE)
-            return -1;
-        for (size_t i = 0; i < B * d; i++)
-            out[first * d + i] = p->out[i];
-    }
-    return 0;
-}
-
-/* The per-row forms (sgm_score.h): the network takes a time per row anyway. */
-static int net_score_rows(const double *t, size_t n, size_t d, const double *x, double *out, void *params)
-{
-    return net_score_batched(params, t, 0.0, n, d, x, out);
-}
-
-/* Score (when wanted) and VJP from one forward pass: the Skilling–Hutchinson step's whole cost. */
-static int net_score_vjp_rows(const double *t, size_t n, size_t d, const double *x, const double *v,
-                              double *score, double *vjp, void *params)
-{
-    net_params *p = params;
-    report_progress(p, t, 0.0, n);
-    for (size_t first = 0; first < n; first += p->max_batch) {
-        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
-        to_float(p->t, t + first, B);
+        fill_times(p->t, t_rows, t, first, B);
         to_float(p->x, x + first * d, B * d);
         to_float(p->v, v + first * d, B * d);
         int rc = snet_model_score_and_vjp(p->net, p->ws, B, p->t, p->x, p->v, score ? p->score : NULL,
@@ -117,6 +91,24 @@ static int net_score_vjp_rows(const double *t, size_t n, size_t d, const double 
                 score[first * d + i] = p->score[i];
     }
     return 0;
+}
+
+static int net_score_vjp(double t, size_t n, size_t d, const double *x, const double *v, double *out,
+                         void *params)
+{
+    return net_vjp_batched(params, NULL, t, n, d, x, v, NULL, out);
+}
+
+/* The per-row forms (sgm_score.h): the network takes a time per row anyway. */
+static int net_score_rows(const double *t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    return net_score_batched(params, t, 0.0, n, d, x, out);
+}
+
+static int net_score_vjp_rows(const double *t, size_t n, size_t d, const double *x, const double *v,
+                              double *score, double *vjp, void *params)
+{
+    return net_vjp_batched(params, t, 0.0, n, d, x, v, score, vjp);
 }
 
 /* Exact divergence for small D (the 2-D toy models): D backward passes per batch. */

@@ -33,10 +33,12 @@ extern "C" {
  * The tiles: about one per SNET_GEMM_TILE_FLOP floating-point operations (2·M·N·K), at most
  * SNET_GEMM_MAX_TILES, edges at least SNET_GEMM_MIN_EDGE where the shape allows; a product
  * smaller than two tiles' worth is one call in the calling thread (a fork would cost more than it
- * saves, and far more on a busy machine). Measured on 2 cores (AMD EPYC, Haswell kernel): within
- * ±5 % of OpenBLAS' own 2-thread product from 64×1024×1024 up, up to 10 % slower at 256×256×256
- * (each tile packs its own panels; OpenBLAS' threads share them). The three numbers may be set at
- * build time (-DSNET_GEMM_TILE_FLOP=…); results are bit-identical within one build. */
+ * saves, and far more on a busy machine). Measured on 2 cores (AMD EPYC, Haswell kernel): the
+ * 784-input, 1024-wide MLP runs at 88–95 % of OpenBLAS' own 2-thread sgemm rate at batch ≥ 256
+ * (benchmarks/results/kernels.md); the 256-wide 2-D MLP's forward at batch 256 came out ≈ 10 %
+ * slower than with OpenBLAS threading the products itself (each tile packs its own panels, where
+ * OpenBLAS' threads share them). The three numbers may be set at build time
+ * (-DSNET_GEMM_TILE_FLOP=…); results are bit-identical within one build. */
 #ifndef SNET_GEMM_TILE_FLOP
 #define SNET_GEMM_TILE_FLOP 4e6
 #endif

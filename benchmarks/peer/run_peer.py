@@ -810,21 +810,21 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append(f"- **C network vs sgemm peak.** In the perf profile of a C PC run (2-D MLP, batch 128) OpenBLAS "
                  f"has {blas:.0f}% of the CPU samples (all threads), libm/libmvec {libm:.0f}% (SiLU's exp, the "
                  f"Fourier features' sincos), scorenet's own element-wise loops (LayerNorm, bias rows, SiLU) "
-                 f"{lay:.0f}% and the kernel {kern:.0f}% (OpenBLAS' idle worker yielding, thread wake-ups — "
-                 f"expensive on this loaded machine). With hidden width 256 the matrices are small (256×256 "
-                 f"weights), so the element-wise passes and the thread hand-offs weigh against the GEMMs; at the "
-                 f"784-d MLP's 1024 width they do not.")
-    L.append("- **FLOPs that could go.** In every sampler call all samples share t, yet the architecture computes the "
-             f"time embedding (Fourier → temb → the nb·H-wide tproj GEMM) once per sample: "
+                 f"{lay:.0f}% and the kernel {kern:.0f}% (OpenMP thread wake-ups and page handling; OpenBLAS "
+                 f"itself runs single-threaded, one tile per call, scorenet/snet_gemm.h). With hidden width 256 "
+                 f"the matrices are small (256×256 weights), so the element-wise passes, the per-tile packing and "
+                 f"the thread hand-offs weigh against the GEMMs; at the 784-d MLP's 1024 width they do not.")
+    L.append("- **Time embedding.** The time path (Fourier → temb → the nb·H-wide tproj GEMM) is "
              f"{100 * time_share['2d']:.0f}% of the 2-D MLP's forward FLOPs and {100 * time_share['784']:.0f}% of "
-             "the 784-d one's. Computing it once per distinct t would cut that work on the C side (the peer, like "
-             "the official code, repeats it).")
+             "the 784-d one's. The C side runs it once when all rows of a call share t (PC, SDE, joint ODE); "
+             "the per-sample ODE solver's rows have their own times, so there it runs per row — why that mode "
+             "costs more per NFE than the joint one.")
     L.append(f"- **Samplers.** Both sides spend almost all of the sampling time in the network (C: > "
              f"{100 * (1 - max(r['outside_net_share'] for r in c_runs)):.0f}%), so a sampler's speed-up is the "
-             f"network's at that batch plus the peer's Python/scipy overhead per call. Both sides make two network "
-             f"passes per likelihood evaluation (the drift, then forward + backward for the probe: the official "
-             f"drift_fn/div_fn, the library's score/score_vjp); a fused score-and-VJP callback would save one "
-             f"forward per evaluation on the C side.")
+             f"network's at that batch plus the peer's Python/scipy overhead per call. Per likelihood evaluation "
+             f"the peer makes two network passes (the official drift_fn, then forward + backward in div_fn); the "
+             f"C side's per-sample solver makes one fused forward + backward (score_vjp_rows), its joint mode "
+             f"still two.")
     def ctl(name, tol):
         return next(r for r in control if r["control"] == name and abs(float(r["tol"]) - tol) <= 1e-12 * tol)
 

@@ -1,7 +1,7 @@
 /* kernel_probe — what another BLAS kernel changes: run once per OPENBLAS_CORETYPE, then compare.
  *
- *   kernel_probe run PREFIX         writes, as text, PREFIX_weights.txt: the weights after a short
- *                                   training run (MLP hidden 256 on a 2-D mixture, 60 steps of 256),
+ *   kernel_probe run PREFIX         writes, as text, PREFIX_weights.txt: the trained weights after a
+ *                                   short run (MLP hidden 256 on a 2-D mixture, 60 steps of 256),
  *                                   and PREFIX_forward.txt: the scores of a 784-input MLP (hidden
  *                                   512) at 64 fixed inputs
  *   kernel_probe compare A B TOL    reads two files of numbers (any mix of commas, spaces, newlines;
@@ -55,9 +55,11 @@ static int train_weights(FILE *out)
     }
     if (rc)
         fprintf(stderr, "kernel_probe: training: %s\n", msg);
-    else
-        for (size_t i = 0; i < m->n_params; i++)
-            fprintf(out, "%.9g\n", (double)m->params[i]);
+    else /* the trained tensors only: the fixed Fourier frequencies (up to ~50) would set the scale */
+        for (size_t k = 0; k < m->n_tensors; k++)
+            if (m->tensors[k].trainable)
+                for (size_t i = 0; i < m->tensors[k].size; i++)
+                    fprintf(out, "%.9g\n", (double)m->params[m->tensors[k].offset + i]);
     snet_model_free(m);
     snet_dataset_free(ds);
     snet_gmm_free(g);
