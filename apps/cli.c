@@ -406,54 +406,25 @@ int cli_parse_doubles(const char *text, double *out, int max, char *msg, size_t 
 
 int atomic_open(atomic_file *af, const char *path, char *msg, size_t msg_size)
 {
-    memset(af, 0, sizeof *af);
-    size_t len = strlen(path) + 32;
-    af->path = strdup(path);
-    af->tmp_path = malloc(len);
-    if (!af->path || !af->tmp_path) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
-        atomic_abort(af);
-        return -1;
-    }
-    snprintf(af->tmp_path, len, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp_path, "wb");
-    if (!af->fp) {
-        snprintf(msg, msg_size, "%s: cannot create: %s", path, strerror(errno));
-        free(af->tmp_path);
-        af->tmp_path = NULL;
-        atomic_abort(af);
-        return -1;
-    }
-    return 0;
+    scoresde_error err;
+    if (scoresde_file_open(af, path, &err) == SCORESDE_OK)
+        return 0;
+    snprintf(msg, msg_size, "%s", err.message);
+    return -1;
 }
 
 int atomic_commit(atomic_file *af, char *msg, size_t msg_size)
 {
-    int ok = fflush(af->fp) == 0 && !ferror(af->fp) && fsync(fileno(af->fp)) == 0;
-    int saved = errno;
-    ok = (fclose(af->fp) == 0) && ok;
-    af->fp = NULL;
-    if (ok && rename(af->tmp_path, af->path) == 0) {
-        free(af->path);
-        free(af->tmp_path);
-        af->path = af->tmp_path = NULL;
+    scoresde_error err;
+    if (scoresde_file_commit(af, &err) == SCORESDE_OK)
         return 0;
-    }
-    snprintf(msg, msg_size, "%s: write failed: %s (nothing was written)", af->path,
-             strerror(saved ? saved : errno));
-    atomic_abort(af);
+    snprintf(msg, msg_size, "%s", err.message);
     return -1;
 }
 
 void atomic_abort(atomic_file *af)
 {
-    if (af->fp)
-        fclose(af->fp);
-    if (af->tmp_path)
-        unlink(af->tmp_path);
-    free(af->path);
-    free(af->tmp_path);
-    memset(af, 0, sizeof *af);
+    scoresde_file_abort(af);
 }
 
 volatile int cli_interrupted = 0;

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "scoresde_file.h"
+
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
 typedef enum cli_kind {
@@ -89,12 +91,8 @@ int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf
 /* Parses "1,2.5,-3" into at most max doubles; returns the count or -1 (msg filled). */
 int cli_parse_doubles(const char *text, double *out, int max, char *msg, size_t msg_size);
 
-/* ---- Atomic output: write to "<path>.tmp.<pid>", then fflush + fsync + rename. ---- */
-typedef struct atomic_file {
-    FILE *fp;
-    char *path;
-    char *tmp_path;
-} atomic_file;
+/* ---- Atomic output (scoresde_file.h): a temporary beside the target, fsync, rename. ---- */
+typedef scoresde_file atomic_file;
 /* Returns 0 or -1 with msg naming the path and the errno text. */
 int atomic_open(atomic_file *af, const char *path, char *msg, size_t msg_size);
 int atomic_commit(atomic_file *af, char *msg, size_t msg_size); /* closes; the file appears whole */

@@ -106,15 +106,15 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     /* decode also takes the fast samplers (deterministic, latents → data); encode only the ODE
      * back ends, which integrate either way */
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO | (encode ? 0 : OPTS_FAST));
+    static char decode_help[768];
+    snprintf(decode_help, sizeof decode_help, "ODE back end: %s; or a fast sampler: %s",
+             method_names(METHODS_ODE, ", "), method_names(METHODS_FAST_ODE, ", "));
     if (encode)
         opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
-                                     "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0,
-                                     0, 0, NULL, 0};
+                                     method_names(METHODS_ODE, ","), 0, 0, 0, NULL, 0};
     else
-        opts[count++] = (cli_option){"ode-solver", CLI_STRING, &c.ode_solver,
-                                     "ODE back end: rk45, dopri5, cvode-adams, cvode-bdf, gsl-rk8pd, gsl-rkf45, "
-                                     "heun, rk4, euler; or a fast sampler: ddim, edm-heun, dpm-solver-2, "
-                                     "dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, deis", NULL, 0, 0, 0, NULL, 0};
+        opts[count++] = (cli_option){"ode-solver", CLI_STRING, &c.ode_solver, decode_help, NULL, 0, 0, 0,
+                                     NULL, 0};
     opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance (adaptive solvers)", NULL,
                                  0, 1, 1, NULL, 0};
     opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance (adaptive solvers)", NULL,
@@ -268,8 +268,7 @@ int cmd_interpolate(int argc, char **argv)
     size_t count = 0;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO);
     opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
-                                 "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0,
-                                 0, NULL, 0};
+                                 method_names(METHODS_ODE, ","), 0, 0, 0, NULL, 0};
     opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance (adaptive solvers)", NULL,
                                  0, 1, 1, NULL, 0};
     opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance (adaptive solvers)", NULL,

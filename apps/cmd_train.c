@@ -151,9 +151,10 @@ int cmd_train(int argc, char **argv)
     if (!kind)
         return cli_usage_error(&train_command, "--data: unknown data set '%s' (expected gmm:FILE, swissroll, "
                                "moons, checkerboard, 8gaussians, pinwheel or fashion-mnist)", data_name);
-    snet_arch_kind arch = strcmp(arch_name, "unet") == 0 ? SNET_ARCH_UNET : SNET_ARCH_MLP;
-    snet_sde_kind sde = strcmp(sde_name, "ve") == 0 ? SNET_SDE_VE : strcmp(sde_name, "vp") == 0 ? SNET_SDE_VP
-                                                                                                 : SNET_SDE_SUBVP;
+    snet_arch_kind arch = SNET_ARCH_MLP;
+    snet_sde_kind sde = SNET_SDE_VP;
+    snet_arch_parse(arch_name, &arch);          /* the choice lists admit known names only */
+    scoresde_process_kind_parse(sde_name, &sde);
     char msg[1024], ckpt_buf[1024];
     snet_dataset *data = NULL;
     snet_gmm *gmm = NULL;

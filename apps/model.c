@@ -6,126 +6,11 @@
 
 #include "snet_io.h"
 
-/* The network behind the score callback: double batches in, float batches through the network in
- * chunks of the workspace's size, double out. */
-typedef struct net_params {
-    snet_model *net;
-    snet_workspace *ws;
-    size_t max_batch;
-    float *t, *x, *v, *out, *score; /* (max_batch), (max_batch, D) ×4 */
-    /* progress inside a batch (app_model_track_progress): bar NULL when off */
-    progress *bar;
-    double base, items, t_from, t_to;
-} net_params;
-
-/* Moves the bar to how far the least advanced of the call's rows has come from t_from to t_to. */
-static void report_progress(const net_params *p, const double *t_rows, double t, size_t n)
+/* Moves the bar to base + items · fraction (netscore_set_progress). */
+static void track_progress(double fraction, void *ctx)
 {
-    if (!p->bar || p->t_to == p->t_from)
-        return;
-    double least = 1.0;
-    for (size_t i = 0; i < (t_rows ? n : 1); i++) {
-        double f = ((t_rows ? t_rows[i] : t) - p->t_from) / (p->t_to - p->t_from);
-        if (f < least)
-            least = f;
-    }
-    progress_update_partial(p->bar, p->base + p->items * (least > 0.0 ? least : 0.0));
-}
-
-static void to_float(float *dst, const double *src, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        dst[i] = (float)src[i];
-}
-
-/* The network's times for rows first..first+B−1: t_rows[first + b] when given, else t for all. */
-static void fill_times(float *dst, const double *t_rows, double t, size_t first, size_t B)
-{
-    for (size_t b = 0; b < B; b++)
-        dst[b] = (float)(t_rows ? t_rows[first + b] : t);
-}
-
-/* score = s(x, t) in batches of max_batch, times from t_rows (a time per row) or t. */
-static int net_score_batched(net_params *p, const double *t_rows, double t, size_t n, size_t d,
-                             const double *x, double *out)
-{
-    report_progress(p, t_rows, t, n);
-    for (size_t first = 0; first < n; first += p->max_batch) {
-        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
-        fill_times(p->t, t_rows, t, first, B);
-        to_float(p->x, x + first * d, B * d);
-        int rc = snet_model_score(p->net, p->ws, B, p->t, p->x, p->out);
-        if (rc != SNET_OK && rc != SNET_ENONFINITE)
-            return -1;
-        /* Non-finite scores are passed on: the samplers check and report time and sample. */
-        for (size_t i = 0; i < B * d; i++)
-            out[first * d + i] = p->out[i];
-    }
-    return 0;
-}
-
-static int net_score(double t, size_t n, size_t d, const double *x, double *out, void *params)
-{
-    return net_score_batched(params, NULL, t, n, d, x, out);
-}
-
-/* score (may be NULL) and vjp = vᵀ ∂s/∂x from one forward pass, in batches of max_batch, times
- * from t_rows (a time per row) or t: the Skilling–Hutchinson step's whole cost. */
-static int net_vjp_batched(net_params *p, const double *t_rows, double t, size_t n, size_t d,
-                           const double *x, const double *v, double *score, double *vjp)
-{
-    report_progress(p, t_rows, t, n);
-    for (size_t first = 0; first < n; first += p->max_batch) {
-        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
-        fill_times(p->t, t_rows, t, first, B);
-        to_float(p->x, x + first * d, B * d);
-        to_float(p->v, v + first * d, B * d);
-        int rc = snet_model_score_and_vjp(p->net, p->ws, B, p->t, p->x, p->v, score ? p->score : NULL,
-                                          p->out);
-        if (rc != SNET_OK && rc != SNET_ENONFINITE)
-            return -1;
-        for (size_t i = 0; i < B * d; i++)
-            vjp[first * d + i] = p->out[i];
-        if (score)
-            for (size_t i = 0; i < B * d; i++)
-                score[first * d + i] = p->score[i];
-    }
-    return 0;
-}
-
-static int net_score_vjp(double t, size_t n, size_t d, const double *x, const double *v, double *out,
-                         void *params)
-{
-    return net_vjp_batched(params, NULL, t, n, d, x, v, NULL, out);
-}
-
-/* The per-row forms (sgm_score.h): the network takes a time per row anyway. */
-static int net_score_rows(const double *t, size_t n, size_t d, const double *x, double *out, void *params)
-{
-    return net_score_batched(params, t, 0.0, n, d, x, out);
-}
-
-static int net_score_vjp_rows(const double *t, size_t n, size_t d, const double *x, const double *v,
-                              double *score, double *vjp, void *params)
-{
-    return net_vjp_batched(params, t, 0.0, n, d, x, v, score, vjp);
-}
-
-/* Exact divergence for small D (the 2-D toy models): D backward passes per batch. */
-#define NET_EXACT_DIVERGENCE_MAX_DIM 16
-static int net_divergence(double t, size_t n, size_t d, const double *x, double *div, void *params)
-{
-    net_params *p = params;
-    for (size_t first = 0; first < n; first += p->max_batch) {
-        size_t B = n - first < p->max_batch ? n - first : p->max_batch;
-        for (size_t b = 0; b < B; b++)
-            p->t[b] = (float)t;
-        to_float(p->x, x + first * d, B * d);
-        int rc = snet_model_score_divergence(p->net, p->ws, B, p->t, p->x, NULL, div + first);
-        if (rc != SNET_OK && rc != SNET_ENONFINITE)
-            return -1;
-    }
-    return 0;
+    app_model *m = ctx;
+    progress_update_partial(m->progress_bar, m->progress_base + m->progress_items * fraction);
 }
 
 static int load_network(const char *path, const process_options *po, size_t max_batch, app_model *m,
@@ -134,10 +19,7 @@ static int load_network(const char *path, const process_options *po, size_t max_
     if (snet_model_load(path, SNET_LOAD_EMA, &m->net, NULL, msg, msg_size) != SNET_OK)
         return -1;
     const snet_config *cfg = &m->net->cfg;
-    sgm_process_kind kind = cfg->sde == SNET_SDE_VE   ? SGM_PROCESS_VE
-                            : cfg->sde == SNET_SDE_VP ? SGM_PROCESS_VP
-                                                      : SGM_PROCESS_SUBVP;
-    sgm_process_kind asked;
+    sgm_process_kind kind = cfg->sde, asked;
     if (po->sde && (sgm_process_kind_parse(po->sde, &asked) != SLV_OK || asked != kind)) {
         snprintf(msg, msg_size, "%s: --sde %s, but the model was trained for %s", path, po->sde,
                  sgm_process_kind_name(kind));
@@ -148,15 +30,9 @@ static int load_network(const char *path, const process_options *po, size_t max_
                                 "drop --sigma-min/--sigma-max/--beta-min/--beta-max", path);
         return -1;
     }
-    sgm_process_init(&m->process, kind);
-    m->process.sigma_min = cfg->sigma_min;
-    m->process.sigma_max = cfg->sigma_max;
-    m->process.beta_min = cfg->beta_min;
-    m->process.beta_max = cfg->beta_max;
+    netscore_process(cfg, &m->process);
     if (po->set_N)
         m->process.N = po->N;
-    else if (cfg->sde == SNET_SDE_VP && cfg->discrete_steps)
-        m->process.N = cfg->discrete_steps; /* DDPM: the ancestral predictor walks its own β_i */
 
     m->dim = snet_config_dim(cfg);
     m->channels = cfg->channels;
@@ -169,28 +45,13 @@ static int load_network(const char *path, const process_options *po, size_t max_
     m->data_lo = cfg->data_shift;
     m->data_width = 256.0 * cfg->data_scale;
 
-    net_params *p = calloc(1, sizeof *p);
-    m->net_params = p;
-    if (!p)
-        goto nomem;
-    p->net = m->net;
-    p->max_batch = max_batch ? max_batch : 256;
-    p->ws = snet_workspace_alloc(m->net, p->max_batch);
-    p->t = malloc(p->max_batch * sizeof *p->t);
-    p->x = malloc(p->max_batch * m->dim * sizeof *p->x);
-    p->v = malloc(p->max_batch * m->dim * sizeof *p->v);
-    p->out = malloc(p->max_batch * m->dim * sizeof *p->out);
-    p->score = malloc(p->max_batch * m->dim * sizeof *p->score);
-    if (!p->ws || !p->t || !p->x || !p->v || !p->out || !p->score)
-        goto nomem;
-    m->score = (sgm_score_model){.score = net_score, .score_vjp = net_score_vjp,
-                                 .divergence = m->dim <= NET_EXACT_DIVERGENCE_MAX_DIM ? net_divergence : NULL,
-                                 .dim = m->dim, .params = p, .score_rows = net_score_rows,
-                                 .score_vjp_rows = net_score_vjp_rows};
+    scoresde_error err;
+    if (netscore_alloc(&m->netscore, m->net, max_batch, &err)) {
+        snprintf(msg, msg_size, "%s: %s", path, err.message);
+        return -1;
+    }
+    m->score = netscore_model(m->netscore);
     return 0;
-nomem:
-    snprintf(msg, msg_size, "%s: out of memory for a batch of %zu", path, max_batch);
-    return -1;
 }
 
 int app_model_load(const char *spec, const process_options *po, size_t max_batch, app_model *m,
@@ -238,16 +99,7 @@ int app_model_load(const char *spec, const process_options *po, size_t max_batch
 
 void app_model_free(app_model *m)
 {
-    if (m->net_params) {
-        net_params *p = m->net_params;
-        snet_workspace_free(p->ws);
-        free(p->t);
-        free(p->x);
-        free(p->v);
-        free(p->out);
-        free(p->score);
-        free(p);
-    }
+    netscore_free(m->netscore);
     snet_model_free(m->net);
     sgm_gmm_free(m->gmm);
     memset(m, 0, sizeof *m);
@@ -262,12 +114,10 @@ unsigned char app_model_pixel(const app_model *m, double value)
 
 void app_model_track_progress(app_model *m, progress *bar, size_t base, size_t n, double t_from, double t_to)
 {
-    net_params *p = m->net_params;
-    if (!p)
+    if (!m->netscore)
         return;
-    p->bar = bar;
-    p->base = (double)base;
-    p->items = (double)n;
-    p->t_from = t_from;
-    p->t_to = t_to;
+    m->progress_bar = bar;
+    m->progress_base = (double)base;
+    m->progress_items = (double)n;
+    netscore_set_progress(m->netscore, bar ? track_progress : NULL, m, t_from, t_to);
 }

@@ -21,6 +21,7 @@
 #include "sgm_gmm.h"
 #include "sgm_process.h"
 #include "sgm_score.h"
+#include "netscore.h"
 #include "snet_model.h"
 
 typedef struct app_model {
@@ -36,7 +37,9 @@ typedef struct app_model {
     sgm_gmm *gmm;
     sgm_gmm_model gmm_model;
     snet_model *net;
-    struct net_params *net_params;
+    netscore *netscore;      /* the network behind `score` */
+    progress *progress_bar;  /* app_model_track_progress */
+    double progress_base, progress_items;
     char name[512];
 } app_model;
 

@@ -8,6 +8,41 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Appends name to buf (of size cap) after sep unless buf is empty. */
+static void append_name(char *buf, size_t cap, const char *sep, const char *name)
+{
+    size_t used = strlen(buf);
+    snprintf(buf + used, cap - used, "%s%s", used ? sep : "", name);
+}
+
+const char *method_names(method_list list, const char *sep)
+{
+    enum { N_LISTS = 4, CAP = 512 };
+    static char lists[N_LISTS][2][CAP]; /* [list][sep is ", "] */
+    int prose = strcmp(sep, ",") != 0;
+    char *buf = lists[list][prose];
+    if (buf[0])
+        return buf;
+    switch (list) {
+    case METHODS_ODE:
+        for (size_t i = 0; slv_ode_methods[i]; i++)
+            append_name(buf, CAP, sep, slv_ode_methods[i]->name);
+        break;
+    case METHODS_FAST_ODE:
+    case METHODS_FAST_SDE:
+        for (size_t i = 0; sgm_fast_methods[i]; i++)
+            if (sgm_fast_methods[i]->stochastic == (list == METHODS_FAST_SDE))
+                append_name(buf, CAP, sep, sgm_fast_methods[i]->name);
+        break;
+    case METHODS_SDE:
+        for (size_t i = 0; slv_sde_step_types[i]; i++)
+            append_name(buf, CAP, sep, slv_sde_step_types[i]->name);
+        append_name(buf, CAP, sep, "adaptive");
+        break;
+    }
+    return buf;
+}
+
 void common_options_init(common_options *c)
 {
     memset(c, 0, sizeof *c);
@@ -77,14 +112,18 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
         OPT("corrector-steps", CLI_SIZE, &c->corrector_steps, "corrector iterations per step", NULL, 0,
             1000, 0);
         /* A string, not a choice: the choices would not fit on a --help line; ode_spec names them. */
-        OPT("ode-solver", CLI_STRING, &c->ode_solver,
-            "ODE back end (--sampler ode): rk45, dopri5, cvode-adams, cvode-bdf, gsl-rk8pd, gsl-rkf45, heun, "
-            "rk4, euler; or a fast sampler of the probability-flow ODE: ddim, edm-heun, dpm-solver-2, "
-            "dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, deis", NULL, 0, 0, 0);
-        OPT("sde-solver", CLI_CHOICE, &c->sde_solver,
-            "SDE stepper (--sampler sde), or a fast reverse-SDE sampler (edm-churn, dpmpp-2m-sde, "
-            "dpmpp-3m-sde)", "em,milstein,sra1,sra3,sriw1,adaptive,edm-churn,dpmpp-2m-sde,dpmpp-3m-sde", 0, 0,
-            0);
+        static char ode_help[768], sde_help[256], sde_choices[256];
+        if (!ode_help[0]) {
+            snprintf(ode_help, sizeof ode_help,
+                     "ODE back end (--sampler ode): %s; or a fast sampler of the probability-flow ODE: %s",
+                     method_names(METHODS_ODE, ", "), method_names(METHODS_FAST_ODE, ", "));
+            snprintf(sde_help, sizeof sde_help, "SDE stepper (--sampler sde), or a fast reverse-SDE sampler (%s)",
+                     method_names(METHODS_FAST_SDE, ", "));
+            snprintf(sde_choices, sizeof sde_choices, "%s,%s", method_names(METHODS_SDE, ","),
+                     method_names(METHODS_FAST_SDE, ","));
+        }
+        OPT("ode-solver", CLI_STRING, &c->ode_solver, ode_help, NULL, 0, 0, 0);
+        OPT("sde-solver", CLI_CHOICE, &c->sde_solver, sde_help, sde_choices, 0, 0, 0);
         OPT("steps", CLI_SIZE, &c->steps,
             "steps of fixed-step ODE/SDE solvers and of the fast samplers (0: ODE 100, SDE the process's "
             "N, fast samplers 20)", NULL, 0, 1e8, 0);
@@ -122,8 +161,8 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
     }
     if (groups & OPTS_LIKELIHOOD) {
         if (!(groups & OPTS_SAMPLER))
-            OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end",
-                "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler", 0, 0, 0);
+            OPT("ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end", method_names(METHODS_ODE, ","),
+                0, 0, 0);
         OPT("hutchinson", CLI_CHOICE, &c->hutchinson,
             "divergence: Skilling-Hutchinson probe, or the exact trace", "gaussian,rademacher,exact", 0,
             0, 0);
@@ -215,10 +254,8 @@ static int ode_spec(const char *method, const char *at, const common_options *c,
     }
     o->method = slv_ode_method_by_name(method);
     if (!o->method) {
-        snprintf(msg, msg_size, "unknown ODE solver '%s' (expected rk45, dopri5, cvode-adams, cvode-bdf, "
-                                "gsl-rk8pd, gsl-rkf45, heun, rk4 or euler, or a fast sampler: ddim, "
-                                "edm-heun, dpm-solver-2, dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, deis)",
-                 method);
+        snprintf(msg, msg_size, "unknown ODE solver '%s' (expected %s, or a fast sampler: %s)", method,
+                 method_names(METHODS_ODE, ", "), method_names(METHODS_FAST_ODE, ", "));
         return -1;
     }
     o->rtol = c->rtol;
@@ -279,8 +316,8 @@ static int sde_spec(const char *method, const char *at, const common_options *c,
     }
     o->method = sde_method(method);
     if (!o->method) {
-        snprintf(msg, msg_size, "unknown SDE stepper '%s' (expected em, milstein, sra1, sra3, sriw1 or "
-                                "adaptive, or a fast sampler: edm-churn, dpmpp-2m-sde, dpmpp-3m-sde)", method);
+        snprintf(msg, msg_size, "unknown SDE stepper '%s' (expected %s, or a fast sampler: %s)", method,
+                 method_names(METHODS_SDE, ", "), method_names(METHODS_FAST_SDE, ", "));
         return -1;
     }
     o->adaptive = strcmp(method, "adaptive") == 0;
@@ -518,8 +555,8 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
                                                            : NULL;
     if (!fast && (cli_was_set(opts, "schedule") || cli_was_set(opts, "rho")))
         return cli_usage_error(cmd, "--schedule/--rho apply to the fast samplers (--sampler ode --ode-solver "
-                                    "ddim, edm-heun, dpm-solver-2, dpm-solver-3, dpmpp-2m, dpmpp-3m, unipc, "
-                                    "deis; --sampler sde --sde-solver edm-churn, dpmpp-2m-sde, dpmpp-3m-sde)");
+                                    "%s; --sampler sde --sde-solver %s)", method_names(METHODS_FAST_ODE, ", "),
+                               method_names(METHODS_FAST_SDE, ", "));
     if (fast && cli_was_set(opts, "rho")) {
         sgm_schedule schedule = s->kind == SAMPLER_ODE ? s->ode.schedule : s->fast.schedule;
         if (schedule == SGM_SCHEDULE_AUTO)

@@ -65,12 +65,16 @@ void common_options_init(common_options *c);
  * of their own (decode, interpolate); OPTS_SAMPLER includes them, with --churn and --s-noise. */
 enum { OPTS_MODEL = 1, OPTS_SAMPLER = 2, OPTS_LIKELIHOOD = 4, OPTS_IO = 8, OPTS_NUM = 16, OPTS_FAST = 32 };
 
-/* The names --ode-solver takes where the fast samplers are allowed (sample, inpaint, and
- * decode/interpolate once their option lists them): the slv_ode_method back ends, then the fast
- * samplers, comma-separated. */
-#define ODE_SOLVER_NAMES                                                                           \
-    "rk45,dopri5,cvode-adams,cvode-bdf,gsl-rk8pd,gsl-rkf45,heun,rk4,euler,ddim,edm-heun,"          \
-    "dpm-solver-2,dpm-solver-3,dpmpp-2m,dpmpp-3m,unipc,deis"
+/* Names from the libraries' method tables, for choice lists (sep ",") and help texts (sep ", "):
+ * a method added to slv_ode_methods, slv_sde_step_types or sgm_fast_methods appears on the
+ * command line without touching apps/. Static strings, built on first use. */
+typedef enum method_list {
+    METHODS_ODE,       /* the ODE back ends (slv_ode_methods) */
+    METHODS_FAST_ODE,  /* the fast probability-flow samplers (sgm_fast_methods, deterministic) */
+    METHODS_SDE,       /* the SDE steppers (slv_sde_step_types), then "adaptive" */
+    METHODS_FAST_SDE   /* the fast reverse-SDE samplers (sgm_fast_methods, stochastic) */
+} method_list;
+const char *method_names(method_list list, const char *sep);
 
 /* For a summary: "ode:dpmpp-2m, 20 steps (logsnr schedule)" when s runs a fast sampler (returns
  * 1), else leaves buf alone and returns 0. */

@@ -2,8 +2,8 @@
  * the model (parameters + the score it computes). Single precision throughout; every matrix
  * product is one cblas_sgemm call.
  *
- * This layer stands alone: it repeats the few lines of noise-schedule arithmetic it needs
- * (marginal std of VE/VP/sub-VP) rather than depending on sde/.
+ * This layer stands on libscoresde_base alone (status codes, the noise schedules of
+ * scoresde_schedule.h); it knows nothing of solvers/ or sde/.
  *
  * Shapes: a batch of B inputs x (B, D) row-major, D = C·H·W for images (channel-major per sample:
  * x[b][c][h][w]); times t (B). The caller owns inputs and outputs; a model owns its parameters;
@@ -15,22 +15,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scoresde_schedule.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* The network library's names of the project's shared status codes (scoresde_status.h): one space
+ * of codes for every layer, so a code means the same thing wherever it surfaces. */
 enum snet_status {
-    SNET_OK = 0,
-    SNET_EINVAL = -1,
-    SNET_ENOMEM = -2,
-    SNET_EIO = -3,      /* file could not be read or written (message names the file and errno text) */
-    SNET_EFORMAT = -4,  /* file is not what it should be (message says what is wrong) */
-    SNET_ENONFINITE = -5,
-    SNET_ESTOPPED = -6  /* training stopped early at the caller's request (progress callback) */
+    SNET_OK = SCORESDE_OK,
+    SNET_EINVAL = SCORESDE_EINVAL,
+    SNET_ENOMEM = SCORESDE_ENOMEM,
+    SNET_EIO = SCORESDE_EIO,             /* file could not be read or written (message: file, errno) */
+    SNET_EFORMAT = SCORESDE_EFORMAT,     /* file is not what it should be (message says what) */
+    SNET_ENONFINITE = SCORESDE_ENONFINITE,
+    SNET_ESTOPPED = SCORESDE_EINTERRUPTED /* training stopped at the caller's request */
 };
 
 typedef enum snet_arch_kind { SNET_ARCH_MLP = 1, SNET_ARCH_UNET = 2 } snet_arch_kind;
-typedef enum snet_sde_kind { SNET_SDE_VE = 1, SNET_SDE_VP = 2, SNET_SDE_SUBVP = 3 } snet_sde_kind;
+/* The process a network is trained for: the shared kinds of scoresde_schedule.h. */
+typedef scoresde_process_kind snet_sde_kind;
+#define SNET_SDE_VE SCORESDE_PROCESS_VE
+#define SNET_SDE_VP SCORESDE_PROCESS_VP
+#define SNET_SDE_SUBVP SCORESDE_PROCESS_SUBVP
 
 typedef struct snet_config {
     snet_arch_kind arch;
@@ -136,13 +144,10 @@ typedef struct snet_arch_ops {
 
 extern const snet_arch_ops snet_arch_mlp;
 extern const snet_arch_ops snet_arch_unet;
-/* The table of architectures: kind → ops (NULL for an unknown kind), name → ops ("mlp", "unet";
- * NULL if unknown). */
+/* The table of architectures: kind → ops (NULL for an unknown kind). parse: "mlp", "unet" → kind
+ * (SNET_OK, or SNET_EINVAL and *kind untouched). */
 const snet_arch_ops *snet_arch_get(snet_arch_kind kind);
-const snet_arch_ops *snet_arch_by_name(const char *name);
-/* Names of the SDE kinds ("ve", "vp", "subvp"); snet_sde_by_name returns 0 for an unknown name. */
-const char *snet_sde_name(snet_sde_kind sde);
-snet_sde_kind snet_sde_by_name(const char *name);
+int snet_arch_parse(const char *name, snet_arch_kind *kind);
 
 /* Checks a whole config: architecture known and its validate() passes, dimensions non-zero,
  * SDE parameters positive and ordered (σ_min < σ_max, β_min < β_max), data_scale non-zero and

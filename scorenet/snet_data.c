@@ -2,6 +2,8 @@
  * the definitions popularised by FFJORD's toy_data.py (same shapes, scales and noise levels). */
 #include "snet_data.h"
 
+#include "scoresde_gmm_text.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -44,182 +46,57 @@ void snet_gmm_free(snet_gmm *g)
     free(g);
 }
 
-/* Next non-blank, non-comment line of text starting at *pos: copies it (comment stripped) into
- * line, advances *pos and *line_no; returns 0 at the end. */
-static int next_line(const char **pos, size_t *line_no, char *line, size_t cap, int *too_long)
+/* The shared reader (scoresde_gmm_text.h) over any stream; weights normalised here. */
+static int gmm_from_stream(FILE *stream, const char *name, snet_gmm **out, char *msg, size_t msg_size)
 {
-    *too_long = 0;
-    while (**pos) {
-        const char *start = *pos, *end = strchr(start, '\n');
-        size_t len = end ? (size_t)(end - start) : strlen(start);
-        *pos = end ? end + 1 : start + len;
-        (*line_no)++;
-        const char *hash = memchr(start, '#', len);
-        if (hash)
-            len = (size_t)(hash - start);
-        size_t i = 0;
-        while (i < len && isspace((unsigned char)start[i]))
-            i++;
-        if (i == len)
-            continue;
-        if (len >= cap) {
-            *too_long = 1;
-            return 1;
-        }
-        memcpy(line, start, len);
-        line[len] = 0;
-        return 1;
+    scoresde_gmm_text text;
+    scoresde_error err;
+    int rc = scoresde_gmm_text_read(stream, name, &text, &err);
+    if (rc) {
+        snprintf(msg, msg_size, "%s", err.message);
+        return rc;
     }
-    return 0;
+    snet_gmm *g = malloc(sizeof *g);
+    if (!g) {
+        scoresde_gmm_text_free(&text);
+        snprintf(msg, msg_size, "%s: out of memory", name);
+        return SNET_ENOMEM;
+    }
+    *g = (snet_gmm){.d = text.dim, .K = text.n_components, .weight = text.weights, .mean = text.means,
+                    .std = text.stds}; /* the arrays are handed over */
+    double total = 0.0;
+    for (size_t k = 0; k < g->K; k++)
+        total += g->weight[k];
+    for (size_t k = 0; k < g->K; k++)
+        g->weight[k] /= total;
+    *out = g;
+    return SNET_OK;
 }
 
 int snet_gmm_parse(const char *text, const char *name, snet_gmm **out, char *msg, size_t msg_size)
 {
     *out = NULL;
-    const char *pos = text;
-    size_t line_no = 0;
-    enum { CAP = 1 << 16 };
-    char *line = malloc(CAP);
-    snet_gmm *g = calloc(1, sizeof *g);
-    int too_long;
-    if (!line || !g) {
-        snprintf(msg, msg_size, "%s: out of memory", name);
-        free(line);
-        free(g);
+    size_t len = strlen(text);
+    FILE *stream = fmemopen(len ? (void *)text : "\n", len ? len : 1, "r");
+    if (!stream) {
+        snprintf(msg, msg_size, "%s: %s", name, strerror(errno));
         return SNET_ENOMEM;
     }
-#define GFAIL(...)                                   \
-    do {                                             \
-        int n_ = snprintf(msg, msg_size, "%s:%zu: ", name, line_no); \
-        if (n_ < 0 || (size_t)n_ >= msg_size) n_ = 0; \
-        snprintf(msg + n_, msg_size - (size_t)n_, __VA_ARGS__); \
-        goto fail;                                   \
-    } while (0)
-    if (!next_line(&pos, &line_no, line, CAP, &too_long))
-        GFAIL("empty: expected a first line \"d K\"");
-    if (too_long)
-        GFAIL("line longer than %d characters", CAP);
-    {
-        char *end;
-        errno = 0;
-        long d = strtol(line, &end, 10);
-        long K = strtol(end, &end, 10);
-        while (isspace((unsigned char)*end))
-            end++;
-        if (errno || *end || d < 1 || K < 1 || d > 100000 || K > 100000)
-            GFAIL("first line \"%.60s\": expected \"d K\" with 1 ≤ d, K ≤ 100000", line);
-        g->d = (size_t)d;
-        g->K = (size_t)K;
-    }
-    /* K lines of 1 + 2d numbers need at least 2(1 + 2d) − 1 characters each: a short text with a
-     * huge header is rejected before anything the size of the header is allocated (small headers
-     * go on, to be told which line is missing) */
-    if (g->K * g->d > (1u << 20) && (double)g->K * (4.0 * (double)g->d + 2.0) - 1.0 > (double)strlen(pos))
-        GFAIL("header says %zu components of dimension %zu, too many for the %zu characters that "
-              "follow", g->K, g->d, strlen(pos));
-    g->weight = malloc(g->K * sizeof(double));
-    g->mean = malloc(g->K * g->d * sizeof(double));
-    g->std = malloc(g->K * g->d * sizeof(double));
-    if (!g->weight || !g->mean || !g->std)
-        GFAIL("out of memory for %zu components of dimension %zu", g->K, g->d);
-    double total = 0.0;
-    for (size_t k = 0; k < g->K; k++) {
-        if (!next_line(&pos, &line_no, line, CAP, &too_long))
-            GFAIL("end of file after %zu of %zu components", k, g->K);
-        if (too_long)
-            GFAIL("line longer than %d characters", CAP);
-        const char *p = line;
-        size_t want = 1 + 2 * g->d;
-        for (size_t j = 0; j < want; j++) {
-            char *end;
-            errno = 0;
-            double v = strtod(p, &end);
-            if (end == p)
-                GFAIL("component %zu: %zu numbers found, expected %zu (weight, %zu means, %zu stds)", k,
-                      j, want, g->d, g->d);
-            if (errno == ERANGE || !isfinite(v))
-                GFAIL("component %zu: number %zu is out of range", k, j + 1);
-            p = end;
-            if (j == 0) {
-                if (!(v > 0.0))
-                    GFAIL("component %zu: weight %g, expected > 0", k, v);
-                g->weight[k] = v;
-                total += v;
-            } else if (j <= g->d) {
-                g->mean[k * g->d + j - 1] = v;
-            } else {
-                if (!(v > 0.0))
-                    GFAIL("component %zu: std %zu is %g, expected > 0", k, j - g->d, v);
-                g->std[k * g->d + j - 1 - g->d] = v;
-            }
-        }
-        while (isspace((unsigned char)*p))
-            p++;
-        if (*p)
-            GFAIL("component %zu: unexpected \"%.20s\" after %zu numbers", k, p, want);
-    }
-    if (next_line(&pos, &line_no, line, CAP, &too_long))
-        GFAIL("more lines than the %zu components announced", g->K);
-    for (size_t k = 0; k < g->K; k++)
-        g->weight[k] /= total;
-#undef GFAIL
-    free(line);
-    *out = g;
-    return SNET_OK;
-fail:
-    free(line);
-    snet_gmm_free(g);
-    return SNET_EFORMAT;
+    int rc = gmm_from_stream(stream, name, out, msg, msg_size);
+    fclose(stream);
+    return rc;
 }
 
 int snet_gmm_read(const char *path, snet_gmm **out, char *msg, size_t msg_size)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    FILE *stream = fopen(path, "r");
+    if (!stream) {
         snprintf(msg, msg_size, "%s: cannot open: %s", path, strerror(errno));
         return SNET_EIO;
     }
-    size_t cap = 4096, n = 0;
-    char *text = malloc(cap);
-    while (text) {
-        n += fread(text + n, 1, cap - 1 - n, f);
-        if (n < cap - 1)
-            break;
-        if (cap > (64u << 20)) {
-            snprintf(msg, msg_size, "%s: larger than 64 MiB: not a GMM file", path);
-            free(text);
-            fclose(f);
-            return SNET_EFORMAT;
-        }
-        char *bigger = realloc(text, cap * 2);
-        if (!bigger) {
-            free(text);
-            text = NULL;
-            break;
-        }
-        text = bigger;
-        cap *= 2;
-    }
-    int read_error = ferror(f);
-    fclose(f);
-    if (!text) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
-        return SNET_ENOMEM;
-    }
-    if (read_error) {
-        snprintf(msg, msg_size, "%s: read error", path);
-        free(text);
-        return SNET_EIO;
-    }
-    text[n] = 0;
-    if (strlen(text) != n) {
-        snprintf(msg, msg_size, "%s: contains a NUL byte: not a text GMM file", path);
-        free(text);
-        return SNET_EFORMAT;
-    }
-    int rc = snet_gmm_parse(text, path, out, msg, msg_size);
-    free(text);
+    int rc = gmm_from_stream(stream, path, out, msg, msg_size);
+    fclose(stream);
     return rc;
 }
 
@@ -551,13 +428,9 @@ void snet_dataset_free(snet_dataset *ds)
     free(ds);
 }
 
-snet_data_kind snet_dataset_kind(const snet_dataset *ds) { return ds->kind; }
 size_t snet_dataset_dim(const snet_dataset *ds) { return ds->dim; }
 size_t snet_dataset_size(const snet_dataset *ds) { return ds->n; }
-const uint8_t *snet_dataset_pixels(const snet_dataset *ds) { return ds->pixels; }
 const uint8_t *snet_dataset_labels(const snet_dataset *ds) { return ds->labels; }
-const snet_gmm *snet_dataset_gmm(const snet_dataset *ds) { return ds->gmm; }
-
 void snet_dataset_apply_config(const snet_dataset *ds, snet_config *cfg)
 {
     cfg->channels = ds->channels;

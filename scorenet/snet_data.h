@@ -85,7 +85,6 @@ int snet_dataset_fashion_mnist(snet_dataset **out, const char *dir, int train, s
                                char *msg, size_t msg_size);
 void snet_dataset_free(snet_dataset *ds);
 
-snet_data_kind snet_dataset_kind(const snet_dataset *ds);
 size_t snet_dataset_dim(const snet_dataset *ds);
 /* Number of stored items; 0 for a generator (an endless stream). */
 size_t snet_dataset_size(const snet_dataset *ds);
@@ -104,11 +103,8 @@ int snet_dataset_batch(snet_dataset *ds, uint64_t seed, uint64_t step, size_t B,
  * set is split into calls); first + count ≤ size. Generators: count fresh points from stream
  * (seed, first). Only reads the set (allocates its own generator): safe to call concurrently. */
 void snet_dataset_items(const snet_dataset *ds, size_t first, size_t count, uint64_t seed, float *x);
-/* Stored sets: the 8-bit values (size, D) and labels (size) in file order; NULL for generators. */
-const uint8_t *snet_dataset_pixels(const snet_dataset *ds);
+/* Stored sets: the labels (size) in file order; NULL for generators. */
 const uint8_t *snet_dataset_labels(const snet_dataset *ds);
-/* Generators from a mixture: the mixture itself (the exact density and score); NULL otherwise. */
-const snet_gmm *snet_dataset_gmm(const snet_dataset *ds);
 
 #ifdef __cplusplus
 }

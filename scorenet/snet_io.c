@@ -1,6 +1,8 @@
 /* snet_io.c — the .sgm weights file; layout in docs/weights-format.md. */
 #include "snet_io.h"
 
+#include "scoresde_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -159,55 +161,10 @@ static void get_config(snet_config *c, const unsigned char *p, int n_fields)
 
 int snet_write_atomic(const char *path, const void *bytes, size_t n_bytes, char *msg, size_t msg_size)
 {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 16), *dir_copy = strdup(path);
-    FILE *f = NULL;
-    int fd = -1, rc = SNET_EIO;
-    if (!tmp || !dir_copy) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
-        rc = SNET_ENOMEM;
-        goto done;
-    }
-    snprintf(tmp, len + 16, "%s.tmp.XXXXXX", path); // same directory: rename stays atomic
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(msg, msg_size, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        goto done;
-    }
-    fchmod(fd, 0644);
-    f = fdopen(fd, "wb");
-    if (!f) {
-        snprintf(msg, msg_size, "%s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto done;
-    }
-    if (fwrite(bytes, 1, n_bytes, f) != n_bytes || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        snprintf(msg, msg_size, "%s: write failed: %s", tmp, strerror(errno));
-        fclose(f);
-        unlink(tmp);
-        goto done;
-    }
-    if (fclose(f) != 0) {
-        snprintf(msg, msg_size, "%s: close failed: %s", tmp, strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        snprintf(msg, msg_size, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-        unlink(tmp);
-        goto done;
-    }
-    // make the rename itself durable
-    int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    rc = SNET_OK;
-done:
-    free(tmp);
-    free(dir_copy);
+    scoresde_error err;
+    int rc = scoresde_file_write(path, bytes, n_bytes, &err);
+    if (rc)
+        snprintf(msg, msg_size, "%s", err.message);
     return rc;
 }
 

@@ -10,63 +10,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-/* The U-Net lives in its own files; until they are linked in, the weak reference is NULL and
- * snet_arch_get(SNET_ARCH_UNET) answers NULL. */
-#pragma weak snet_arch_unet
-
 /* ---- snet.h: names, defaults, schedules -------------------------------------------------------- */
 
 const char *snet_strerror(int status)
 {
-    switch (status) {
-    case SNET_OK: return "success";
-    case SNET_EINVAL: return "invalid argument";
-    case SNET_ENOMEM: return "out of memory";
-    case SNET_EIO: return "input/output error";
-    case SNET_EFORMAT: return "bad file format";
-    case SNET_ENONFINITE: return "non-finite value";
-    case SNET_ESTOPPED: return "stopped on request";
-    default: return "unknown status";
-    }
+    return scoresde_strerror(status);
 }
 
 const snet_arch_ops *snet_arch_get(snet_arch_kind kind)
 {
     switch (kind) {
     case SNET_ARCH_MLP: return &snet_arch_mlp;
-    case SNET_ARCH_UNET: return &snet_arch_unet; /* NULL while the U-Net is not linked in */
+    case SNET_ARCH_UNET: return &snet_arch_unet;
     default: return NULL;
     }
 }
 
-const snet_arch_ops *snet_arch_by_name(const char *name)
+int snet_arch_parse(const char *name, snet_arch_kind *kind)
 {
-    static const struct { const char *name; snet_arch_kind kind; } table[] = {
-        {"mlp", SNET_ARCH_MLP}, {"unet", SNET_ARCH_UNET}};
-    for (size_t i = 0; name && i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(name, table[i].name) == 0)
-            return snet_arch_get(table[i].kind);
-    return NULL;
-}
-
-static const struct { const char *name; snet_sde_kind kind; } sde_names[] = {
-    {"ve", SNET_SDE_VE}, {"vp", SNET_SDE_VP}, {"subvp", SNET_SDE_SUBVP}};
-
-const char *snet_sde_name(snet_sde_kind sde)
-{
-    for (size_t i = 0; i < sizeof sde_names / sizeof sde_names[0]; i++)
-        if (sde_names[i].kind == sde)
-            return sde_names[i].name;
-    return "unknown";
-}
-
-snet_sde_kind snet_sde_by_name(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof sde_names / sizeof sde_names[0]; i++)
-        if (strcmp(name, sde_names[i].name) == 0)
-            return sde_names[i].kind;
-    return (snet_sde_kind)0;
+    static const snet_arch_kind kinds[] = {SNET_ARCH_MLP, SNET_ARCH_UNET};
+    for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(name, snet_arch_get(kinds[i])->name) == 0) {
+            *kind = kinds[i];
+            return SNET_OK;
+        }
+    return SNET_EINVAL;
 }
 
 void snet_config_default(snet_config *cfg, snet_arch_kind arch, uint32_t channels, uint32_t height,
@@ -156,35 +124,32 @@ int snet_config_validate(const snet_config *cfg, char *msg, size_t msg_size)
                                 cfg->discrete_steps > SNET_MAX_DISCRETE_STEPS)) {
         snprintf(msg, msg_size, "discrete_steps = %u with the %s SDE: expected 0 (continuous time), "
                  "or 2..%u noise levels with ve (NCSN) or steps with vp (DDPM)",
-                 cfg->discrete_steps, snet_sde_name(cfg->sde), SNET_MAX_DISCRETE_STEPS);
+                 cfg->discrete_steps, scoresde_process_kind_name(cfg->sde), SNET_MAX_DISCRETE_STEPS);
         return SNET_EINVAL;
     }
     return ops->validate ? ops->validate(cfg, msg, msg_size) : SNET_OK;
 }
 
-/* L(t) = −¼ t² (β_max − β_min) − ½ t β_min, the log of the VP/sub-VP mean factor */
-static double vp_log_mean(const snet_config *cfg, double t)
+/* The config's schedule as the shared base evaluates it. */
+static scoresde_schedule schedule_of(const snet_config *cfg)
 {
-    return -0.25 * t * t * ((double)cfg->beta_max - cfg->beta_min) - 0.5 * t * cfg->beta_min;
+    return (scoresde_schedule){.kind = cfg->sde,
+                               .sigma_min = cfg->sigma_min,
+                               .sigma_max = cfg->sigma_max,
+                               .beta_min = cfg->beta_min,
+                               .beta_max = cfg->beta_max};
 }
 
 double snet_marginal_std(const snet_config *cfg, double t)
 {
-    switch (cfg->sde) {
-    case SNET_SDE_VE:
-        return (double)cfg->sigma_min * pow((double)cfg->sigma_max / cfg->sigma_min, t);
-    case SNET_SDE_VP:
-        return sqrt(-expm1(2.0 * vp_log_mean(cfg, t)));
-    case SNET_SDE_SUBVP:
-        return -expm1(2.0 * vp_log_mean(cfg, t));
-    default:
-        return NAN;
-    }
+    scoresde_schedule s = schedule_of(cfg);
+    return scoresde_schedule_std(&s, t);
 }
 
 double snet_marginal_mean(const snet_config *cfg, double t)
 {
-    return cfg->sde == SNET_SDE_VE ? 1.0 : exp(vp_log_mean(cfg, t));
+    scoresde_schedule s = schedule_of(cfg);
+    return scoresde_schedule_mean_coef(&s, t);
 }
 
 int snet_discrete_time(const snet_config *cfg, uint32_t i, double *t, double *mean, double *std)
@@ -211,19 +176,8 @@ int snet_discrete_time(const snet_config *cfg, uint32_t i, double *t, double *me
 
 double snet_diffusion_sq(const snet_config *cfg, double t)
 {
-    double beta_t = cfg->beta_min + t * ((double)cfg->beta_max - cfg->beta_min);
-    switch (cfg->sde) {
-    case SNET_SDE_VE: {
-        double sigma = snet_marginal_std(cfg, t);
-        return sigma * sigma * 2.0 * log((double)cfg->sigma_max / cfg->sigma_min);
-    }
-    case SNET_SDE_VP:
-        return beta_t;
-    case SNET_SDE_SUBVP:
-        return beta_t * -expm1(-2.0 * cfg->beta_min * t - ((double)cfg->beta_max - cfg->beta_min) * t * t);
-    default:
-        return NAN;
-    }
+    scoresde_schedule s = schedule_of(cfg);
+    return scoresde_schedule_diffusion_sq(&s, t);
 }
 
 void snet_set_num_threads(int n)
@@ -392,11 +346,6 @@ void snet_workspace_free(snet_workspace *ws)
     free(ws->raw);
     free(ws->coef);
     free(ws);
-}
-
-size_t snet_workspace_max_batch(const snet_workspace *ws)
-{
-    return ws->max_batch;
 }
 
 /* Forward into ws->raw, coefficients c(t_b) into ws->coef; score = c·raw if asked. */

@@ -60,7 +60,6 @@ double snet_model_forward_flops(const snet_model *m, size_t B);
 typedef struct snet_workspace snet_workspace;
 snet_workspace *snet_workspace_alloc(const snet_model *m, size_t max_batch);
 void snet_workspace_free(snet_workspace *ws);
-size_t snet_workspace_max_batch(const snet_workspace *ws);
 
 /* score (B, D) = s_θ(x, t) for x (B, D), t (B) (each in (0, 1]). Caller owns all arrays; score may
  * not alias x. Returns SNET_OK; SNET_EINVAL if B > the workspace's max_batch or B = 0;

@@ -77,11 +77,6 @@ int snet_objective_by_name(const char *name, snet_objective *out)
     return SNET_EINVAL;
 }
 
-const char *snet_projection_name(snet_projection p)
-{
-    return (unsigned)p < 2 ? projection_names[p] : "unknown";
-}
-
 int snet_projection_by_name(const char *name, snet_projection *out)
 {
     for (int i = 0; name && i < 2; i++)

@@ -71,7 +71,6 @@ typedef enum snet_projection {
  * by_name functions return SNET_OK and set *out, or SNET_EINVAL for an unknown name. */
 const char *snet_objective_name(snet_objective o);
 int snet_objective_by_name(const char *name, snet_objective *out);
-const char *snet_projection_name(snet_projection p);
 int snet_projection_by_name(const char *name, snet_projection *out);
 
 /* The score-matching terms of n rows, one direction each: s, jv, v (n, D) are the scores, the

@@ -10,10 +10,11 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "scoresde_gmm_text.h"
 #include "slv_rng.h"
 
 /* Largest mixture the file reader accepts (K·d numbers). */
-#define GMM_MAX_NUMBERS ((size_t)1 << 28)
+#define GMM_MAX_NUMBERS SCORESDE_GMM_MAX_NUMBERS
 
 sgm_gmm *sgm_gmm_alloc(size_t d, size_t K)
 {
@@ -105,209 +106,27 @@ int sgm_gmm_set(sgm_gmm *g, const double *weights, const double *means, const do
 
 /* ---- Text format ----------------------------------------------------------------------------- */
 
-/* Strips a '#' comment and reports whether anything but blanks remains. */
-static int strip_comment(char *line)
-{
-    char *hash = strchr(line, '#');
-    if (hash)
-        *hash = '\0';
-    for (char *c = line; *c; c++)
-        if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n' && *c != '\v' && *c != '\f')
-            return 1;
-    return 0;
-}
-
-/* Splits line into at most max numbers; returns the count of tokens (which may exceed max), or
- * −1 − (index of the first token that is not a number), with the token copied to bad. */
-static long parse_numbers(char *line, double *values, size_t max, char *bad, size_t bad_len)
-{
-    size_t count = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(line, " \t\r\n\v\f,", &save); tok;
-         tok = strtok_r(NULL, " \t\r\n\v\f,", &save)) {
-        char *end;
-        errno = 0;
-        double v = strtod(tok, &end);
-        if (end == tok || *end != '\0') {
-            snprintf(bad, bad_len, "%s", tok);
-            return -1 - (long)count;
-        }
-        if (count < max)
-            values[count] = v;
-        count++;
-    }
-    return (long)count;
-}
-
 int sgm_gmm_read(FILE *stream, const char *name, sgm_gmm **out, slv_error *err)
 {
     slv_error scratch;
     if (!err)
         err = &scratch;
-    if (!name)
-        name = "<stream>";
     *out = NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    /* The arrays grow with the lines actually read, never to what the header claims: a 12-byte
-     * file saying "1 268435456" must not allocate gigabytes. */
-    double *values = NULL, *weights = NULL, *means = NULL, *stds = NULL;
-    size_t values_cap = 0, k_cap = 0;
-    sgm_gmm *g = NULL;
-    size_t lineno = 0, d = 0, K = 0, k = 0;
-    char bad[64];
-    int status = SLV_OK;
-    ssize_t len;
-
-    while ((len = getline(&line, &cap, stream)) >= 0) {
-        lineno++;
-        if (!strip_comment(line))
-            continue;
-        if (d == 0) {
-            /* Header: "d K". */
-            double hv[2];
-            long c = parse_numbers(line, hv, 2, bad, sizeof bad);
-            if (c < 0) {
-                status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                       "%s:%zu: expected the header 'd K' (two positive integers), "
-                                       "found '%s'", name, lineno, bad);
-                goto done;
-            }
-            if (c != 2) {
-                status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                       "%s:%zu: expected the header 'd K' (two positive integers), "
-                                       "found %ld numbers", name, lineno, c);
-                goto done;
-            }
-            for (int h = 0; h < 2; h++)
-                if (!(hv[h] >= 1.0) || hv[h] != floor(hv[h]) || hv[h] > (double)GMM_MAX_NUMBERS) {
-                    status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                           "%s:%zu: header %s = %g, expected a positive integer",
-                                           name, lineno, h == 0 ? "d" : "K", hv[h]);
-                    goto done;
-                }
-            size_t hd = (size_t)hv[0], hk = (size_t)hv[1];
-            if (hk > GMM_MAX_NUMBERS / hd) {
-                status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                       "%s:%zu: d = %zu and K = %zu make %zu parameters, more than "
-                                       "the limit %zu", name, lineno, hd, hk, hd * hk, GMM_MAX_NUMBERS);
-                goto done;
-            }
-            d = hd;
-            K = hk;
-            continue;
-        }
-        if (k == K) {
-            status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                   "%s:%zu: extra line after the K = %zu component lines", name,
-                                   lineno, K);
-            goto done;
-        }
-        size_t want = 1 + 2 * d;
-        /* a line of len characters holds at most (len + 1)/2 numbers */
-        size_t fits = (size_t)len / 2 + 1 < want ? (size_t)len / 2 + 1 : want;
-        if (fits > values_cap) {
-            double *grown = realloc(values, fits * sizeof *values);
-            if (!grown)
-                goto nomem;
-            values = grown;
-            values_cap = fits;
-        }
-        long c = parse_numbers(line, values, values_cap, bad, sizeof bad);
-        if (c < 0) {
-            status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                   "%s:%zu: component %zu: '%s' is not a number", name, lineno,
-                                   k + 1, bad);
-            goto done;
-        }
-        if ((size_t)c != want) {
-            status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                   "%s:%zu: component %zu: expected 1 + 2d = %zu numbers (weight, "
-                                   "%zu means, %zu stds), found %ld", name, lineno, k + 1, want,
-                                   d, d, c);
-            goto done;
-        }
-        for (size_t j = 0; j < want; j++)
-            if (!isfinite(values[j])) {
-                char what[48];
-                if (j == 0)
-                    snprintf(what, sizeof what, "weight");
-                else if (j <= d)
-                    snprintf(what, sizeof what, "mean_%zu", j);
-                else
-                    snprintf(what, sizeof what, "std_%zu", j - d);
-                status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                       "%s:%zu: component %zu: %s is %g, expected a finite number",
-                                       name, lineno, k + 1, what, values[j]);
-                goto done;
-            }
-        if (!(values[0] > 0.0)) {
-            status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                   "%s:%zu: component %zu: weight = %g, expected > 0", name, lineno,
-                                   k + 1, values[0]);
-            goto done;
-        }
-        for (size_t j = 0; j < d; j++)
-            if (!(values[1 + d + j] > 0.0)) {
-                status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                                       "%s:%zu: component %zu: std_%zu = %g, expected > 0", name,
-                                       lineno, k + 1, j + 1, values[1 + d + j]);
-                goto done;
-            }
-        if (k == k_cap) { /* grown after the line is checked: memory follows the bytes read */
-            size_t new_cap = k_cap ? (2 * k_cap < K ? 2 * k_cap : K) : 1;
-            double *w = realloc(weights, new_cap * sizeof *weights);
-            weights = w ? w : weights;
-            double *mu = w ? realloc(means, new_cap * d * sizeof *means) : NULL;
-            means = mu ? mu : means;
-            double *sd = mu ? realloc(stds, new_cap * d * sizeof *stds) : NULL;
-            stds = sd ? sd : stds;
-            if (!sd)
-                goto nomem;
-            k_cap = new_cap;
-        }
-        weights[k] = values[0];
-        memcpy(means + k * d, values + 1, d * sizeof *values);
-        memcpy(stds + k * d, values + 1 + d, d * sizeof *values);
-        k++;
-    }
-    if (ferror(stream)) {
-        status = slv_error_set(err, SGM_EIO, 0.0, -1, "%s: read error after line %zu: %s", name,
-                               lineno, strerror(errno));
-        goto done;
-    }
-    if (d == 0) {
-        status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                               "%s: expected the header 'd K', found no data (%zu lines)", name,
-                               lineno);
-        goto done;
-    }
-    if (k < K) {
-        status = slv_error_set(err, SGM_EFORMAT, 0.0, -1,
-                               "%s:%zu: expected K = %zu component lines after the header, found %zu",
-                               name, lineno, K, k);
-        goto done;
-    }
-    g = sgm_gmm_alloc(d, K);
+    scoresde_gmm_text text;
+    int status = scoresde_gmm_text_read(stream, name, &text, err);
+    if (status)
+        return status;
+    sgm_gmm *g = sgm_gmm_alloc(text.dim, text.n_components);
     if (!g)
-        goto nomem;
-    status = gmm_set(g, weights, means, stds, 1, err);
-    if (status == SLV_OK) {
+        status = slv_error_set(err, SLV_ENOMEM, 0.0, -1, "%s: cannot allocate a mixture with d = %zu, K = %zu",
+                               name ? name : "<stream>", text.dim, text.n_components);
+    else
+        status = gmm_set(g, text.weights, text.means, text.stds, 1, err);
+    scoresde_gmm_text_free(&text);
+    if (status == SLV_OK)
         *out = g;
-        g = NULL;
-    }
-    goto done;
-nomem:
-    status = slv_error_set(err, SLV_ENOMEM, 0.0, -1,
-                           "%s:%zu: cannot allocate a mixture with d = %zu, K = %zu", name, lineno,
-                           d, K);
-done:
-    free(line);
-    free(values);
-    free(weights);
-    free(means);
-    free(stds);
-    sgm_gmm_free(g);
+    else
+        sgm_gmm_free(g);
     return status;
 }
 

@@ -21,113 +21,64 @@ void sgm_process_init(sgm_process *p, sgm_process_kind kind)
     p->T = 1.0;
 }
 
+/* The process's schedule as the shared base evaluates it. */
+static scoresde_schedule schedule_of(const sgm_process *p)
+{
+    return (scoresde_schedule){.kind = p->kind,
+                               .sigma_min = p->sigma_min,
+                               .sigma_max = p->sigma_max,
+                               .beta_min = p->beta_min,
+                               .beta_max = p->beta_max};
+}
+
 int sgm_process_validate(const sgm_process *p, slv_error *err)
 {
-    slv_error scratch;
-    if (!err)
-        err = &scratch;
     if (!p)
         return slv_error_set(err, SLV_EINVAL, 0.0, -1, "process: NULL pointer");
-    if (p->kind != SGM_PROCESS_VE && p->kind != SGM_PROCESS_VP && p->kind != SGM_PROCESS_SUBVP)
-        return slv_error_set(err, SLV_EINVAL, 0.0, -1,
-                             "process: kind %d, expected VE (0), VP (1) or sub-VP (2)", (int)p->kind);
+    scoresde_schedule s = schedule_of(p);
+    int status = scoresde_schedule_validate(&s, err);
+    if (status)
+        return status;
     if (!(p->T > 0.0) || !isfinite(p->T))
         return slv_error_set(err, SLV_EINVAL, 0.0, -1, "process: T = %g, expected > 0", p->T);
     if (p->N < 2)
         return slv_error_set(err, SLV_EINVAL, 0.0, -1, "process: N = %zu, expected >= 2", p->N);
-    if (p->kind == SGM_PROCESS_VE) {
-        if (!(p->sigma_min > 0.0) || !isfinite(p->sigma_min))
-            return slv_error_set(err, SLV_EINVAL, 0.0, -1,
-                                 "VE process: sigma_min = %g, expected > 0", p->sigma_min);
-        if (!(p->sigma_max > p->sigma_min) || !isfinite(p->sigma_max))
-            return slv_error_set(err, SLV_EINVAL, 0.0, -1,
-                                 "VE process: sigma_max = %g, expected finite and > sigma_min = %g",
-                                 p->sigma_max, p->sigma_min);
-    } else {
-        if (!(p->beta_min >= 0.0) || !isfinite(p->beta_min))
-            return slv_error_set(err, SLV_EINVAL, 0.0, -1,
-                                 "%s process: beta_min = %g, expected >= 0",
-                                 sgm_process_kind_name(p->kind), p->beta_min);
-        if (!(p->beta_max > p->beta_min) || !isfinite(p->beta_max))
-            return slv_error_set(err, SLV_EINVAL, 0.0, -1,
-                                 "%s process: beta_max = %g, expected finite and > beta_min = %g",
-                                 sgm_process_kind_name(p->kind), p->beta_max, p->beta_min);
-    }
     return SLV_OK;
 }
 
-/* One table maps names to kinds. */
-static const struct {
-    const char *name;
-    sgm_process_kind kind;
-} process_names[] = {
-    {"ve", SGM_PROCESS_VE},       {"vp", SGM_PROCESS_VP},       {"subvp", SGM_PROCESS_SUBVP},
-    {"sub-vp", SGM_PROCESS_SUBVP}, {"sub_vp", SGM_PROCESS_SUBVP},
-};
-
 const char *sgm_process_kind_name(sgm_process_kind kind)
 {
-    switch (kind) {
-    case SGM_PROCESS_VE: return "ve";
-    case SGM_PROCESS_VP: return "vp";
-    case SGM_PROCESS_SUBVP: return "subvp";
-    }
-    return "unknown";
+    return scoresde_process_kind_name(kind);
 }
 
 int sgm_process_kind_parse(const char *name, sgm_process_kind *kind)
 {
-    if (!name)
-        return SLV_EINVAL;
-    for (size_t i = 0; i < sizeof process_names / sizeof process_names[0]; i++)
-        if (strcmp(name, process_names[i].name) == 0) {
-            *kind = process_names[i].kind;
-            return SLV_OK;
-        }
-    return SLV_EINVAL;
+    return scoresde_process_kind_parse(name, kind);
 }
 
 /* ---- Coefficients ---------------------------------------------------------------------------- */
 
 double sgm_process_beta(const sgm_process *p, double t)
 {
-    if (p->kind == SGM_PROCESS_VE)
-        return 0.0;
-    return p->beta_min + t * (p->beta_max - p->beta_min);
-}
-
-/* L(t) = −t² (β_max − β_min)/4 − t β_min/2 = log m(t). */
-static double log_mean_coef(const sgm_process *p, double t)
-{
-    return -0.25 * t * t * (p->beta_max - p->beta_min) - 0.5 * t * p->beta_min;
+    scoresde_schedule s = schedule_of(p);
+    return scoresde_schedule_beta(&s, t);
 }
 
 double sgm_process_drift_coef(const sgm_process *p, double t)
 {
-    return p->kind == SGM_PROCESS_VE ? 0.0 : -0.5 * sgm_process_beta(p, t);
+    scoresde_schedule s = schedule_of(p);
+    return scoresde_schedule_drift_coef(&s, t);
 }
 
 double sgm_process_sigma(const sgm_process *p, double t)
 {
-    if (p->kind == SGM_PROCESS_VE)
-        return p->sigma_min * pow(p->sigma_max / p->sigma_min, t);
     return sgm_process_std(p, t);
 }
 
 double sgm_process_diffusion_sq(const sgm_process *p, double t)
 {
-    switch (p->kind) {
-    case SGM_PROCESS_VE: {
-        double sigma = sgm_process_sigma(p, t);
-        return sigma * sigma * 2.0 * log(p->sigma_max / p->sigma_min);
-    }
-    case SGM_PROCESS_VP:
-        return sgm_process_beta(p, t);
-    case SGM_PROCESS_SUBVP:
-        /* 1 − e^{−2β_min t − (β_max−β_min) t²} = −expm1(4 L(t)) */
-        return sgm_process_beta(p, t) * -expm1(4.0 * log_mean_coef(p, t));
-    }
-    return NAN;
+    scoresde_schedule s = schedule_of(p);
+    return scoresde_schedule_diffusion_sq(&s, t);
 }
 
 double sgm_process_diffusion(const sgm_process *p, double t)
@@ -137,17 +88,14 @@ double sgm_process_diffusion(const sgm_process *p, double t)
 
 double sgm_process_mean_coef(const sgm_process *p, double t)
 {
-    return p->kind == SGM_PROCESS_VE ? 1.0 : exp(log_mean_coef(p, t));
+    scoresde_schedule s = schedule_of(p);
+    return scoresde_schedule_mean_coef(&s, t);
 }
 
 double sgm_process_std(const sgm_process *p, double t)
 {
-    switch (p->kind) {
-    case SGM_PROCESS_VE: return sgm_process_sigma(p, t);
-    case SGM_PROCESS_VP: return sqrt(-expm1(2.0 * log_mean_coef(p, t)));
-    case SGM_PROCESS_SUBVP: return -expm1(2.0 * log_mean_coef(p, t));
-    }
-    return NAN;
+    scoresde_schedule s = schedule_of(p);
+    return scoresde_schedule_std(&s, t);
 }
 
 double sgm_process_default_eps(const sgm_process *p)

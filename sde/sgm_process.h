@@ -14,6 +14,9 @@
  * the smallest noise level is part of the process, so "p_0" of VE is the data convolved with
  * N(0, σ_min²) (the Gaussian-mixture oracle follows the same m(t), s(t)).
  *
+ * The continuous-time coefficients are the shared schedule's (scoresde_schedule.h); this layer
+ * adds the prior, the end times and the discretisations.
+ *
  * Discretisation with N steps (i = 0..N−1), the paper's Appendix, used by the reverse-diffusion
  * and ancestral predictors and the Langevin corrector's α:
  *   VE (SMLD):  σ_i = exp(linspace(ln σ_min, ln σ_max, N))_i, f_i = 0, G_i = √(σ_i² − σ_{i−1}²),
@@ -28,17 +31,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scoresde_schedule.h"
 #include "slv_status.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum sgm_process_kind {
-    SGM_PROCESS_VE = 0,
-    SGM_PROCESS_VP = 1,
-    SGM_PROCESS_SUBVP = 2
-} sgm_process_kind;
+/* The kinds are the project's shared ones (scoresde_schedule.h), so a network's kind is a process
+ * kind without translation. */
+typedef scoresde_process_kind sgm_process_kind;
+#define SGM_PROCESS_VE SCORESDE_PROCESS_VE
+#define SGM_PROCESS_VP SCORESDE_PROCESS_VP
+#define SGM_PROCESS_SUBVP SCORESDE_PROCESS_SUBVP
 
 typedef struct sgm_process {
     sgm_process_kind kind;

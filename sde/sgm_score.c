@@ -6,11 +6,7 @@
 
 const char *sgm_strerror(int status)
 {
-    switch (status) {
-    case SGM_EIO: return "file could not be opened or read";
-    case SGM_EFORMAT: return "malformed file";
-    default: return slv_strerror(status);
-    }
+    return scoresde_strerror(status);
 }
 
 int sgm_score_model_validate(const sgm_score_model *model, slv_error *err)
@@ -26,12 +22,6 @@ int sgm_score_model_validate(const sgm_score_model *model, slv_error *err)
     if (model->dim == 0)
         return slv_error_set(err, SLV_EINVAL, 0.0, -1, "score model: dim is 0, expected >= 1");
     return SLV_OK;
-}
-
-void sgm_stats_clear(sgm_stats *stats)
-{
-    if (stats)
-        memset(stats, 0, sizeof *stats);
 }
 
 /* ---- Guidance wrapper ------------------------------------------------------------------------ */

@@ -44,8 +44,8 @@ extern "C" {
 /* ---- Status codes --------------------------------------------------------------------------- */
 
 enum sgm_status {
-    SGM_EIO = -20,     /* a file could not be opened or read (message holds the name and errno text) */
-    SGM_EFORMAT = -21  /* a file's content is malformed (message holds name, line and expectation) */
+    SGM_EIO = SCORESDE_EIO,          /* a file could not be opened or read (message holds the name and errno text) */
+    SGM_EFORMAT = SCORESDE_EFORMAT   /* a file's content is malformed (message holds name, line and expectation) */
 };
 
 /* Short English description of any slv_ or sgm_ status code; a static string, never NULL. */
@@ -96,7 +96,6 @@ typedef struct sgm_stats {
     int fd_divergence;       /* 1: the divergence came from finite differences of the score */
 } sgm_stats;
 
-void sgm_stats_clear(sgm_stats *stats);
 
 /* ---- Guidance: s(x, t) + scale · ∇ₓ log p_t(y | x) ----------------------------------------- */
 

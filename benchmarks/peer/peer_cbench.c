@@ -294,7 +294,8 @@ done:
 static int cmd_make_model(const opts *o)
 {
     char msg[1024];
-    snet_sde_kind sde = snet_sde_by_name(o->sde);
+    snet_sde_kind sde = 0;
+    scoresde_process_kind_parse(o->sde, &sde);
     if (!sde || !o->out) {
         fprintf(stderr, "peer_cbench make-model: needs --sde ve|vp|subvp and --out\n");
         return 1;

@@ -34,15 +34,15 @@ START_TEST(test_gmm_file_parses_and_rejects_with_line_numbers)
     snet_gmm_free(g);
 
     struct { const char *text, *needle; } bad[] = {
-        {"", "g.txt:0: empty"},
-        {"2\n", "g.txt:1: first line \"2\": expected \"d K\""},
-        {"2 2\n1 0 0 1 1\n", "g.txt:2: end of file after 1 of 2 components"},
-        {"2 1\n1 0 0 1\n", "g.txt:2: component 0: 4 numbers found, expected 5"},
-        {"2 1\n1 0 0 1 -1\n", "g.txt:2: component 0: std 2 is -1, expected > 0"},
-        {"2 1\n0 0 0 1 1\n", "g.txt:2: component 0: weight 0, expected > 0"},
-        {"2 1\n1 0 0 1 1 7\n", "g.txt:2: component 0: unexpected \"7\" after 5 numbers"},
-        {"2 1\n1 0 0 1 1\n1 0 0 1 1\n", "g.txt:3: more lines than the 1 components announced"},
-        {"2 1\n1 0 nan 1 1\n", "g.txt:2: component 0: number 3 is out of range"},
+        {"", "g.txt: expected the header 'd K', found no data"},
+        {"2\n", "g.txt:1: expected the header 'd K' (two positive integers), found 1 numbers"},
+        {"2 2\n1 0 0 1 1\n", "g.txt:2: expected K = 2 component lines after the header, found 1"},
+        {"2 1\n1 0 0 1\n", "g.txt:2: component 1: expected 1 + 2d = 5 numbers (weight, 2 means, 2 stds), found 4"},
+        {"2 1\n1 0 0 1 -1\n", "g.txt:2: component 1: std_2 = -1, expected > 0"},
+        {"2 1\n0 0 0 1 1\n", "g.txt:2: component 1: weight = 0, expected > 0"},
+        {"2 1\n1 0 0 1 1 7\n", "g.txt:2: component 1: expected 1 + 2d = 5 numbers (weight, 2 means, 2 stds), found 6"},
+        {"2 1\n1 0 0 1 1\n1 0 0 1 1\n", "g.txt:3: extra line after the K = 1 component lines"},
+        {"2 1\n1 0 nan 1 1\n", "g.txt:2: component 1: mean_2 is nan, expected a finite number"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(snet_gmm_parse(bad[i].text, "g.txt", &g, msg, sizeof msg), SNET_EFORMAT);

@@ -73,14 +73,13 @@ static const struct {
     const char *message;
 } gmm_inputs[] = {
     /* fuzz_gmm (crafted from the reader's limits): malloc of 80 GB, refused only by the kernel */
-    {"100000 100000\n", "big.txt:1: header says 100000 components of dimension 100000, too many for "
-                        "the 0 characters that follow"},
+    {"100000 100000\n", "big.txt:1: d = 100000 and K = 100000 make 10000000000 parameters, more than "
+                        "the limit 268435456"},
     /* 2 GiB per array, allocated before the short component line was read */
-    {"16384 16384\n1 2 3\n", "big.txt:1: header says 16384 components of dimension 16384"},
-    {"# d K\n100 99999 # many\n1 0 1\n", "big.txt:2: header says 99999 components of dimension 100, "
-                                           "too many for the 6 characters that follow"},
-    /* small headers are not refused early: the message names the missing line */
-    {"1 99999\n1 0 1\n", "big.txt:2: end of file after 1 of 99999 components"},
+    {"16384 16384\n1 2 3\n", "big.txt:2: component 1: expected 1 + 2d = 32769 numbers"},
+    {"# d K\n100 99999 # many\n1 0 1\n", "big.txt:3: component 1: expected 1 + 2d = 201 numbers"},
+    /* the message names the missing lines */
+    {"1 99999\n1 0 1\n", "big.txt:2: expected K = 99999 component lines after the header, found 1"},
 };
 
 START_TEST(test_gmm_header_larger_than_its_text_is_rejected_before_allocating)
@@ -98,20 +97,19 @@ START_TEST(test_gmm_header_larger_than_its_text_is_rejected_before_allocating)
 }
 END_TEST
 
-/* The bound is exact: with K·d past the size where the check applies (2^20), the shortest text
- * that holds the header's numbers (d = 11: "1-1-1...-1 1 1 ... 1" is weight 1, eleven means −1 and
- * eleven stds 1 in 4d + 1 characters, lines joined by newlines) parses, and one character less is
- * refused by the check. */
+/* Memory follows the bytes read, so the shortest text that holds a large header's numbers
+ * (d = 11: "1 -1 ... -1 1 ... 1" is weight 1, eleven means −1 and eleven stds 1 in 5d + 1
+ * characters, lines joined by newlines) parses, and one character less names the short line. */
 START_TEST(test_gmm_shortest_possible_text_still_parses)
 {
     const size_t K = 100000, d = 11;
-    size_t cap = 32 + (4 * d + 2) * K, len = (size_t)snprintf(NULL, 0, "%zu %zu\n", d, K);
+    size_t cap = 32 + (5 * d + 2) * K, len = (size_t)snprintf(NULL, 0, "%zu %zu\n", d, K);
     char *text = malloc(cap);
     snprintf(text, cap, "%zu %zu\n", d, K);
     for (size_t k = 0; k < K; k++) {
         text[len++] = '1';
         for (size_t j = 0; j < d; j++)
-            text[len++] = '-', text[len++] = '1';
+            text[len++] = ' ', text[len++] = '-', text[len++] = '1';
         for (size_t j = 0; j < d; j++)
             text[len++] = ' ', text[len++] = '1';
         if (k + 1 < K)
@@ -127,8 +125,7 @@ START_TEST(test_gmm_shortest_possible_text_still_parses)
     snet_gmm_free(g);
     text[len - 1] = '\0';
     ck_assert_int_eq(snet_gmm_parse(text, "tight.txt", &g, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "tight.txt:1: header says 100000 components of dimension 11, too many for "
-                              "the 4599998 characters that follow"), "%s", msg);
+    ck_assert_msg(strstr(msg, "tight.txt:100001: component 100000: expected 1 + 2d = 23 numbers"), "%s", msg);
     free(text);
 }
 END_TEST

@@ -337,7 +337,7 @@ START_TEST(test_trainer_gradient_matches_finite_differences)
             ck_assert_msg(fabs(numeric - analytic) <= 0.02 * fabs(analytic) + 1e-3 * fabs(loss),
                           "case %zu (%s, %s, discrete %u) trial %d: directional derivative %.6g, "
                           "finite difference %.6g (loss %.4g)", c, snet_objective_name(cases[c].obj),
-                          snet_sde_name(cases[c].sde), cases[c].discrete, trial, analytic, numeric, loss);
+                          scoresde_process_kind_name(cases[c].sde), cases[c].discrete, trial, analytic, numeric, loss);
         }
         gsl_rng_free(r);
         free(grad), free(dir), free(saved);

@@ -298,7 +298,7 @@ START_TEST(test_every_sde_and_weighting_lowers_the_loss)
     }
     double mean = diff_sum / N_EVAL, se = sqrt((diff_sq / N_EVAL - mean * mean) / (N_EVAL - 1));
     printf("%-5s %s weighting: evaluation loss %.4f → %.4f (improvement %.4f ± %.4f)\n",
-           snet_sde_name(cfg.sde), _i / 3 ? "g²" : "s²", mean_before, mean_after, mean, se);
+           scoresde_process_kind_name(cfg.sde), _i / 3 ? "g²" : "s²", mean_before, mean_after, mean, se);
     ck_assert_msg(mean > 3 * se && mean > 0, "improvement %g, standard error %g", mean, se);
     snet_trainer_free(tr);
     snet_model_free(m);

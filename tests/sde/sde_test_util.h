@@ -92,8 +92,8 @@ static inline const energy_null *energy_null_for(const sgm_gmm *g, const sgm_pro
     static energy_null cache[4];
     static double keys[4][3];
     const double fp = gmm_fingerprint(g);
-    energy_null *e = &cache[p ? 1 + (int)p->kind : 0];
-    double *key = keys[p ? 1 + (int)p->kind : 0];
+    energy_null *e = &cache[p ? (int)p->kind : 0]; /* kinds are 1..3 */
+    double *key = keys[p ? (int)p->kind : 0];
     if (e->ready && e->n == n && key[0] == fp && key[1] == t)
         return e;
     key[0] = fp;

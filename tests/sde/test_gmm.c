@@ -35,7 +35,7 @@ static const sgm_process *process_of(int i)
 {
     if (i == 0)
         return NULL;
-    sgm_process_init(&processes[i - 1], (sgm_process_kind)(i - 1));
+    sgm_process_init(&processes[i - 1], (sgm_process_kind)(SGM_PROCESS_VE + i - 1));
     return &processes[i - 1];
 }
 static const double times[] = {1e-3, 0.05, 0.4, 1.0};

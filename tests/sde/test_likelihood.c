@@ -198,7 +198,7 @@ END_TEST
 
 START_TEST(test_encode_then_decode_returns_input)
 {
-    const sgm_process_kind kind = (sgm_process_kind)(_i % 3);
+    const sgm_process_kind kind = (sgm_process_kind)(SGM_PROCESS_VE + _i % 3);
     const slv_batch_mode mode = _i < 3 ? SLV_BATCH_INDEPENDENT : SLV_BATCH_JOINT;
     sgm_gmm *g = test_mixture_2d();
     const size_t d = 2, n = 16;
