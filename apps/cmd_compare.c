@@ -1,11 +1,14 @@
-/* scoresde compare — every listed sampler from the same seed on the same model: NFE, wall time
- * and sample quality, as a table (stdout, CSV, Markdown) and quality–NFE / quality–time plots. */
+/* scoresde compare — every listed sampler from the same seed(s) on the same model: NFE, wall time
+ * and sample quality with error bars (metrics.h), as a table (stdout, CSV, Markdown) and plots
+ * (compare_report.c). On the mixture oracle the deterministic samplers are also measured against
+ * the probability-flow solution of the same latents. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "compare.h"
 #include "commands.h"
 #include "dist.h"
 #include "io.h"
@@ -16,85 +19,42 @@
 static const cli_command compare_command = {
     "compare",
     "Runs every sampler of --samplers (comma-separated; pc:PRED[+CORR][@N], ode:METHOD[@TOL|@STEPS],\n"
-    "sde:METHOD[@TOL|@STEPS], ald[:T[:STEP_LR]][@L] for VE models) on --num samples from the same seed and reports NFE per sample, wall\n"
-    "time and quality: for gmm: models the energy distance to as many exact samples and the largest\n"
-    "per-mode weight error; for other models the same against --reference: gmm:FILE (exact samples\n"
-    "of the mixture the model was trained on), or held-out points (a file, toy:NAME); for images\n"
-    "use scoresde evaluate (Fréchet distance).\n"
-    "Writes PREFIX.csv (columns sampler,nfe,seconds,energy_distance,mode_weight_error), PREFIX.md,\n"
-    "PREFIX.png (quality against NFE) and PREFIX_time.png (quality against wall time).",
+    "sde:METHOD[@TOL|@STEPS], ald[:T[:STEP_LR]][@L] for VE models) on --num samples from the same seed\n"
+    "(--repeats R: R seeds, SEED .. SEED+R-1, means with error bars) and reports NFE per sample, wall\n"
+    "time and quality, each with its standard error or 95% interval:\n"
+    "  sw2          sliced Wasserstein-2 distance (>= 0) to 20000 exact samples of the mixture (gmm:\n"
+    "               models, --reference gmm:FILE) or to the --reference points, bootstrap interval;\n"
+    "               beside it the floor: what sets of as many exact samples score\n"
+    "  xent_gap     cross-entropy gap E_q[-log p] - H(p) against the exact mixture density (0 when\n"
+    "               the samples are exact), with its standard error\n"
+    "  flow_rms/max probability-flow (ode:) samplers: error against the same latents' flow solved by\n"
+    "               rk45 at --flow-tol, with the sampler's own last step (RMS and largest over samples)\n"
+    "  frechet      Fashion-MNIST models: Fréchet distance of the shipped classifier's features to the\n"
+    "               test set, bootstrap standard error, beside the floor of as many training images;\n"
+    "               and a grid of samples per sampler, PREFIX_<sampler>.png\n"
+    "  and, as before, the energy distance (unbiased, so it can be negative) and the largest\n"
+    "  per-mode weight error.\n"
+    "Writes PREFIX.csv (columns sampler,nfe,seconds,energy_distance,mode_weight_error, then repeats,\n"
+    "seconds_se,mode_weight_error_se,sw2,sw2_lo,sw2_hi,sw2_floor,xent_gap,xent_gap_se,flow_rms,\n"
+    "flow_rms_se,flow_max,frechet,frechet_se,frechet_floor), PREFIX.md, PREFIX.png and\n"
+    "PREFIX_time.png (distance against NFE and wall time), PREFIX_work.png (flow error against NFE\n"
+    "and time: a work-precision diagram, one line per method over its step counts) and\n"
+    "PREFIX_xent.png when measured. Values that do not apply are nan in the CSV, '-' in the\n"
+    "Markdown, and are not drawn.",
     "--model M --samplers LIST [options]",
-    "scoresde compare --model gmm:models/gmm2d.txt --sde ve --samplers \"pc:reverse_diffusion+langevin,"
-    "pc:euler_maruyama,ode:dopri5,ode:heun@50,sde:sra1@200,sde:adaptive@1e-2\" --num 1000 --seed 1"};
+    "scoresde compare --model gmm:models/gmm2d.txt --sde vp --samplers \"pc:euler_maruyama@1000,"
+    "ode:dopri5,ode:ddim@10,ode:dpm-solver-3@10,ode:dpmpp-2m@20,sde:dpmpp-2m-sde@20\" --num 2000 --repeats 3"};
 
-#define MAX_SAMPLERS 32
-
-typedef struct compare_row {
-    sampler_spec spec;
-    double nfe, seconds, energy, mode_error;
-} compare_row;
-
-static int write_reports(const char *prefix, const compare_row *rows, size_t n_rows, const app_model *m,
-                         size_t num, uint64_t seed)
-{
-    char path[1024], msg[1024];
-    atomic_file af;
-    snprintf(path, sizeof path, "%s.csv", prefix);
-    if (atomic_open(&af, path, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
-    fprintf(af.fp, "sampler,nfe,seconds,energy_distance,mode_weight_error\n");
-    for (size_t r = 0; r < n_rows; r++)
-        fprintf(af.fp, "%s,%.1f,%.6f,%.6g,%.6g\n", rows[r].spec.label, rows[r].nfe, rows[r].seconds,
-                rows[r].energy, rows[r].mode_error);
-    if (atomic_commit(&af, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
-
-    snprintf(path, sizeof path, "%s.md", prefix);
-    if (atomic_open(&af, path, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
-    fprintf(af.fp, "Model `%s` (%s), %zu samples per sampler, seed %llu.\n\n"
-                   "| sampler | NFE | wall time (s) | energy distance | max mode-weight error |\n"
-                   "|---|---:|---:|---:|---:|\n",
-            m->name, sgm_process_kind_name(m->process.kind), num, (unsigned long long)seed);
-    for (size_t r = 0; r < n_rows; r++)
-        fprintf(af.fp, "| %s | %.1f | %.3f | %.4g | %.4g |\n", rows[r].spec.label, rows[r].nfe,
-                rows[r].seconds, rows[r].energy, rows[r].mode_error);
-    if (atomic_commit(&af, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
-
-    /* One point per sampler: two charts, quality against NFE and against wall time. */
-    double *x = malloc(2 * n_rows * sizeof *x), *y = malloc(n_rows * sizeof *y);
-    const char **labels = malloc(n_rows * sizeof *labels);
-    int rc = 0;
-    if (!x || !y || !labels) {
-        rc = cli_fail("compare", "out of memory");
-        goto done;
-    }
-    for (size_t r = 0; r < n_rows; r++) {
-        x[r] = rows[r].nfe;
-        x[n_rows + r] = rows[r].seconds;
-        y[r] = fmax(rows[r].energy, 1e-6);
-        labels[r] = rows[r].spec.label;
-    }
-    plot_lines chart = {"sample quality against score evaluations", "NFE per sample",
-                        "energy distance", 1, 1, n_rows, 1, x, y, labels, 1};
-    snprintf(path, sizeof path, "%s.png", prefix);
-    if (plot_line_chart(path, &chart, msg, sizeof msg)) {
-        rc = cli_fail("compare", "--out %s", msg);
-        goto done;
-    }
-    chart.title = "sample quality against wall time";
-    chart.xlabel = "wall time (s)";
-    chart.x = x + n_rows;
-    snprintf(path, sizeof path, "%s_time.png", prefix);
-    if (plot_line_chart(path, &chart, msg, sizeof msg))
-        rc = cli_fail("compare", "--out %s", msg);
-done:
-    free(x);
-    free(y);
-    free(labels);
-    return rc;
-}
+#define MAX_SAMPLERS 64
+enum {
+    SW2_REFERENCE_SAMPLES = 20000, /* exact samples SW2 is measured against */
+    SW2_DIRECTIONS_2D = 64,        /* random directions (d ≤ 2: angles on a circle) */
+    SW2_DIRECTIONS = 128,
+    SW2_BOOTSTRAP = 200,
+    ENTROPY_SAMPLES = 200000,      /* exact samples for H(p) */
+    FRECHET_BOOTSTRAP = 30,
+    GRID_IMAGES = 64               /* images in a sampler's picture */
+};
 
 /* One sampler's run over the ranks (dist.h): every rank samples chunks of --batch, rank 0 collects. */
 typedef struct compare_job {
@@ -129,6 +89,159 @@ static int compare_deliver(void *ctx, size_t first, size_t n, const double *rows
     return 0;
 }
 
+/* The reference flow of one seed's latents: the probability-flow ODE solved from the prior draws
+ * every sampler of that seed starts from (SGM_STREAM_PRIOR), to x(eps) without a last step. */
+typedef struct flow_reference {
+    double tol;
+    uint64_t seed;
+    double eps;
+    int valid;
+    double *z, *x_eps, *x_end; /* (n, d): latents, x(eps), x(eps) after a sampler's last step */
+} flow_reference;
+
+static double resolved_eps(const app_model *m, double eps)
+{
+    return eps == SGM_EPS_DEFAULT ? sgm_process_default_eps(&m->process) : eps;
+}
+
+/* The reference with the sampler's own end: x(eps) (no denoising); the classic ODE sampler's
+ * noise-free reverse-diffusion step at eps; a fast sampler's step to σ̂ = 0, the denoiser
+ * D = (x + s(eps)² score(x, eps))/m(eps). Returns 0 or 1 after a message. */
+static int flow_reference_for(flow_reference *f, app_model *m, const sampler_spec *spec, size_t n,
+                              uint64_t seed, int quiet)
+{
+    const size_t d = m->dim;
+    const double eps = resolved_eps(m, spec->ode.eps);
+    slv_error err;
+    slv_error_clear(&err);
+    if (!f->valid || f->seed != seed || f->eps != eps) {
+        if (!quiet)
+            fprintf(stderr, "compare: reference flow (rk45 at %g, seed %llu) ...\n", f->tol,
+                    (unsigned long long)seed);
+        sgm_ode_options o;
+        sgm_ode_options_init(&o);
+        o.method = slv_ode_rk45;
+        o.rtol = o.atol = f->tol;
+        o.max_steps = 10000000;
+        o.eps = eps;
+        o.denoise = 0;
+        o.interrupt = &cli_interrupted;
+        int rc = sgm_process_prior_sample(&m->process, n, d, seed, 0, f->z);
+        if (rc == SLV_OK)
+            rc = sgm_decode(&m->process, &m->score, &o, n, f->z, 0, 0, f->x_eps, NULL, NULL, &err);
+        if (rc != SLV_OK) {
+            f->valid = 0;
+            return report_solver_failure("compare", rc, &err);
+        }
+        f->valid = 1, f->seed = seed, f->eps = eps;
+    }
+    memcpy(f->x_end, f->x_eps, n * d * sizeof *f->x_end);
+    if (!spec->ode.denoise)
+        return 0;
+    int rc;
+    if (spec->ode.fast) {
+        const double alpha = sgm_process_mean_coef(&m->process, eps), sigma = sgm_process_std(&m->process, eps);
+        rc = m->score.score(eps, n, d, f->x_eps, f->x_end, m->score.params);
+        for (size_t k = 0; rc == 0 && k < n * d; k++)
+            f->x_end[k] = (f->x_eps[k] + sigma * sigma * f->x_end[k]) / alpha;
+        if (rc)
+            return cli_fail("compare", "the score failed at t = %g in the reference's last step", eps);
+        return 0;
+    }
+    rc = sgm_denoise(&m->process, &m->score, eps, n, 0, f->x_end, NULL, &err);
+    return rc == SLV_OK ? 0 : report_solver_failure("compare", rc, &err);
+}
+
+/* Everything the runs are measured against. */
+typedef struct compare_oracle {
+    const sgm_gmm *gmm;      /* the data density (m.gmm or --reference gmm:); NULL: none */
+    const matrix *points;    /* reference points (energy distance); NULL: none */
+    sw2_reference *sw2;      /* NULL: no SW2 */
+    double entropy, entropy_se;
+    compare_images *images;  /* NULL: not an image model */
+    flow_reference flow;     /* flow.z NULL: no flow error */
+} compare_oracle;
+
+static int measure_run(compare_oracle *o, app_model *m, const compare_row *row, const double *x, size_t n,
+                       uint64_t seed, compare_run *run, int quiet)
+{
+    const size_t d = m->dim;
+    size_t energy_n = n < 4000 ? n : 4000; /* the O(n²) distance on at most 4000 points */
+    run->energy = o->points ? energy_distance(d, x, energy_n, o->points->x, o->points->n < energy_n
+                                                                                 ? o->points->n : energy_n)
+                            : NAN;
+    run->mode_error = o->gmm ? mode_weight_error(o->gmm, x, n, NULL) : NAN;
+    const metric_value none = {NAN, NAN, NAN, NAN};
+    run->sw2 = run->xent = run->flow_rms = run->frechet = none;
+    run->flow_max = NAN;
+    if (o->sw2 && sw2_distance(o->sw2, x, n, SW2_BOOTSTRAP, seed ^ 0xb007, &run->sw2))
+        return cli_fail("compare", "out of memory for the sliced Wasserstein distance");
+    if (o->gmm && !isnan(o->entropy) && cross_entropy_gap(o->gmm, x, n, o->entropy, o->entropy_se, &run->xent))
+        return cli_fail("compare", "out of memory for the cross-entropy gap");
+    if (o->flow.z && row->deterministic) {
+        if (flow_reference_for(&o->flow, m, &row->spec, n, seed, quiet))
+            return 1;
+        flow_error(d, x, o->flow.x_end, n, &run->flow_rms, &run->flow_max);
+    }
+    if (o->images && compare_images_frechet(o->images, m, x, n, seed ^ 0xf1d, &run->frechet))
+        return cli_fail("compare", "the Fréchet distance failed (out of memory or eigen-decomposition)");
+    return 0;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* What exact samples score: SW2 of FLOOR_SETS independent sets of n exact samples — the mean, its
+ * standard error and the range of the middle 95% of the sets (a sampler whose SW2 lies in it
+ * cannot be told from exact at this n) — and the energy distance of one set (its noise). */
+static int sw2_floor(const compare_oracle *o, size_t n, uint64_t seed, metric_value *floor, double *energy_floor,
+                     const matrix *ref)
+{
+    enum { FLOOR_SETS = 40 };
+    const size_t d = o->gmm->dim;
+    double *y = malloc(n * d * sizeof *y), values[FLOOR_SETS], sum = 0, ss = 0;
+    for (size_t s = 0; y && s < FLOOR_SETS; s++) {
+        metric_value v;
+        if (sgm_gmm_sample(o->gmm, NULL, 0.0, n, seed ^ 0xf100d, s * n, y, NULL) ||
+            sw2_distance(o->sw2, y, n, 0, 0, &v)) {
+            free(y);
+            return -1;
+        }
+        values[s] = v.value;
+        sum += v.value;
+        if (s == 0) {
+            size_t energy_n = n < 4000 ? n : 4000;
+            *energy_floor = energy_distance(d, y, energy_n, ref->x, energy_n);
+        }
+    }
+    if (!y)
+        return -1;
+    free(y);
+    qsort(values, FLOOR_SETS, sizeof *values, compare_doubles);
+    floor->value = sum / FLOOR_SETS;
+    for (size_t s = 0; s < FLOOR_SETS; s++)
+        ss += (values[s] - floor->value) * (values[s] - floor->value);
+    floor->se = sqrt(ss / (FLOOR_SETS - 1) / FLOOR_SETS);
+    floor->lo = values[0] + 0.975 * (values[1] - values[0]);                          /* 2.5% */
+    floor->hi = values[FLOOR_SETS - 2] + 0.025 * (values[FLOOR_SETS - 1] - values[FLOOR_SETS - 2]); /* 97.5% */
+    return 0;
+}
+
+/* A sample grid of the first repeat's images: PREFIX_<sampler>.png. */
+static int write_sampler_grid(const char *prefix, const app_model *m, const sampler_spec *spec, const double *x,
+                              size_t n)
+{
+    char name[128], path[1200], msg[1400];
+    compare_file_name(spec->label, name, sizeof name);
+    snprintf(path, sizeof path, "%s_%s.png", prefix, name);
+    if (png_write_grid(path, m, x, n < GRID_IMAGES ? n : GRID_IMAGES, 8, 0, msg, sizeof msg))
+        return cli_fail("compare", "--out %s", msg);
+    return 0;
+}
+
 int cmd_compare(int argc, char **argv)
 {
     common_options c;
@@ -138,6 +251,8 @@ int cmd_compare(int argc, char **argv)
     const char *samplers = "pc:reverse_diffusion+langevin,pc:euler_maruyama,ode:rk45,ode:heun@50,"
                            "sde:sra1@200,sde:adaptive@1e-2";
     const char *prefix = "compare", *reference = NULL;
+    size_t repeats = 1;
+    double flow_tol = 0;
     cli_option opts[64];
     size_t count = 0;
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_NUM);
@@ -152,8 +267,15 @@ int cmd_compare(int argc, char **argv)
     opts[count++] = (cli_option){"snr", CLI_DOUBLE, &c.snr, "Langevin corrector signal-to-noise ratio",
                                  NULL, 0, 10, 1, NULL, 0};
     opts[count++] = (cli_option){"reference", CLI_STRING, &reference,
-                                 "reference points for non-gmm models (file, toy:NAME)", NULL, 0, 0, 0,
-                                 NULL, 0};
+                                 "what non-gmm models are measured against (gmm:FILE, file, toy:NAME)", NULL, 0,
+                                 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"repeats", CLI_SIZE, &repeats,
+                                 "runs of every sampler, seeds SEED .. SEED+R-1 (means, error bars)", NULL, 1,
+                                 1000, 0, NULL, 0};
+    opts[count++] = (cli_option){"flow-tol", CLI_DOUBLE, &flow_tol,
+                                 "rtol = atol of the reference flow (rk45)"
+                                 CLI_DEFAULT_IS("1e-10 for gmm: models; 1e-7 for networks"),
+                                 NULL, 0, 1e-2, 1, NULL, 0};
     opts[count++] = (cli_option){"out", CLI_STRING, &prefix, "prefix of the .csv/.md/.png reports", NULL,
                                  0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
@@ -166,14 +288,23 @@ int cmd_compare(int argc, char **argv)
     common_options_finish(&c, opts);
     if (!c.model)
         return cli_usage_error(&compare_command, "--model is required");
+    if (c.num < 2)
+        return cli_usage_error(&compare_command, "--num: %zu, compare needs at least 2 samples per sampler",
+                               c.num);
     app_model m;
     if (load_model_or_fail("compare", &c, &m))
         return 1;
+    const size_t d = m.dim, n = c.num;
     compare_row *rows = calloc(MAX_SAMPLERS, sizeof *rows);
-    char *list = strdup(samplers), msg[1024];
-    double *x = malloc((dist_is_root() ? c.num : 1) * m.dim * sizeof *x);
+    char *list = strdup(samplers), msg[1024], sw2_words[1200] = "", flow_words[200] = "";
+    double *x = malloc((dist_is_root() ? n : 1) * d * sizeof *x);
     matrix ref = {0};
     sgm_gmm *ref_gmm = NULL; /* --reference gmm:FILE */
+    compare_oracle oracle = {0};
+    oracle.entropy = oracle.entropy_se = NAN;
+    compare_report report = {0};
+    report.sw2_floor = report.frechet_floor = (metric_value){NAN, NAN, NAN, NAN};
+    report.energy_floor = report.entropy = report.entropy_se = NAN;
     size_t n_rows = 0;
     int status = 1;
     if (!rows || !list || !x) {
@@ -189,98 +320,146 @@ int cmd_compare(int argc, char **argv)
             status = cli_usage_error(&compare_command, "--samplers: %s", msg);
             goto done;
         }
-        n_rows++;
+        rows[n_rows].deterministic = rows[n_rows].spec.kind == SAMPLER_ODE;
+        rows[n_rows].runs = calloc(repeats, sizeof *rows[n_rows].runs);
+        if (!rows[n_rows++].runs) {
+            cli_fail("compare", "out of memory");
+            goto done;
+        }
     }
     if (n_rows == 0) {
         status = cli_usage_error(&compare_command, "--samplers: empty list");
         goto done;
     }
-    /* The reference: exact samples of the mixture, or the given points. */
-    if (m.gmm) {
-        ref.n = c.num;
-        ref.d = m.dim;
-        ref.x = malloc(c.num * m.dim * sizeof *ref.x);
-        if (!ref.x || sgm_gmm_sample(m.gmm, NULL, 0.0, c.num, c.seed ^ 0x5eed, 0, ref.x, NULL)) {
-            cli_fail("compare", "out of memory for the reference samples");
-            goto done;
-        }
-    } else if (reference && strncmp(reference, "gmm:", 4) == 0) {
+    /* The reference: the mixture (exact samples and density), or the given points. */
+    if (!m.gmm && reference && strncmp(reference, "gmm:", 4) == 0) {
         slv_error err;
         if (sgm_gmm_load(reference + 4, &ref_gmm, &err) != SLV_OK) {
             cli_fail("compare", "--reference %s", err.message);
             goto done;
         }
-        if (ref_gmm->dim != m.dim) {
-            cli_fail("compare", "--reference %s has dimension %zu, the model %zu", reference, ref_gmm->dim, m.dim);
+        if (ref_gmm->dim != d) {
+            cli_fail("compare", "--reference %s has dimension %zu, the model %zu", reference, ref_gmm->dim, d);
             goto done;
         }
-        ref.n = c.num;
-        ref.d = m.dim;
-        ref.x = malloc(c.num * m.dim * sizeof *ref.x);
-        if (!ref.x || sgm_gmm_sample(ref_gmm, NULL, 0.0, c.num, c.seed ^ 0x5eed, 0, ref.x, NULL)) {
+    }
+    oracle.gmm = m.gmm ? m.gmm : ref_gmm;
+    if (oracle.gmm) {
+        ref.n = n;
+        ref.d = d;
+        ref.x = malloc(n * d * sizeof *ref.x);
+        if (!ref.x || sgm_gmm_sample(oracle.gmm, NULL, 0.0, n, c.seed ^ 0x5eed, 0, ref.x, NULL)) {
             cli_fail("compare", "out of memory for the reference samples");
             goto done;
         }
     } else if (reference) {
-        if (load_points(reference, &m, c.num, c.seed ^ 0x5eed, &ref, msg, sizeof msg)) {
+        if (load_points(reference, &m, n, c.seed ^ 0x5eed, &ref, msg, sizeof msg)) {
             cli_fail("compare", "--reference %s", msg);
             goto done;
         }
     }
-    size_t energy_n = c.num < 4000 ? c.num : 4000; /* the O(n²) distance on at most 4000 points */
-    for (size_t r = 0; r < n_rows; r++) {
-        compare_row *row = &rows[r];
-        if (!c.quiet && dist_is_root())
-            fprintf(stderr, "compare: %s ...\n", row->spec.label);
-        double start = wall_seconds();
-        compare_job job = {&row->spec, &m, c.seed, x, 0.0};
-        dist_chunks chunks = {c.num, c.batch, m.dim, 1, compare_chunk, compare_deliver, &job, row->spec.label,
-                              c.quiet, 0, NULL};
-        if ((rc = dist_run_chunks(&chunks))) {
-            status = rc;
+    oracle.points = ref.x ? &ref : NULL;
+    if (dist_is_root()) {
+        const size_t dirs = d <= 2 ? SW2_DIRECTIONS_2D : SW2_DIRECTIONS;
+        if (oracle.gmm) {
+            double *big = malloc((size_t)SW2_REFERENCE_SAMPLES * d * sizeof *big);
+            if (big && sgm_gmm_sample(oracle.gmm, NULL, 0.0, SW2_REFERENCE_SAMPLES, c.seed ^ 0x5a2, 0, big, NULL) == 0)
+                oracle.sw2 = sw2_reference_alloc(d, big, SW2_REFERENCE_SAMPLES, dirs, c.seed ^ 0xd1);
+            free(big);
+            if (!oracle.sw2 || gmm_entropy(oracle.gmm, ENTROPY_SAMPLES, c.seed ^ 0xe7, &oracle.entropy,
+                                           &oracle.entropy_se)) {
+                cli_fail("compare", "out of memory for the exact reference samples");
+                goto done;
+            }
+            snprintf(sw2_words, sizeof sw2_words, "%d exact samples of the mixture, %zu directions",
+                     SW2_REFERENCE_SAMPLES, dirs);
+        } else if (ref.x && !m.is_image) {
+            if (!(oracle.sw2 = sw2_reference_alloc(d, ref.x, ref.n, dirs, c.seed ^ 0xd1))) {
+                cli_fail("compare", "out of memory for the reference points");
+                goto done;
+            }
+            snprintf(sw2_words, sizeof sw2_words, "the %zu points of --reference %s, %zu directions", ref.n,
+                     reference, dirs);
+        }
+        if (oracle.gmm && !m.is_image) { /* the reference flow: where the score is the oracle's or close to it */
+            oracle.flow.tol = flow_tol > 0 ? flow_tol : m.gmm ? 1e-10 : 1e-7;
+            oracle.flow.z = malloc(n * d * sizeof *oracle.flow.z);
+            oracle.flow.x_eps = malloc(n * d * sizeof *oracle.flow.x_eps);
+            oracle.flow.x_end = malloc(n * d * sizeof *oracle.flow.x_end);
+            if (!oracle.flow.z || !oracle.flow.x_eps || !oracle.flow.x_end) {
+                cli_fail("compare", "out of memory for the reference flow");
+                goto done;
+            }
+            snprintf(flow_words, sizeof flow_words,
+                     "the model's probability-flow ODE from the same latents, rk45 at rtol = atol = %g",
+                     oracle.flow.tol);
+        }
+        if (m.is_image && m.dim == 784 && compare_images_alloc(&oracle.images, n, c.seed, &report.frechet_floor,
+                                                               msg, sizeof msg)) {
+            cli_fail("compare", "%s", msg);
             goto done;
         }
-        if (!dist_is_root()) /* rank 0 judges the samples */
-            continue;
-        double nfe = job.nfe;
-        row->seconds = wall_seconds() - start;
-        row->nfe = nfe / (double)c.num;
-        row->energy = ref.x ? energy_distance(m.dim, x, energy_n, ref.x, ref.n < energy_n ? ref.n : energy_n)
-                            : NAN;
-        const sgm_gmm *modes = m.gmm ? m.gmm : ref_gmm;
-        row->mode_error = modes ? mode_weight_error(modes, x, c.num, NULL) : NAN;
+    }
+    for (size_t r = 0; r < n_rows; r++) {
+        compare_row *row = &rows[r];
+        for (size_t k = 0; k < repeats; k++) {
+            const uint64_t seed = c.seed + k;
+            if (!c.quiet && dist_is_root())
+                fprintf(stderr, repeats > 1 ? "compare: %s (seed %llu) ...\n" : "compare: %s ...\n",
+                        row->spec.label, (unsigned long long)seed);
+            double start = wall_seconds();
+            compare_job job = {&row->spec, &m, seed, x, 0.0};
+            dist_chunks chunks = {n, c.batch, d, 1, compare_chunk, compare_deliver, &job, row->spec.label,
+                                  c.quiet, 0, NULL};
+            if ((rc = dist_run_chunks(&chunks))) {
+                status = rc;
+                goto done;
+            }
+            if (!dist_is_root()) /* rank 0 judges the samples */
+                continue;
+            compare_run *run = &row->runs[k];
+            run->seconds = wall_seconds() - start;
+            run->nfe = job.nfe / (double)n;
+            if (measure_run(&oracle, &m, row, x, n, seed, run, c.quiet))
+                goto done;
+            if (k == 0 && m.is_image && write_sampler_grid(prefix, &m, &row->spec, x, n))
+                goto done;
+        }
+        compare_row_summarise(row, repeats);
     }
     if (!dist_is_root()) {
         status = 0;
         goto done;
     }
-    /* Baseline: two independent exact sample sets give the energy distance of pure sampling noise. */
-    double noise_floor = NAN;
-    const sgm_gmm *exact = m.gmm ? m.gmm : ref_gmm;
-    if (exact) {
-        double *y = malloc(energy_n * m.dim * sizeof *y);
-        if (y && sgm_gmm_sample(exact, NULL, 0.0, energy_n, c.seed ^ 0xf100d, 0, y, NULL) == 0)
-            noise_floor = energy_distance(m.dim, y, energy_n, ref.x, energy_n);
-        free(y);
-    }
-    printf("model %s (%s, d = %zu), %zu samples, seed %llu\n\n", m.name,
-           sgm_process_kind_name(m.process.kind), m.dim, c.num, (unsigned long long)c.seed);
-    printf("%-34s %10s %12s %16s %14s\n", "sampler", "NFE", "seconds", "energy distance", "mode-wt error");
-    for (size_t r = 0; r < n_rows; r++)
-        printf("%-34s %10.1f %12.3f %16.4g %14.4g\n", rows[r].spec.label, rows[r].nfe, rows[r].seconds,
-               rows[r].energy, rows[r].mode_error);
-    if (!isnan(noise_floor))
-        printf("%-34s %10s %12s %16.4g %14s\n", "(exact vs exact: noise floor)", "-", "-", noise_floor, "-");
-    if ((status = write_reports(prefix, rows, n_rows, &m, c.num, c.seed)))
+    /* Floors: what exact samples score. The energy distance of two independent exact sets is its
+     * noise; SW2 of n exact samples is the distance a perfect sampler would show. */
+    if (oracle.gmm && sw2_floor(&oracle, n, c.seed, &report.sw2_floor, &report.energy_floor, &ref)) {
+        cli_fail("compare", "out of memory for the floor");
         goto done;
-    printf("\nwrote %s.csv, %s.md, %s.png, %s_time.png\n", prefix, prefix, prefix, prefix);
-    status = 0;
+    }
+    report.m = &m;
+    report.rows = rows;
+    report.n_rows = n_rows;
+    report.num = n;
+    report.repeats = repeats;
+    report.seed = c.seed;
+    report.entropy = oracle.entropy;
+    report.entropy_se = oracle.entropy_se;
+    report.sw2_reference = sw2_words[0] ? sw2_words : NULL;
+    report.flow_reference = flow_words[0] ? flow_words : NULL;
+    report.prefix = prefix;
+    status = compare_write_reports(&report);
 done:
+    for (size_t r = 0; rows && r < n_rows; r++)
+        free(rows[r].runs);
     free(rows);
     free(list);
     free(x);
     matrix_free(&ref);
     sgm_gmm_free(ref_gmm);
+    sw2_reference_free(oracle.sw2);
+    compare_images_free(oracle.images);
+    free(oracle.flow.z), free(oracle.flow.x_eps), free(oracle.flow.x_end);
     app_model_free(&m);
     return status;
 }

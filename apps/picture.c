@@ -109,7 +109,16 @@ done:
 
 /* PLplot writes to a file name; we give it a temporary one in the target's directory and rename
  * it once the plot is complete. */
+static int plot_begin_sized(const char *path, char *tmp, size_t tmp_size, int width, int height,
+                            char *msg, size_t msg_size);
+
 static int plot_begin(const char *path, char *tmp, size_t tmp_size, char *msg, size_t msg_size)
+{
+    return plot_begin_sized(path, tmp, tmp_size, PLOT_WIDTH, PLOT_HEIGHT, msg, msg_size);
+}
+
+static int plot_begin_sized(const char *path, char *tmp, size_t tmp_size, int width, int height,
+                            char *msg, size_t msg_size)
 {
     snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
     FILE *probe = fopen(tmp, "wb");
@@ -120,7 +129,7 @@ static int plot_begin(const char *path, char *tmp, size_t tmp_size, char *msg, s
     fclose(probe);
     plsdev("pngcairo");
     plsfnam(tmp);
-    plspage(0, 0, PLOT_WIDTH, PLOT_HEIGHT, 0, 0);
+    plspage(0, 0, width, height, 0, 0);
     plscolbg(255, 255, 255);
     plinit();
     plscol0(15, 0, 0, 0);
@@ -383,5 +392,194 @@ int plot_histogram(const char *path, const char *title, const double *values, si
         plline(CURVE, cx, cy);
     }
     free(count);
+    return plot_end(path, tmp, msg, msg_size);
+}
+
+/* ---- Error-bar charts (compare) -------------------------------------------------------------- */
+
+/* Dark colours that read on white (Okabe–Ito and Tableau's darker half), set into cmap0 1..12,
+ * and markers; series s gets colour s mod 12 and marker s mod 5, so 60 series differ. */
+static const unsigned char errorbar_palette[12][3] = {
+    {0, 114, 178},  {213, 94, 0},  {0, 158, 115}, {204, 121, 167}, {86, 180, 233}, {230, 159, 0},
+    {0, 0, 0},      {148, 103, 189}, {140, 86, 75}, {31, 119, 180}, {214, 39, 40},  {127, 127, 127}};
+static const char *const errorbar_markers[5] = {"●", "▲", "■", "◆", "▼"};
+
+typedef struct axis_range {
+    int log;
+    double lo, hi; /* in plotted units (log10 when log) */
+} axis_range;
+
+/* Log when every finite value given is positive (log_from: only the first log_from of them
+ * decide; the others, bar ends, are skipped when not positive on a log axis); the range of the
+ * finite values, padded. */
+static axis_range fit_axis(const double *v, size_t n, size_t log_from, double pad_fraction)
+{
+    axis_range a = {1, DBL_MAX, -DBL_MAX};
+    size_t finite = 0;
+    for (size_t i = 0; i < log_from && i < n; i++)
+        if (isfinite(v[i])) {
+            finite++;
+            if (v[i] <= 0)
+                a.log = 0;
+        }
+    if (!finite)
+        a.log = 0;
+    finite = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]) && (!a.log || v[i] > 0)) {
+            finite++;
+            double t = a.log ? log10(v[i]) : v[i];
+            a.lo = fmin(a.lo, t), a.hi = fmax(a.hi, t);
+        }
+    if (!finite)
+        a.lo = 0, a.hi = 1;
+    if (!(a.hi > a.lo)) {
+        double half = a.log ? 0.5 : fmax(0.5 * fabs(a.lo), 0.5);
+        a.lo -= half, a.hi += half;
+    }
+    double pad = pad_fraction * (a.hi - a.lo);
+    a.lo -= pad, a.hi += pad;
+    return a;
+}
+
+static double to_axis(const axis_range *a, double v)
+{
+    if (!isfinite(v))
+        return NAN;
+    if (a->log)
+        return v > 0 ? log10(v) : a->lo; /* a bar reaching 0 ends at the frame */
+    return v;
+}
+
+int plot_errorbar_chart(const char *path, const plot_errorbars *p, char *msg, size_t msg_size)
+{
+    char tmp[1100];
+    const size_t n_panels = p->n_panels == 2 ? 2 : 1;
+    size_t total = 0;
+    for (size_t s = 0; s < p->n_series; s++)
+        total += p->series[s].n;
+    /* values that set the axes: the drawn points, and the y of their bars and of the floor */
+    double *xv = malloc((total + 1) * sizeof *xv), *yv = malloc((3 * total + 2) * sizeof *yv);
+    PLFLT *px = malloc((total + 1) * sizeof *px), *py = malloc((total + 1) * sizeof *py);
+    PLFLT *plo = malloc((total + 1) * sizeof *plo), *phi = malloc((total + 1) * sizeof *phi);
+    if (!xv || !yv || !px || !py || !plo || !phi) {
+        free(xv), free(yv), free(px), free(py), free(plo), free(phi);
+        snprintf(msg, msg_size, "%s: out of memory", path);
+        return -1;
+    }
+    /* y: the points decide log or linear (with the floor); the bars' ends widen the range */
+    size_t ny = 0;
+    for (size_t s = 0; s < p->n_series; s++)
+        for (size_t i = 0; i < p->series[s].n; i++)
+            if (isfinite(p->series[s].y[i]))
+                yv[ny++] = p->series[s].y[i];
+    if (isfinite(p->floor))
+        yv[ny++] = p->floor;
+    const size_t n_points = ny;
+    for (size_t s = 0; s < p->n_series; s++) {
+        const plot_errorbar_series *ser = &p->series[s];
+        for (size_t i = 0; i < ser->n; i++)
+            if (isfinite(ser->y[i])) {
+                yv[ny++] = ser->lo ? ser->lo[i] : NAN;
+                yv[ny++] = ser->hi ? ser->hi[i] : NAN;
+            }
+    }
+    axis_range ya = fit_axis(yv, ny, n_points, 0.06);
+    const int width = n_panels == 2 ? PLOT_WIDTH * 8 / 5 : PLOT_WIDTH;
+    if (plot_begin_sized(path, tmp, sizeof tmp, width, PLOT_HEIGHT, msg, msg_size)) {
+        free(xv), free(yv), free(px), free(py), free(plo), free(phi);
+        return -1;
+    }
+    for (int c = 0; c < 12; c++)
+        plscol0(1 + c, errorbar_palette[c][0], errorbar_palette[c][1], errorbar_palette[c][2]);
+    plscol0(13, 150, 150, 150); /* the floor and the zero line */
+    plscol0(14, 225, 225, 225); /* the grid */
+    pladv(0);
+    plschr(0, 0.85);
+    /* viewports: the legend takes the right quarter of the picture */
+    const double left = n_panels == 2 ? 0.075 : 0.1, gap = 0.07, right_end = n_panels == 2 ? 0.75 : 0.64;
+    const double panel_w = n_panels == 2 ? (right_end - left - gap) / 2 : right_end - left;
+    for (size_t panel = 0; panel < n_panels; panel++) {
+        size_t nx = 0;
+        for (size_t s = 0; s < p->n_series; s++)
+            for (size_t i = 0; i < p->series[s].n; i++)
+                if (isfinite(p->series[s].y[i]))
+                    xv[nx++] = p->series[s].x[panel][i];
+        axis_range xa = fit_axis(xv, nx, nx, 0.05);
+        double x0 = left + (double)panel * (panel_w + gap);
+        plvpor(x0, x0 + panel_w, 0.13, 0.9);
+        plwind(xa.lo, xa.hi, ya.lo, ya.hi);
+        plcol0(14); /* a light grid first, the frame over it */
+        plbox(xa.log ? "gl" : "g", 0.0, 0, ya.log ? "gl" : "g", 0.0, 0);
+        plcol0(15);
+        plbox(xa.log ? "bcnstl" : "bcnst", 0.0, 0, ya.log ? "bcnstvl" : "bcnstv", 0.0, 0);
+        pllab(p->xlabel[panel], panel == 0 ? p->ylabel : "", n_panels == 2 ? "" : p->title);
+        if (n_panels == 2 && panel == 0)
+            plmtex("t", 2.0, 1.0 + 0.5 * gap / panel_w, 0.5, p->title); /* centred over both panels */
+        PLFLT fx[2] = {xa.lo, xa.hi}, fy[2];
+        plcol0(13);
+        if (!ya.log && ya.lo < 0 && ya.hi > 0) { /* the zero line */
+            fy[0] = fy[1] = 0;
+            plline(2, fx, fy);
+        }
+        if (isfinite(p->floor) && (!ya.log || p->floor > 0)) {
+            fy[0] = fy[1] = to_axis(&ya, p->floor);
+            pllsty(2);
+            plwidth(2.0);
+            plline(2, fx, fy);
+            pllsty(1);
+            plwidth(1.0);
+        }
+        for (size_t s = 0; s < p->n_series; s++) {
+            const plot_errorbar_series *ser = &p->series[s];
+            size_t k = 0;
+            for (size_t i = 0; i < ser->n; i++) {
+                double xs = to_axis(&xa, ser->x[panel][i]), ys = to_axis(&ya, ser->y[i]);
+                if (!isfinite(xs) || !isfinite(ys) || (xa.log && ser->x[panel][i] <= 0) ||
+                    (ya.log && ser->y[i] <= 0))
+                    continue;
+                px[k] = xs, py[k] = ys;
+                plo[k] = ser->lo && isfinite(ser->lo[i]) ? to_axis(&ya, ser->lo[i]) : ys;
+                phi[k] = ser->hi && isfinite(ser->hi[i]) ? to_axis(&ya, ser->hi[i]) : ys;
+                k++;
+            }
+            if (!k)
+                continue;
+            plcol0(1 + (int)(s % 12));
+            plwidth(1.5);
+            if (k > 1)
+                plline((PLINT)k, px, py);
+            plerry((PLINT)k, px, plo, phi);
+            plwidth(1.0);
+            plstring((PLINT)k, px, py, errorbar_markers[s % 5]);
+        }
+    }
+    /* the legend: every series (drawn or not, so a missing one is seen to be missing), the floor */
+    size_t n_legend = p->n_series + (isfinite(p->floor) ? 1 : 0);
+    PLINT *opt = malloc(n_legend * sizeof *opt), *colors = malloc(n_legend * sizeof *colors);
+    PLINT *styles = malloc(n_legend * sizeof *styles), *nsym = malloc(n_legend * sizeof *nsym);
+    PLFLT *widths = malloc(n_legend * sizeof *widths), *scales = malloc(n_legend * sizeof *scales);
+    const char **labels = malloc(n_legend * sizeof *labels), **symbols = malloc(n_legend * sizeof *symbols);
+    if (opt && colors && styles && nsym && widths && scales && labels && symbols && n_legend) {
+        for (size_t s = 0; s < n_legend; s++) {
+            int is_floor = s == p->n_series;
+            opt[s] = is_floor ? PL_LEGEND_LINE : PL_LEGEND_LINE | PL_LEGEND_SYMBOL;
+            colors[s] = is_floor ? 13 : 1 + (PLINT)(s % 12);
+            styles[s] = is_floor ? 2 : 1;
+            widths[s] = is_floor ? 2.0 : 1.5;
+            scales[s] = 0.9;
+            nsym[s] = 1;
+            labels[s] = is_floor ? (p->floor_label ? p->floor_label : "floor") : p->series[s].label;
+            symbols[s] = is_floor ? "" : errorbar_markers[s % 5];
+        }
+        double text = n_legend > 24 ? 0.6 : n_legend > 14 ? 0.7 : 0.8;
+        PLFLT w, h;
+        plcol0(15);
+        pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, PL_POSITION_RIGHT | PL_POSITION_OUTSIDE,
+                 0.02, 0.0, 0.05, 0, 15, 1, 0, 0, (PLINT)n_legend, opt, 0.8, text, 2.0, 0.0, colors,
+                 labels, NULL, NULL, NULL, NULL, colors, styles, widths, colors, scales, nsym, symbols);
+    }
+    free(opt), free(colors), free(styles), free(nsym), free(widths), free(scales), free(labels), free(symbols);
+    free(xv), free(yv), free(px), free(py), free(plo), free(phi);
     return plot_end(path, tmp, msg, msg_size);
 }

@@ -59,4 +59,31 @@ int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg
 int plot_histogram(const char *path, const char *title, const double *values, size_t n, size_t bins,
                    double (*pdf)(double x, void *params), void *pdf_params, char *msg, size_t msg_size);
 
+/* Measured values with error bars against their cost: each series (a sampler, or one method at
+ * several step counts, joined by a line in the order given) has n points (x[panel][i], y[i]) with
+ * the interval [lo[i], hi[i]] (lo, hi may be NULL: no bars). One or two panels side by side share
+ * the series, the y values and one legend, outside the data to the right (two panels: a picture
+ * 1.6 times as wide). An axis is logarithmic when every drawn value on it is positive — bars
+ * reaching 0 then end at the bottom of the frame — else linear with a line at 0. Points whose x or
+ * y is not finite are not drawn (the caller says they are missing); `floor` (NaN: none) is drawn
+ * as a dashed horizontal line named floor_label. Each series has its own colour from a palette of
+ * dark colours that read on white, and its own marker. */
+typedef struct plot_errorbar_series {
+    const char *label;
+    size_t n;
+    const double *x[2]; /* per panel: (n) */
+    const double *y, *lo, *hi; /* (n) */
+} plot_errorbar_series;
+
+typedef struct plot_errorbars {
+    const char *title, *ylabel;
+    size_t n_panels;          /* 1 or 2 */
+    const char *xlabel[2];
+    const plot_errorbar_series *series;
+    size_t n_series;
+    double floor;             /* NaN: none */
+    const char *floor_label;
+} plot_errorbars;
+int plot_errorbar_chart(const char *path, const plot_errorbars *p, char *msg, size_t msg_size);
+
 #endif

@@ -151,6 +151,9 @@ case_ $S "class guidance on a network" 2 "--class 0: needs a gmm: model" sample 
 case_ $S "compare: sampler spec without a family" 2 "is not of the form pc:..., ode:... or sde:..." compare --model gmm:gmm2d.txt --samplers heun
 case_ $S "compare: fixed-step ODE with fractional steps" 2 "a fixed-step solver takes a whole number of steps" compare --model gmm:gmm2d.txt --samplers ode:heun@2.5
 case_ $S "compare: adaptive ODE with tolerance >= 1" 2 "an adaptive solver takes a tolerance below 1" compare --model gmm:gmm2d.txt --samplers ode:dopri5@3
+case_ $S "compare: no repeats" 2 "--repeats: 0 is out of range (expected 1 to 1000)" compare --model gmm:gmm2d.txt --repeats 0
+case_ $S "compare: reference-flow tolerance 0" 2 "--flow-tol: 0 is out of range" compare --model gmm:gmm2d.txt --flow-tol 0
+case_ $S "compare: one sample per sampler" 2 "--num: 1, compare needs at least 2 samples per sampler" compare --model gmm:gmm2d.txt --num 1
 
 S=files
 case_ $S "model file missing" 1 "missing.txt: cannot open: No such file or directory" sample --model gmm:missing.txt
