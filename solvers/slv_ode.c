@@ -37,10 +37,10 @@ const slv_ode_method *const slv_ode_gsl_rkf45 = &gsl_rkf45_method;
 const slv_ode_method *const slv_ode_rk45 = &rk45_method;
 
 /* New methods go at the end: tests and tools index this table. */
-/* The default first: the command line lists them in this order. */
 const slv_ode_method *const slv_ode_methods[] = {
-    &rk45_method,      &dopri5_method,   &cvode_adams_method, &cvode_bdf_method, &gsl_rk8pd_method,
-    &gsl_rkf45_method, &heun_method,     &rk4_method,         &euler_method,     NULL};
+    &euler_method,       &heun_method,      &rk4_method,       &dopri5_method,
+    &cvode_adams_method, &cvode_bdf_method, &gsl_rk8pd_method, &gsl_rkf45_method,
+    &rk45_method,        NULL};
 
 const slv_ode_method *slv_ode_method_by_name(const char *name)
 {
