@@ -1,15 +1,13 @@
 /* sgm_ald.c — annealed Langevin dynamics (Song & Ermon 2019, NCSN Algorithm 1) on the noise
- * levels of a VE process, with batch-independent noise and NCSNv2's final denoising step. */
+ * levels of a VE process, with batch-independent noise and NCSNv2's final denoising step; each
+ * step is the solver layer's Langevin step (slv_langevin_apply). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <gsl/gsl_randist.h>
-#include <gsl/gsl_rng.h>
-
 #include "sgm_internal.h"
 #include "sgm_sampler.h"
-#include "slv_rng.h"
+#include "slv_sde.h"
 
 /* Bounds of SGM_STREAM_STEP(level, step): level < 2^26, step < 2^20. */
 #define ALD_LEVELS_LIMIT ((size_t)1 << 26)
@@ -45,13 +43,21 @@ static int check_options(sgm_call *c, const sgm_ald_options *o)
     return SLV_OK;
 }
 
+/* The Langevin stepper's score: the model through the call, which counts the evaluations and names
+ * the sample of a failure. */
+static int call_score(double t, size_t n, size_t d, const double *x, double *out, void *params)
+{
+    (void)d;
+    return sgm_call_score(params, t, n, 0, x, out) == SLV_OK ? 0 : -1;
+}
+
 int sgm_ald_sample_from(const sgm_process *process, const sgm_score_model *model,
                         const sgm_ald_options *options, size_t n, uint64_t seed,
                         size_t first_sample, double *x, sgm_stats *stats, slv_error *err)
 {
     sgm_call c;
-    double *score = NULL; // (n, d)
-    gsl_rng *r = NULL;
+    double *score = NULL; // (n, d): the scores, then the stepper's proposal
+    slv_langevin *langevin = NULL;
     int status = sgm_call_init(&c, process, model, n, first_sample);
     if (status == SLV_OK && !options)
         status = slv_error_set(&c.err, SLV_EINVAL, 0.0, -1, "ald: options is NULL");
@@ -67,8 +73,8 @@ int sgm_ald_sample_from(const sgm_process *process, const sgm_score_model *model
     const double sigma_last = process->sigma_min; /* σ_{L−1} = σ(0) */
 
     score = malloc(n * d * sizeof *score);
-    r = gsl_rng_alloc(slv_rng_counter);
-    if (!score || !r) {
+    langevin = slv_langevin_alloc();
+    if (!score || !langevin) {
         status = slv_error_set(&c.err, SLV_ENOMEM, 1.0, -1, "ald: cannot allocate %zu doubles",
                                n * d);
         goto done;
@@ -79,7 +85,6 @@ int sgm_ald_sample_from(const sgm_process *process, const sgm_score_model *model
         const double t = (double)(n_levels - 1 - level) / (double)(n_levels - 1);
         const double ratio = sgm_process_sigma(process, t) / sigma_last;
         const double alpha = o->step_lr * ratio * ratio; /* α_i = ε σ_i²/σ_{L−1}² */
-        const double half_alpha = 0.5 * alpha, noise_std = sqrt(alpha);
         for (size_t k = 0; k < n_steps; k++) {
             if (o->interrupt && *o->interrupt) {
                 status = slv_error_set(&c.err, SLV_EINTERRUPTED, t, -1,
@@ -87,15 +92,15 @@ int sgm_ald_sample_from(const sgm_process *process, const sgm_score_model *model
                                        "(t = %.17g)", level, n_levels, k, n_steps, t);
                 goto done;
             }
-            status = sgm_call_score(&c, t, n, 0, x, score);
-            if (status != SLV_OK)
+            /* x ← x + (α/2) s + √α z: the Langevin stepper with ε = α/2 */
+            slv_error step_err;
+            status = slv_langevin_apply(langevin, call_score, &c, t, n, d, x, 0.5 * alpha, seed, first_sample,
+                                        SGM_STREAM_STEP(level, k), score, &step_err);
+            if (status != SLV_OK) {
+                if (c.err.status == SLV_OK) /* else the call's report names the sample already */
+                    c.err = step_err;
+                status = c.err.status;
                 goto done;
-            for (size_t s = 0; s < n; s++) {
-                double *xs = x + s * d;
-                const double *ss = score + s * d;
-                slv_rng_set_stream(r, seed, (uint64_t)(first_sample + s), SGM_STREAM_STEP(level, k));
-                for (size_t j = 0; j < d; j++)
-                    xs[j] += half_alpha * ss[j] + noise_std * gsl_ran_gaussian_ziggurat(r, 1.0);
             }
         }
     }
@@ -119,8 +124,7 @@ int sgm_ald_sample_from(const sgm_process *process, const sgm_score_model *model
 done:
     c.stats.nfe = c.stats.n_score_calls;
     free(score);
-    if (r)
-        gsl_rng_free(r);
+    slv_langevin_free(langevin);
     return sgm_call_finish(&c, status, stats, err);
 }
 

@@ -147,17 +147,13 @@ struct slv_sde_step_type {
      * SLV_ECALLBACK (a callback returned < 0), SLV_ENONFINITE (NaN/Inf in a drift, diffusion or
      * the new state); or +1 when a callback returned > 0 (recoverable: retry with a smaller step;
      * err holds SLV_ECALLBACK for callers that cannot retry). `work` holds work_size(sys, n)
-     * doubles; nothing is allocated. */
+     * doubles; nothing is allocated. The per-element arithmetic is spread over at most
+     * `threads` OpenMP threads (0: automatic, 1: serial; see slv_sde_solver_set_threads);
+     * callbacks are still called once per stage on the whole batch from the calling thread, and
+     * results are bit-identical for every thread count. */
     int (*apply)(const slv_sde *sys, double t, double h, size_t n, double *x, const double *dW,
                  const double *H, double *err_out, double *work, size_t *n_drift,
-                 size_t *n_diffusion, slv_error *err);
-    /* As apply, with the per-element arithmetic spread over at most `threads` OpenMP threads
-     * (0: automatic, 1: serial; see slv_sde_solver_set_threads). Callbacks are still called once
-     * per stage on the whole batch from the calling thread. Results are bit-identical for every
-     * thread count. */
-    int (*apply_threads)(const slv_sde *sys, double t, double h, size_t n, double *x,
-                         const double *dW, const double *H, double *err_out, double *work,
-                         size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads);
+                 size_t *n_diffusion, slv_error *err, int threads);
 };
 
 extern const slv_sde_step_type *const slv_sde_step_em;
@@ -263,6 +259,18 @@ typedef int (*slv_score_fn)(double t, size_t n, size_t d, const double *x, doubl
 int slv_langevin_run(slv_score_fn score, void *params, double t, size_t n, size_t d, double *x,
                      double eps, size_t n_steps, uint64_t seed, size_t first_path,
                      double *work /* n*d */, slv_error *err);
+
+/* The same one step at a time, for callers that walk their own schedule of step sizes and noise
+ * streams (annealed Langevin dynamics, sde/sgm_ald.c): a workspace holds one generator per thread
+ * (slv_langevin_alloc, NULL when out of memory; slv_langevin_free, NULL is fine), and each apply
+ * takes one step x ← x + ε s(x) + √(2ε) z with z for path p from the counter stream
+ * (seed, first_path + p, stream). The state is committed only when finite; errors as above. */
+typedef struct slv_langevin slv_langevin;
+slv_langevin *slv_langevin_alloc(void);
+void slv_langevin_free(slv_langevin *w);
+int slv_langevin_apply(slv_langevin *w, slv_score_fn score, void *params, double t, size_t n, size_t d,
+                       double *x, double eps, uint64_t seed, size_t first_path, uint64_t stream,
+                       double *work /* n*d */, slv_error *err);
 
 #ifdef __cplusplus
 }

@@ -298,7 +298,7 @@ int slv_sde_solver_solve_fixed(slv_sde_solver *s, double t0, double t1, size_t n
             goto done;
         slv_error step_err;
         slv_error_clear(&step_err);
-        rc = s->type->apply_threads(s->sys, t, h, s->n, x, s->dW, s->H, NULL, s->work,
+        rc = s->type->apply(s->sys, t, h, s->n, x, s->dW, s->H, NULL, s->work,
                                     &s->n_drift, &s->n_diffusion, &step_err, s->threads);
         if (rc != SLV_OK) {
             char note[96];
@@ -479,7 +479,7 @@ int slv_sde_solver_solve_adaptive(slv_sde_solver *s, double t0, double t1, doubl
             memcpy(s->x_old, s->x_sub, count * d * sizeof(double));
             slv_error step_err;
             slv_error_clear(&step_err);
-            int step_rc = s->type->apply_threads(s->sys, t, h, count, s->x_sub, s->dW, s->H,
+            int step_rc = s->type->apply(s->sys, t, h, count, s->x_sub, s->dW, s->H,
                                                  s->e_sub, s->work, &s->n_drift,
                                                  &s->n_diffusion, &step_err, s->threads);
             if (step_rc < 0) {

@@ -189,19 +189,12 @@ static size_t sra1_work_size(const slv_sde *sys, size_t n)
     return sra_work_size_tab(&sra1_tableau, sys, n);
 }
 
-static int sra1_apply_threads(const slv_sde *sys, double t, double h, size_t n, double *x,
-                              const double *dW, const double *H, double *err_out, double *work,
-                              size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
+static int sra1_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
+                      const double *dW, const double *H, double *err_out, double *work,
+                      size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
 {
     return sra_apply_tab(&slv_sde_step_sra1_type, &sra1_tableau, sys, t, h, n, x, dW, H, err_out,
                          work, n_drift, n_diffusion, err, threads);
-}
-
-static int sra1_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
-                      const double *dW, const double *H, double *err_out, double *work,
-                      size_t *n_drift, size_t *n_diffusion, slv_error *err)
-{
-    return sra1_apply_threads(sys, t, h, n, x, dW, H, err_out, work, n_drift, n_diffusion, err, 0);
 }
 
 const slv_sde_step_type slv_sde_step_sra1_type = {
@@ -214,7 +207,6 @@ const slv_sde_step_type slv_sde_step_sra1_type = {
     .has_error_estimate = 1,
     .work_size = sra1_work_size,
     .apply = sra1_apply,
-    .apply_threads = sra1_apply_threads,
 };
 
 /* ---- SRA3 ---------------------------------------------------------------------------------- */
@@ -224,19 +216,12 @@ static size_t sra3_work_size(const slv_sde *sys, size_t n)
     return sra_work_size_tab(&sra3_tableau, sys, n);
 }
 
-static int sra3_apply_threads(const slv_sde *sys, double t, double h, size_t n, double *x,
-                              const double *dW, const double *H, double *err_out, double *work,
-                              size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
+static int sra3_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
+                      const double *dW, const double *H, double *err_out, double *work,
+                      size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
 {
     return sra_apply_tab(&slv_sde_step_sra3_type, &sra3_tableau, sys, t, h, n, x, dW, H, err_out,
                          work, n_drift, n_diffusion, err, threads);
-}
-
-static int sra3_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
-                      const double *dW, const double *H, double *err_out, double *work,
-                      size_t *n_drift, size_t *n_diffusion, slv_error *err)
-{
-    return sra3_apply_threads(sys, t, h, n, x, dW, H, err_out, work, n_drift, n_diffusion, err, 0);
 }
 
 const slv_sde_step_type slv_sde_step_sra3_type = {
@@ -249,5 +234,4 @@ const slv_sde_step_type slv_sde_step_sra3_type = {
     .has_error_estimate = 1,
     .work_size = sra3_work_size,
     .apply = sra3_apply,
-    .apply_threads = sra3_apply_threads,
 };

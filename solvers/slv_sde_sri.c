@@ -236,20 +236,12 @@ static int sri_apply_tab(const slv_sde_step_type *type, const sri_tableau *tab,
 
 /* ---- SRIW1 ("sri2" is an alias) ----------------------------------------------------------- */
 
-static int sriw1_apply_threads(const slv_sde *sys, double t, double h, size_t n, double *x,
-                               const double *dW, const double *H, double *err_out, double *work,
-                               size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
+static int sriw1_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
+                       const double *dW, const double *H, double *err_out, double *work,
+                       size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
 {
     return sri_apply_tab(&slv_sde_step_sriw1_type, &sriw1_tableau, sys, t, h, n, x, dW, H,
                          err_out, work, n_drift, n_diffusion, err, threads);
-}
-
-static int sriw1_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
-                       const double *dW, const double *H, double *err_out, double *work,
-                       size_t *n_drift, size_t *n_diffusion, slv_error *err)
-{
-    return sriw1_apply_threads(sys, t, h, n, x, dW, H, err_out, work, n_drift, n_diffusion, err,
-                               0);
 }
 
 const slv_sde_step_type slv_sde_step_sriw1_type = {
@@ -262,25 +254,16 @@ const slv_sde_step_type slv_sde_step_sriw1_type = {
     .has_error_estimate = 1,
     .work_size = sri_work_size,
     .apply = sriw1_apply,
-    .apply_threads = sriw1_apply_threads,
 };
 
 /* ---- SRIW2 --------------------------------------------------------------------------------- */
 
-static int sriw2_apply_threads(const slv_sde *sys, double t, double h, size_t n, double *x,
-                               const double *dW, const double *H, double *err_out, double *work,
-                               size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
+static int sriw2_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
+                       const double *dW, const double *H, double *err_out, double *work,
+                       size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
 {
     return sri_apply_tab(&slv_sde_step_sriw2_type, &sriw2_tableau, sys, t, h, n, x, dW, H,
                          err_out, work, n_drift, n_diffusion, err, threads);
-}
-
-static int sriw2_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
-                       const double *dW, const double *H, double *err_out, double *work,
-                       size_t *n_drift, size_t *n_diffusion, slv_error *err)
-{
-    return sriw2_apply_threads(sys, t, h, n, x, dW, H, err_out, work, n_drift, n_diffusion, err,
-                               0);
 }
 
 const slv_sde_step_type slv_sde_step_sriw2_type = {
@@ -293,5 +276,4 @@ const slv_sde_step_type slv_sde_step_sriw2_type = {
     .has_error_estimate = 1,
     .work_size = sri_work_size,
     .apply = sriw2_apply,
-    .apply_threads = sriw2_apply_threads,
 };

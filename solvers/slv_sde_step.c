@@ -202,9 +202,9 @@ static size_t em_work_size(const slv_sde *sys, size_t n)
     return n * sys->dim + slv_sde_diffusion_len(sys, n);
 }
 
-static int em_apply_threads(const slv_sde *sys, double t, double h, size_t n, double *x,
-                            const double *dW, const double *H, double *err_out, double *work,
-                            size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
+static int em_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
+                    const double *dW, const double *H, double *err_out, double *work,
+                    size_t *n_drift, size_t *n_diffusion, slv_error *err, int threads)
 {
     (void)H;
     const char *name = slv_sde_step_em_type.name;
@@ -239,13 +239,6 @@ static int em_apply_threads(const slv_sde *sys, double t, double h, size_t n, do
     return SLV_OK;
 }
 
-static int em_apply(const slv_sde *sys, double t, double h, size_t n, double *x, const double *dW,
-                    const double *H, double *err_out, double *work, size_t *n_drift,
-                    size_t *n_diffusion, slv_error *err)
-{
-    return em_apply_threads(sys, t, h, n, x, dW, H, err_out, work, n_drift, n_diffusion, err, 0);
-}
-
 const slv_sde_step_type slv_sde_step_em_type = {
     .name = "em",
     .strong_order = 0.5,
@@ -256,7 +249,6 @@ const slv_sde_step_type slv_sde_step_em_type = {
     .has_error_estimate = 0,
     .work_size = em_work_size,
     .apply = em_apply,
-    .apply_threads = em_apply_threads,
 };
 
 /* ---- Milstein --------------------------------------------------------------------------------
@@ -272,10 +264,10 @@ static size_t milstein_work_size(const slv_sde *sys, size_t n)
     return 3 * n * sys->dim + slv_sde_diffusion_len(sys, n);
 }
 
-static int milstein_apply_threads(const slv_sde *sys, double t, double h, size_t n, double *x,
-                                  const double *dW, const double *H, double *err_out,
-                                  double *work, size_t *n_drift, size_t *n_diffusion,
-                                  slv_error *err, int threads)
+static int milstein_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
+                          const double *dW, const double *H, double *err_out,
+                          double *work, size_t *n_drift, size_t *n_diffusion,
+                          slv_error *err, int threads)
 {
     (void)H;
     const char *name = slv_sde_step_milstein_type.name;
@@ -340,14 +332,6 @@ static int milstein_apply_threads(const slv_sde *sys, double t, double h, size_t
     return SLV_OK;
 }
 
-static int milstein_apply(const slv_sde *sys, double t, double h, size_t n, double *x,
-                          const double *dW, const double *H, double *err_out, double *work,
-                          size_t *n_drift, size_t *n_diffusion, slv_error *err)
-{
-    return milstein_apply_threads(sys, t, h, n, x, dW, H, err_out, work, n_drift, n_diffusion, err,
-                                  0);
-}
-
 const slv_sde_step_type slv_sde_step_milstein_type = {
     .name = "milstein",
     .strong_order = 1.0,
@@ -358,7 +342,6 @@ const slv_sde_step_type slv_sde_step_milstein_type = {
     .has_error_estimate = 1,
     .work_size = milstein_work_size,
     .apply = milstein_apply,
-    .apply_threads = milstein_apply_threads,
 };
 
 /* ---- The table ---------------------------------------------------------------------------- */

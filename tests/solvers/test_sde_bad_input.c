@@ -84,7 +84,7 @@ START_TEST(test_unsupported_noise_type_is_refused)
     double *work = malloc(slv_sde_step_sriw1->work_size(&general_multiplicative, 3) * sizeof(double));
     slv_error e;
     ck_assert_int_eq(slv_sde_step_sriw1->apply(&general_multiplicative, 0.0, 0.1, 3, x, dW, H, NULL,
-                                               work, NULL, NULL, &e),
+                                               work, NULL, NULL, &e, 1),
                      SLV_EUNSUPPORTED);
     ck_assert(x[0] == 1 && x[5] == 6);
     free(work);
@@ -356,7 +356,7 @@ START_TEST(test_batched_callback_calls_per_step_match_the_method)
     }
     size_t nd = 0, ng = 0;
     slv_error err;
-    ck_assert_int_eq(type->apply(&sys, 0.0, 0.05, n, x, dW, H, err_est, work, &nd, &ng, &err),
+    ck_assert_int_eq(type->apply(&sys, 0.0, 0.05, n, x, dW, H, err_est, work, &nd, &ng, &err, 1),
                      SLV_OK);
     size_t extra = type == slv_sde_step_milstein ? 1 : 0; /* Heun's drift for the estimate */
     ck_assert_uint_eq(nd, cc->drift + extra);
