@@ -634,11 +634,24 @@ static int same_weights_everywhere(const snet_model *model, const snet_trainer *
     return 1;
 }
 
-/* Collective: checks the ranks agree on the weights, then rank 0 writes the checkpoint (model_file
- * 0) or the final weights file (1). Returns an snet status, the same on every rank. */
-static int save_on_root(const snet_model *model, const snet_trainer *tr, const snet_train_options *opt,
-                        int model_file, char *msg, size_t msg_size)
+/* ---- data-parallel training: snet_train_run's loop with these hooks ---------------------------- */
+
+typedef struct dist_training {
+    size_t K, S, B, P, first_shard, n_mine; /* ranks, shards, batch, parameters; this rank's shards */
+    dist_reduce reduce;
+    float **grads, *acc;  /* (n_mine, P) this rank's shard gradients, (P) their sum */
+    double *parts;        /* (S + 2) loss per shard, failure, stop */
+    double reduce_seconds;
+    const char *checkpoint_path;
+} dist_training;
+
+/* Collective: checks the ranks agree on the weights, then rank 0 writes the checkpoint (final 0)
+ * or the weights file (1). Returns an snet status, the same on every rank. */
+static int save_on_root(const snet_trainer *tr, const snet_train_options *opt, int final, char *msg,
+                        size_t msg_size, void *ctx)
 {
+    (void)ctx;
+    const snet_model *model = snet_trainer_model(tr);
     if (!same_weights_everywhere(model, tr)) {
         snprintf(msg, msg_size, "the ranks' weights differ at step %llu (different CPUs or libraries on the "
                  "nodes?); nothing written", (unsigned long long)snet_trainer_steps_done(tr));
@@ -648,9 +661,9 @@ static int save_on_root(const snet_model *model, const snet_trainer *tr, const s
     }
     int rc = SNET_OK;
     if (g_rank == 0)
-        rc = model_file ? snet_model_save(model, snet_trainer_ema(tr), opt->note, snet_trainer_steps_done(tr),
-                                          opt->out_path, msg, msg_size)
-                        : snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
+        rc = final ? snet_model_save(model, snet_trainer_ema(tr), opt->note, snet_trainer_steps_done(tr),
+                                     opt->out_path, msg, msg_size)
+                   : snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
     if (failed_anywhere(rc) && !rc) {
         rc = SNET_EIO;
         msg[0] = 0;
@@ -658,193 +671,147 @@ static int save_on_root(const snet_model *model, const snet_trainer *tr, const s
     return rc;
 }
 
-int dist_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
-                   size_t shards, dist_reduce reduce, int quiet, snet_train_report *report, char *msg,
-                   size_t msg_size)
+/* The shard buffers, then the ranks agree on how the setup went. Local failures are usually the
+ * same on every rank (same options and files): when rank 0 has one it reports it and the others
+ * only return; otherwise each failing rank reports. */
+static int begin_training(snet_trainer *tr, int rc, char *msg, size_t msg_size, void *ctx)
 {
-    snet_train_report rep = {0, 0, 0, NAN, NAN, 0.0};
-    size_t K = (size_t)g_size, S = shards ? shards : K, B = opt->batch, P = 0;
-    snet_model *model = NULL;
-    snet_trainer *tr = NULL;
-    float **grads = NULL, *acc = NULL;
-    double *parts = NULL, *recent = NULL; /* parts: (S + 2) loss per shard, failure, stop */
-    enum { RECENT = 1000 };
-    size_t first_shard = (size_t)g_rank * S / K, n_mine = ((size_t)g_rank + 1) * S / K - first_shard;
-    uint64_t n_run = 0, since_log = 0;
-    double t0 = wall_seconds(), loss_sum = 0.0, reduce_seconds = 0.0;
-    int rc = SNET_OK;
-    msg[0] = 0;
-    /* Everything local first (no messages: a rank may have failed before coming here). */
-    if (S < K || S > B) {
+    dist_training *d = ctx;
+    if (!rc && (d->S < d->K || d->S > d->B)) {
         snprintf(msg, msg_size, "--grad-shards %zu: expected between the number of ranks (%zu) and --batch (%zu)",
-                 S, K, B);
+                 d->S, d->K, d->B);
         rc = SNET_EINVAL;
     }
-    if (!rc && opt->threads > 0)
-        snet_set_num_threads(opt->threads);
-    snet_config c = *cfg;
-    snet_dataset_apply_config(data, &c);
-    if (!rc && !(rc = snet_model_alloc(&model, &c, msg, msg_size))) {
-        snet_model_init(model, opt->seed);
-        rc = snet_trainer_alloc(&tr, model, opt, msg, msg_size);
-    }
     if (!rc) {
-        P = snet_trainer_n_params(tr);
-        grads = calloc(n_mine, sizeof *grads);
-        acc = malloc(P * sizeof *acc);
-        parts = malloc((S + 2) * sizeof *parts);
-        recent = calloc(RECENT, sizeof *recent);
-        for (size_t i = 0; grads && i < n_mine; i++)
-            if (!(grads[i] = malloc(P * sizeof **grads)))
+        d->P = snet_trainer_n_params(tr);
+        d->grads = calloc(d->n_mine, sizeof *d->grads);
+        d->acc = malloc(d->P * sizeof *d->acc);
+        d->parts = malloc((d->S + 2) * sizeof *d->parts);
+        for (size_t i = 0; d->grads && i < d->n_mine; i++)
+            if (!(d->grads[i] = malloc(d->P * sizeof **d->grads)))
                 break;
-        if (!grads || !acc || !parts || !recent || !grads[n_mine - 1]) {
-            snprintf(msg, msg_size, "out of memory for %zu shard gradients of %zu floats", n_mine, P);
+        if (!d->grads || !d->acc || !d->parts || !d->grads[d->n_mine - 1]) {
+            snprintf(msg, msg_size, "out of memory for %zu shard gradients of %zu floats", d->n_mine, d->P);
             rc = SNET_ENOMEM;
         }
     }
-    if (begin_part()) {
-        rc = rc ? rc : SNET_EIO;
-        goto done;
-    }
-    /* Local failures are usually the same on every rank (same options and files): when rank 0
-     * has one it reports it and the others only return; otherwise each failing rank reports. */
+    if (begin_part())
+        return rc ? rc : SNET_EIO;
     int failed[2] = {rc != SNET_OK, g_rank == 0 && rc != SNET_OK};
 #ifdef SCORESDE_WITH_MPI
     if (g_mpi && g_size > 1)
         max_over_ranks(failed, 2);
 #endif
-    if (failed[0]) {
-        if (!rc)
-            rc = SNET_EIO;
-        if (g_rank != 0 && failed[1])
-            msg[0] = 0;
-        goto done;
-    }
-    /* Resume: rank 0 decides whether the checkpoint exists; every rank reads it. */
-    int resume = opt->resume && opt->checkpoint_path && (g_rank != 0 || access(opt->checkpoint_path, F_OK) == 0);
+    if (!failed[0])
+        return SNET_OK;
+    if (g_rank != 0 && failed[1])
+        msg[0] = 0;
+    return rc ? rc : SNET_EIO;
+}
+
+/* Rank 0 decides whether the checkpoint exists; every rank reads it. */
+static int resume_from_root(const char *path, void *ctx)
+{
+    (void)ctx;
+    int resume = g_rank != 0 || access(path, F_OK) == 0;
 #ifdef SCORESDE_WITH_MPI
     if (g_mpi && g_size > 1)
         MPI_Bcast(&resume, 1, MPI_INT, 0, g_comm);
 #endif
-    if (resume) {
-        rc = snet_trainer_load(tr, opt->checkpoint_path, msg, msg_size);
-        if (failed_anywhere(rc)) {
-            if (!rc)
-                rc = SNET_EIO;
-            goto done;
-        }
-        rep.resumed = 1;
-        if (!same_weights_everywhere(model, tr)) {
-            snprintf(msg, msg_size, "%s: the ranks read different weights (is the file the same on every node?)",
-                     opt->checkpoint_path);
-            if (g_rank != 0)
-                msg[0] = 0;
-            rc = SNET_EINVAL;
-            goto done;
-        }
+    return resume;
+}
+
+static int check_resumed(const snet_trainer *tr, int rc, char *msg, size_t msg_size, void *ctx)
+{
+    const dist_training *d = ctx;
+    if (failed_anywhere(rc))
+        return rc ? rc : SNET_EIO;
+    if (same_weights_everywhere(snet_trainer_model(tr), tr))
+        return SNET_OK;
+    snprintf(msg, msg_size, "%s: the ranks read different weights (is the file the same on every node?)",
+             d->checkpoint_path);
+    if (g_rank != 0)
+        msg[0] = 0;
+    return SNET_EINVAL;
+}
+
+/* This rank's shard gradients, summed over the ranks (reduce), applied by every rank; an
+ * interrupt on any rank stops all after this step. */
+static int sharded_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *pr, int *stop, char *msg,
+                        size_t msg_size, void *ctx)
+{
+    dist_training *d = ctx;
+    const size_t S = d->S, B = d->B;
+    uint64_t step = snet_trainer_steps_done(tr);
+    int local = SNET_OK;
+    memset(d->parts, 0, (S + 2) * sizeof *d->parts);
+    for (size_t i = 0; i < d->n_mine && !local; i++) {
+        size_t j = d->first_shard + i, first = j * B / S, count = (j + 1) * B / S - first;
+        local = snet_trainer_shard_grad(tr, data, first, count, d->grads[i], &d->parts[j]);
     }
-    rep.start_step = snet_trainer_steps_done(tr);
-    t0 = wall_seconds();
-    while (snet_trainer_steps_done(tr) < opt->steps) {
-        uint64_t step = snet_trainer_steps_done(tr);
-        int local = SNET_OK;
-        memset(parts, 0, (S + 2) * sizeof *parts);
-        for (size_t i = 0; i < n_mine && !local; i++) {
-            size_t j = first_shard + i, first = j * B / S, count = (j + 1) * B / S - first;
-            local = snet_trainer_shard_grad(tr, data, first, count, grads[i], &parts[j]);
-        }
-        parts[S] = local != SNET_OK;
-        parts[S + 1] = cli_interrupted != 0;
-        double r0 = wall_seconds();
+    d->parts[S] = local != SNET_OK;
+    d->parts[S + 1] = cli_interrupted != 0;
+    double r0 = wall_seconds();
 #ifdef SCORESDE_WITH_MPI
-        /* every shard's loss has one non-zero contributor: the sum is exact in any order */
-        if (g_mpi && g_size > 1) {
-            MPI_Request req;
-            MPI_Iallreduce(MPI_IN_PLACE, parts, (int)(S + 2), MPI_DOUBLE, MPI_SUM, g_comm, &req);
-            wait_quietly(&req);
-        }
+    /* every shard's loss has one non-zero contributor: the sum is exact in any order */
+    if (g_mpi && g_size > 1) {
+        MPI_Request req;
+        MPI_Iallreduce(MPI_IN_PLACE, d->parts, (int)(S + 2), MPI_DOUBLE, MPI_SUM, g_comm, &req);
+        wait_quietly(&req);
+    }
 #endif
-        if (parts[S] != 0) {
-            if (local)
-                snprintf(msg, msg_size, "step %llu: %s", (unsigned long long)step + 1, snet_strerror(local));
-            rc = local ? local : SNET_EIO;
-            goto done;
-        }
-        double loss = 0.0;
-        for (size_t j = 0; j < S; j++)
-            loss += parts[j];
-        reduce_gradient(grads, n_mine, P, reduce, acc);
-        reduce_seconds += wall_seconds() - r0;
-        snet_train_progress pr;
-        rc = snet_trainer_apply_grad(tr, acc, loss, &pr);
-        if (rc == SNET_ENONFINITE) { /* the same on every rank: rank 0 says it */
-            snprintf(msg, msg_size, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
-                     (unsigned long long)pr.step, pr.loss, pr.grad_norm);
-            if (g_rank != 0)
-                msg[0] = 0;
-            goto done;
-        }
-        if (n_run == 0)
-            rep.first_loss = pr.loss;
-        recent[n_run % RECENT] = pr.loss;
-        n_run++;
-        loss_sum += pr.loss;
-        since_log++;
-        step = snet_trainer_steps_done(tr);
-        int stop = parts[S + 1] != 0;
-        if (opt->checkpoint_path && opt->checkpoint_every && step % opt->checkpoint_every == 0 &&
-            step < opt->steps && !stop && (rc = save_on_root(model, tr, opt, 0, msg, msg_size)))
-            goto done;
-        if (g_rank == 0 && opt->log && opt->log_every && (step % opt->log_every == 0 || step == opt->steps)) {
-            pr.loss_avg = loss_sum / (double)since_log;
-            pr.elapsed = wall_seconds() - t0;
-            pr.steps_per_sec = pr.elapsed > 0 ? (double)n_run / pr.elapsed : 0.0;
-            loss_sum = 0.0;
-            since_log = 0;
-            opt->log(&pr, opt->log_ctx); /* stopping comes from cli_interrupted on any rank */
-        }
-        if (stop) {
-            if (opt->checkpoint_on_stop && opt->checkpoint_path &&
-                (rc = save_on_root(model, tr, opt, 0, msg, msg_size)))
-                goto done;
-            rc = SNET_ESTOPPED;
-            snprintf(msg, msg_size, "stopped at step %llu of %llu", (unsigned long long)step,
-                     (unsigned long long)opt->steps);
-            goto done;
-        }
+    if (d->parts[S] != 0) {
+        if (local)
+            snprintf(msg, msg_size, "step %llu: %s", (unsigned long long)step + 1, snet_strerror(local));
+        return local ? local : SNET_EIO;
     }
-    if (opt->checkpoint_path && (rc = save_on_root(model, tr, opt, 0, msg, msg_size)))
-        goto done;
-    if (opt->out_path && (rc = save_on_root(model, tr, opt, 1, msg, msg_size)))
-        goto done;
-    rc = SNET_OK;
-    if (g_rank == 0 && K > 1 && n_run > 0 && !quiet) {
-        double seconds = wall_seconds() - t0;
+    double loss = 0.0;
+    for (size_t j = 0; j < S; j++)
+        loss += d->parts[j];
+    reduce_gradient(d->grads, d->n_mine, d->P, d->reduce, d->acc);
+    d->reduce_seconds += wall_seconds() - r0;
+    int rc = snet_trainer_apply_grad(tr, d->acc, loss, pr);
+    if (rc == SNET_ENONFINITE) { /* the same on every rank: rank 0 says it */
+        snprintf(msg, msg_size, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
+                 (unsigned long long)pr->step, pr->loss, pr->grad_norm);
+        if (g_rank != 0)
+            msg[0] = 0;
+        return rc;
+    }
+    *stop = d->parts[S + 1] != 0;
+    return rc;
+}
+
+int dist_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
+                   size_t shards, dist_reduce reduce, int quiet, snet_train_report *report, char *msg,
+                   size_t msg_size)
+{
+    const size_t K = (size_t)g_size, S = shards ? shards : K;
+    dist_training d = {.K = K, .S = S, .B = opt->batch, .reduce = reduce, .checkpoint_path = opt->checkpoint_path,
+                       .first_shard = (size_t)g_rank * S / K,
+                       .n_mine = ((size_t)g_rank + 1) * S / K - (size_t)g_rank * S / K};
+    const snet_train_hooks hooks = {.begin = begin_training, .resume_from = resume_from_root,
+                                    .after_resume = check_resumed, .step = sharded_step, .save = save_on_root,
+                                    .ctx = &d};
+    snet_train_options o = *opt;
+    o.hooks = &hooks;
+    if (g_rank != 0)
+        o.log = NULL; /* rank 0 reports; stopping comes from cli_interrupted on any rank */
+    snet_train_report rep;
+    int rc = snet_train_run(cfg, data, &o, &rep, NULL, msg, msg_size);
+    uint64_t n_run = rep.end_step - rep.start_step;
+    if (rc == SNET_OK && g_rank == 0 && K > 1 && n_run > 0 && !quiet)
         fprintf(stderr, "train: %zu ranks, %zu shards of ~%zu rows, gradient of %zu floats (%.2f MB) reduced "
-                        "(%s) in %.3f ms per step, %.1f%% of %.3f ms per step\n", K, S, B / S, P,
-                4.0 * (double)P / 1e6, reduce == DIST_REDUCE_ORDERED ? "ordered" : "allreduce",
-                1e3 * reduce_seconds / (double)n_run, 100.0 * reduce_seconds / seconds,
-                1e3 * seconds / (double)n_run);
-    }
-done:
-    if (tr) {
-        size_t k = n_run < RECENT ? (size_t)n_run : RECENT;
-        double s = 0.0;
-        for (size_t i = 0; i < k; i++)
-            s += recent[i];
-        rep.final_loss_avg = k ? s / (double)k : NAN;
-        rep.end_step = snet_trainer_steps_done(tr);
-        rep.seconds = wall_seconds() - t0;
-    }
+                        "(%s) in %.3f ms per step, %.1f%% of %.3f ms per step\n", K, S, d.B / S, d.P,
+                4.0 * (double)d.P / 1e6, reduce == DIST_REDUCE_ORDERED ? "ordered" : "allreduce",
+                1e3 * d.reduce_seconds / (double)n_run, 100.0 * d.reduce_seconds / rep.seconds,
+                1e3 * rep.seconds / (double)n_run);
     if (report)
         *report = rep;
-    for (size_t i = 0; grads && i < n_mine; i++)
-        free(grads[i]);
-    free(grads);
-    free(acc);
-    free(parts);
-    free(recent);
-    snet_trainer_free(tr);
-    snet_model_free(model);
+    for (size_t i = 0; d.grads && i < d.n_mine; i++)
+        free(d.grads[i]);
+    free(d.grads);
+    free(d.acc);
+    free(d.parts);
     return rc;
 }

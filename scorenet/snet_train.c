@@ -268,6 +268,7 @@ oom:
 
 uint64_t snet_trainer_steps_done(const snet_trainer *tr) { return tr->step; }
 const float *snet_trainer_ema(const snet_trainer *tr) { return tr->ema; }
+const snet_model *snet_trainer_model(const snet_trainer *tr) { return tr->model; }
 const float *snet_trainer_times(const snet_trainer *tr) { return tr->t; }
 
 /* Draws batch `step` of data and perturbs it: x0, t, z, xt, λ·c and 1/s for all B rows, then for
@@ -745,12 +746,40 @@ static double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The checkpoint (final 0) or the weights file (final 1), through the hook when there is one. */
+static int save_file(const snet_trainer *tr, const snet_train_options *opt, int final, char *msg, size_t msg_size)
+{
+    const snet_train_hooks *h = opt->hooks;
+    if (h && h->save)
+        return h->save(tr, opt, final, msg, msg_size, h->ctx);
+    return final ? snet_model_save(tr->model, tr->ema, opt->note, tr->step, opt->out_path, msg, msg_size)
+                 : snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
+}
+
+/* One optimizer step, through the hook when there is one; failures worded in msg. */
+static int take_step(snet_trainer *tr, snet_dataset *data, const snet_train_options *opt, snet_train_progress *pr,
+                     int *stop, char *msg, size_t msg_size)
+{
+    const snet_train_hooks *h = opt->hooks;
+    if (h && h->step)
+        return h->step(tr, data, pr, stop, msg, msg_size, h->ctx);
+    int rc = snet_trainer_step(tr, data, pr);
+    if (rc == SNET_ENONFINITE)
+        snprintf(msg, msg_size, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
+                 (unsigned long long)pr->step, pr->loss, pr->grad_norm);
+    else if (rc)
+        snprintf(msg, msg_size, "step %llu: %s", (unsigned long long)pr->step, snet_strerror(rc));
+    return rc;
+}
+
 int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
                    snet_train_report *report, snet_model **model_out, char *msg, size_t msg_size)
 {
     snet_train_report rep = {0, 0, 0, NAN, NAN, 0.0};
+    const snet_train_hooks *hooks = opt->hooks;
     if (model_out)
         *model_out = NULL;
+    msg[0] = 0;
     if (opt->threads > 0)
         snet_set_num_threads(opt->threads);
     snet_config c = *cfg;
@@ -762,20 +791,25 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
     double t0 = now_seconds(), loss_sum = 0.0;
     uint64_t since_log = 0, n_run = 0;
     int rc = snet_model_alloc(&model, &c, msg, msg_size);
-    if (rc)
-        goto done;
-    snet_model_init(model, opt->seed);
-    rc = snet_trainer_alloc(&tr, model, opt, msg, msg_size);
-    if (rc)
-        goto done;
-    recent = calloc(RECENT, sizeof *recent);
-    if (!recent) {
+    if (!rc) {
+        snet_model_init(model, opt->seed);
+        rc = snet_trainer_alloc(&tr, model, opt, msg, msg_size);
+    }
+    if (!rc && !(recent = calloc(RECENT, sizeof *recent))) {
         rc = SNET_ENOMEM;
         snprintf(msg, msg_size, "out of memory");
-        goto done;
     }
-    if (opt->resume && opt->checkpoint_path && access(opt->checkpoint_path, F_OK) == 0) {
+    if (hooks && hooks->begin)
+        rc = hooks->begin(rc ? NULL : tr, rc, msg, msg_size, hooks->ctx);
+    if (rc)
+        goto done;
+    int resume = opt->resume && opt->checkpoint_path &&
+                 (hooks && hooks->resume_from ? hooks->resume_from(opt->checkpoint_path, hooks->ctx)
+                                              : access(opt->checkpoint_path, F_OK) == 0);
+    if (resume) {
         rc = snet_trainer_load(tr, opt->checkpoint_path, msg, msg_size);
+        if (hooks && hooks->after_resume)
+            rc = hooks->after_resume(tr, rc, msg, msg_size, hooks->ctx);
         if (rc)
             goto done;
         rep.resumed = 1;
@@ -784,16 +818,10 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
     t0 = now_seconds();
     while (tr->step < opt->steps) {
         snet_train_progress pr;
-        rc = snet_trainer_step(tr, data, &pr);
-        if (rc == SNET_ENONFINITE) {
-            snprintf(msg, msg_size, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
-                     (unsigned long long)pr.step, pr.loss, pr.grad_norm);
+        int stop = 0;
+        rc = take_step(tr, data, opt, &pr, &stop, msg, msg_size);
+        if (rc)
             goto done;
-        }
-        if (rc) {
-            snprintf(msg, msg_size, "step %llu: %s", (unsigned long long)pr.step, snet_strerror(rc));
-            goto done;
-        }
         if (n_run == 0)
             rep.first_loss = pr.loss;
         recent[n_run % RECENT] = pr.loss;
@@ -801,40 +829,30 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
         loss_sum += pr.loss;
         since_log++;
         if (opt->checkpoint_path && opt->checkpoint_every && tr->step % opt->checkpoint_every == 0 &&
-            tr->step < opt->steps) {
-            rc = snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
-            if (rc)
-                goto done;
-        }
+            tr->step < opt->steps && !stop && (rc = save_file(tr, opt, 0, msg, msg_size)))
+            goto done;
         if (opt->log && opt->log_every && (tr->step % opt->log_every == 0 || tr->step == opt->steps)) {
             pr.loss_avg = loss_sum / (double)since_log;
             pr.elapsed = now_seconds() - t0;
             pr.steps_per_sec = pr.elapsed > 0 ? (double)n_run / pr.elapsed : 0.0;
             loss_sum = 0.0;
             since_log = 0;
-            if (opt->log(&pr, opt->log_ctx)) {
-                if (opt->checkpoint_on_stop && opt->checkpoint_path) {
-                    rc = snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
-                    if (rc)
-                        goto done;
-                }
-                rc = SNET_ESTOPPED;
-                snprintf(msg, msg_size, "stopped at step %llu of %llu", (unsigned long long)tr->step,
-                         (unsigned long long)opt->steps);
+            if (opt->log(&pr, opt->log_ctx))
+                stop = 1;
+        }
+        if (stop) {
+            if (opt->checkpoint_on_stop && opt->checkpoint_path && (rc = save_file(tr, opt, 0, msg, msg_size)))
                 goto done;
-            }
+            rc = SNET_ESTOPPED;
+            snprintf(msg, msg_size, "stopped at step %llu of %llu", (unsigned long long)tr->step,
+                     (unsigned long long)opt->steps);
+            goto done;
         }
     }
-    if (opt->checkpoint_path) {
-        rc = snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
-        if (rc)
-            goto done;
-    }
-    if (opt->out_path) {
-        rc = snet_model_save(model, tr->ema, opt->note, tr->step, opt->out_path, msg, msg_size);
-        if (rc)
-            goto done;
-    }
+    if (opt->checkpoint_path && (rc = save_file(tr, opt, 0, msg, msg_size)))
+        goto done;
+    if (opt->out_path && (rc = save_file(tr, opt, 1, msg, msg_size)))
+        goto done;
     rc = SNET_OK;
 done:
     if (tr) {

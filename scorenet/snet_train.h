@@ -100,7 +100,30 @@ typedef struct snet_train_progress {
  * checkpoint if checkpoint_on_stop is set). */
 typedef int (*snet_train_log_fn)(const snet_train_progress *p, void *ctx);
 
-typedef struct snet_train_options {
+/* How snet_train_run takes its steps and writes its files, for a run spread over processes
+ * (apps/dist.c drives data-parallel training through these). A NULL member keeps the
+ * single-process behaviour; each returns an snet status and words its own failures in msg. */
+typedef struct snet_trainer snet_trainer;
+typedef struct snet_train_options snet_train_options;
+typedef struct snet_train_hooks {
+    /* After the model and trainer are made (tr NULL and `status` the failure if that failed
+     * here): the status every process agrees on, so that all stop together. */
+    int (*begin)(snet_trainer *tr, int status, char *msg, size_t msg_size, void *ctx);
+    /* Whether to resume from `path` (default: the file exists). */
+    int (*resume_from)(const char *path, void *ctx);
+    /* After loading the checkpoint (status: how that went here): the status every process
+     * agrees on, SNET_EINVAL when they hold different weights. */
+    int (*after_resume)(const snet_trainer *tr, int status, char *msg, size_t msg_size, void *ctx);
+    /* One optimizer step (default snet_trainer_step); setting *stop ends the run after it. */
+    int (*step)(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress, int *stop, char *msg,
+                size_t msg_size, void *ctx);
+    /* Writes the checkpoint (final 0) or the weights file opt->out_path (final 1); default: here. */
+    int (*save)(const snet_trainer *tr, const snet_train_options *opt, int final, char *msg,
+                size_t msg_size, void *ctx);
+    void *ctx;
+} snet_train_hooks;
+
+struct snet_train_options {
     uint64_t steps;          /* total steps to reach (a resumed run continues up to it) */
     size_t batch;            /* samples per step */
     double lr;               /* Adam learning rate after warm-up */
@@ -124,7 +147,8 @@ typedef struct snet_train_options {
     uint64_t log_every;      /* call log every this many steps (0: never) */
     snet_train_log_fn log;
     void *log_ctx;
-} snet_train_options;
+    const snet_train_hooks *hooks; /* NULL: one process (see snet_train_hooks) */
+};
 
 /* Defaults: batch 512, lr 2e-4 (official), warmup 5000 (official; set it lower for short runs),
  * grad_clip 1, Adam β = (0.9, 0.999), eps 1e-8, ema_decay 0.999, t_eps 1e-5, λ = s², DSM (with
@@ -153,7 +177,6 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
 
 /* ---- the step-level interface (what snet_train_run is made of) ------------------------------- */
 
-typedef struct snet_trainer snet_trainer;
 /* Borrows model (its parameters are trained in place) for the trainer's lifetime. Allocates all
  * buffers for opt->batch; nothing allocates per step. The EMA starts as a copy of the params.
  * SNET_EINVAL (msg says why) for bad options, an objective that needs a tangent pass on an
@@ -166,6 +189,7 @@ void snet_trainer_free(snet_trainer *tr);
 int snet_trainer_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress);
 uint64_t snet_trainer_steps_done(const snet_trainer *tr);
 const float *snet_trainer_ema(const snet_trainer *tr); /* (n_params) or NULL without EMA */
+const snet_model *snet_trainer_model(const snet_trainer *tr); /* the borrowed model */
 /* The times t_b (B floats) of the batch drawn last (by a step, a shard or eval_loss): for
  * inspecting the schedule; overwritten by the next draw. */
 const float *snet_trainer_times(const snet_trainer *tr);
