@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "snet_data.h"
 #include "snet_io.h"
 #include "snet_layers.h"
 
@@ -285,4 +286,57 @@ done:
     free(buf);
     fclose(fp);
     return rc;
+}
+
+int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, char *msg,
+                          size_t msg_size)
+{
+    snet_dataset *ds;
+    const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
+    *images = NULL;
+    if (labels)
+        *labels = NULL;
+    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, msg, msg_size) != SNET_OK)
+        return -1;
+    *n = snet_dataset_size(ds);
+    *images = malloc(*n * 784 * sizeof **images);
+    if (labels)
+        *labels = malloc(*n);
+    if (!*images || (labels && !*labels)) {
+        snet_dataset_free(ds);
+        free(*images);
+        *images = NULL;
+        if (labels) {
+            free(*labels);
+            *labels = NULL;
+        }
+        snprintf(msg, msg_size, "out of memory for Fashion-MNIST");
+        return -1;
+    }
+    snet_dataset_items(ds, 0, *n, seed, *images);
+    if (labels)
+        memcpy(*labels, snet_dataset_labels(ds), *n);
+    snet_dataset_free(ds);
+    return 0;
+}
+
+void classifier_features(classifier *c, const float *images, size_t n, double *features, size_t *predicted)
+{
+    float *f = malloc(c->max_batch * c->H2 * sizeof *f);
+    float *logits = predicted ? malloc(c->max_batch * c->K * sizeof *logits) : NULL;
+    for (size_t first = 0; f && (logits || !predicted) && first < n; first += c->max_batch) {
+        size_t B = n - first < c->max_batch ? n - first : c->max_batch;
+        classifier_forward(c, B, images + first * c->D, f, logits);
+        for (size_t i = 0; i < B * c->H2; i++)
+            features[first * c->H2 + i] = f[i];
+        for (size_t b = 0; predicted && b < B; b++) {
+            size_t best = 0;
+            for (size_t k = 1; k < c->K; k++)
+                if (logits[b * c->K + k] > logits[b * c->K + best])
+                    best = k;
+            predicted[best]++;
+        }
+    }
+    free(f);
+    free(logits);
 }

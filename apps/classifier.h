@@ -40,4 +40,12 @@ int classifier_save(const classifier *c, const char *path, char *msg, size_t msg
 /* Loads and checks (magic, version, sizes, checksum); messages name the file and the fault. */
 int classifier_load(classifier *c, const char *path, size_t max_batch, char *msg, size_t msg_size);
 
+/* A Fashion-MNIST split (train 1: the 60 000 training images, 0: the 10 000 test images) as floats
+ * in [−1, 1) with dequantisation noise from seed; labels (may be NULL) copied. 0, or −1 with msg. */
+int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, char *msg,
+                          size_t msg_size);
+/* The penultimate-layer features (n, H2) of n images, the Fréchet distance's; predicted (K, may be
+ * NULL) counts each image under its most likely class. */
+void classifier_features(classifier *c, const float *images, size_t n, double *features, size_t *predicted);
+
 #endif

@@ -32,48 +32,6 @@ static void print_epoch(size_t epoch, double loss, void *ctx)
     fprintf(stderr, "classifier: epoch %zu, loss %.4f\n", epoch, loss);
 }
 
-/* Loads a Fashion-MNIST split as floats in [−1, 1) with dequantisation; labels copied. */
-static int load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, char *msg,
-                      size_t msg_size)
-{
-    snet_dataset *ds;
-    const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
-    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, msg, msg_size) != SNET_OK)
-        return -1;
-    *n = snet_dataset_size(ds);
-    *images = malloc(*n * 784 * sizeof **images);
-    *labels = malloc(*n);
-    if (!*images || !*labels) {
-        snet_dataset_free(ds);
-        snprintf(msg, msg_size, "out of memory for Fashion-MNIST");
-        return -1;
-    }
-    snet_dataset_items(ds, 0, *n, seed, *images);
-    memcpy(*labels, snet_dataset_labels(ds), *n);
-    snet_dataset_free(ds);
-    return 0;
-}
-
-static void features_of(classifier *c, const float *images, size_t n, double *features, size_t *hist)
-{
-    float *f = malloc(c->max_batch * c->H2 * sizeof *f), *logits = malloc(c->max_batch * c->K * sizeof *logits);
-    for (size_t first = 0; f && logits && first < n; first += c->max_batch) {
-        size_t B = n - first < c->max_batch ? n - first : c->max_batch;
-        classifier_forward(c, B, images + first * c->D, f, logits);
-        for (size_t i = 0; i < B * c->H2; i++)
-            features[first * c->H2 + i] = f[i];
-        for (size_t b = 0; hist && b < B; b++) {
-            size_t best = 0;
-            for (size_t k = 1; k < c->K; k++)
-                if (logits[b * c->K + k] > logits[b * c->K + best])
-                    best = k;
-            hist[best]++;
-        }
-    }
-    free(f);
-    free(logits);
-}
-
 /* Sampling over the ranks (dist.h): every rank samples chunks of --batch, rank 0 collects them. */
 typedef struct evaluate_job {
     const sampler_spec *spec;
@@ -156,7 +114,7 @@ int cmd_evaluate(int argc, char **argv)
         snprintf(source, sizeof source, "from %s", images_spec);
     if (dist_is_root()) {
         if (train_classifier) {
-            if (load_split(1, c.seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
+            if (classifier_load_split(1, c.seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
                 classifier_alloc(&cls, 256, c.seed)) {
                 cli_fail("evaluate", "%s", msg);
                 goto done;
@@ -175,7 +133,7 @@ int cmd_evaluate(int argc, char **argv)
             cli_fail("evaluate", "--classifier %s", msg);
             goto done;
         }
-        if (load_split(0, c.seed, &test, &test_labels, &n_test, msg, sizeof msg)) {
+        if (classifier_load_split(0, c.seed, &test, &test_labels, &n_test, msg, sizeof msg)) {
             cli_fail("evaluate", "%s", msg);
             goto done;
         }
@@ -201,7 +159,7 @@ int cmd_evaluate(int argc, char **argv)
         }
         size_t n_all;
         uint8_t *labels;
-        if (load_split(is_train, c.seed + 1, &samples, &labels, &n_all, msg, sizeof msg)) {
+        if (classifier_load_split(is_train, c.seed + 1, &samples, &labels, &n_all, msg, sizeof msg)) {
             cli_fail("evaluate", "%s", msg);
             goto done;
         }
@@ -271,8 +229,8 @@ int cmd_evaluate(int argc, char **argv)
     S1 = malloc(k * k * sizeof *S1), S2 = malloc(k * k * sizeof *S2);
     if (!ftest || !fsamples || !mu1 || !mu2 || !S1 || !S2)
         goto nomem;
-    features_of(&cls, test, n_test, ftest, NULL);
-    features_of(&cls, samples, n_samples, fsamples, hist);
+    classifier_features(&cls, test, n_test, ftest, NULL);
+    classifier_features(&cls, samples, n_samples, fsamples, hist);
     feature_statistics(k, ftest, n_test, mu1, S1);
     feature_statistics(k, fsamples, n_samples, mu2, S2);
     double fd = frechet_distance(k, mu1, S1, mu2, S2);

@@ -19,37 +19,6 @@ struct compare_images {
     double *features;         /* (n, k) scratch */
 };
 
-/* A Fashion-MNIST split as floats in [−1, 1) with dequantisation (as evaluate loads it). */
-static int load_split(int train, uint64_t seed, float **images, size_t *n, char *msg, size_t msg_size)
-{
-    snet_dataset *ds;
-    const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
-    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, msg, msg_size) != SNET_OK)
-        return -1;
-    *n = snet_dataset_size(ds);
-    *images = malloc(*n * 784 * sizeof **images);
-    if (!*images) {
-        snet_dataset_free(ds);
-        snprintf(msg, msg_size, "out of memory for Fashion-MNIST");
-        return -1;
-    }
-    snet_dataset_items(ds, 0, *n, seed, *images);
-    snet_dataset_free(ds);
-    return 0;
-}
-
-static void features_of(classifier *c, const float *images, size_t n, double *features)
-{
-    float *f = malloc(c->max_batch * c->H2 * sizeof *f);
-    for (size_t first = 0; f && first < n; first += c->max_batch) {
-        size_t B = n - first < c->max_batch ? n - first : c->max_batch;
-        classifier_forward(c, B, images + first * c->D, f, NULL);
-        for (size_t i = 0; i < B * c->H2; i++)
-            features[first * c->H2 + i] = f[i];
-    }
-    free(f);
-}
-
 int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_value *floor, char *msg,
                          size_t msg_size)
 {
@@ -70,7 +39,8 @@ int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_v
         goto fail;
     }
     ci->k = ci->cls.H2;
-    if (load_split(0, seed, &test, &n_test, msg, msg_size) || load_split(1, seed + 1, &train, &n_train, msg, msg_size))
+    if (classifier_load_split(0, seed, &test, NULL, &n_test, msg, msg_size) ||
+        classifier_load_split(1, seed + 1, &train, NULL, &n_train, msg, msg_size))
         goto fail;
     const size_t k = ci->k, n_floor = n < n_train ? n : n_train;
     ci->mu_test = malloc(k * sizeof *ci->mu_test);
@@ -80,10 +50,10 @@ int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_v
     ftest = malloc(n_test * k * sizeof *ftest);
     if (!ci->mu_test || !ci->S_test || !ci->pixels || !ci->features || !ftest)
         goto nomem;
-    features_of(&ci->cls, test, n_test, ftest);
+    classifier_features(&ci->cls, test, n_test, ftest, NULL);
     feature_statistics(k, ftest, n_test, ci->mu_test, ci->S_test);
     /* the floor: the first n of the (shuffled by nothing: file order) training images */
-    features_of(&ci->cls, train, n_floor, ci->features);
+    classifier_features(&ci->cls, train, n_floor, ci->features, NULL);
     if (frechet_distance_bootstrap(k, ci->features, n_floor, ci->mu_test, ci->S_test, 30, seed ^ 0xf1, floor)) {
         snprintf(msg, msg_size, "the Fréchet distance of the training images failed");
         goto fail;
@@ -107,7 +77,7 @@ int compare_images_frechet(compare_images *ci, const app_model *m, const double 
         double v = 2 * (x[i] - m->data_lo) / m->data_width - 1;
         ci->pixels[i] = (float)(v < -1 ? -1 : v > 1 ? 1 : v);
     }
-    features_of(&ci->cls, ci->pixels, n, ci->features);
+    classifier_features(&ci->cls, ci->pixels, n, ci->features, NULL);
     return frechet_distance_bootstrap(ci->k, ci->features, n, ci->mu_test, ci->S_test, 30, seed, out);
 }
 
