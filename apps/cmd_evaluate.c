@@ -1,6 +1,7 @@
 /* scoresde evaluate — sample quality of a Fashion-MNIST model: the Fréchet distance between the
  * classifier features of generated images and of the test set, the classifier's own test accuracy
  * (so the features can be trusted) and the class histogram of the samples. */
+#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <math.h>
 #include <stdio.h>
@@ -59,13 +60,94 @@ static int evaluate_deliver(void *ctx, size_t first, size_t n, const double *row
     return 0;
 }
 
+/* The time-dependent classifier for --model's process: trained on perturbed training images,
+ * checked on perturbed test images at t = 0.1, 0.5 and 0.9, written to path. */
+static int train_time_dependent(common_options *c, const char *path, size_t epochs)
+{
+    app_model m;
+    if (load_model_or_fail("evaluate", c, &m))
+        return 1;
+    int status = 1;
+    classifier cls = {0};
+    float *train = NULL, *test = NULL, *x = NULL, *t = NULL;
+    uint8_t *train_labels = NULL, *test_labels = NULL;
+    size_t n_train = 0, n_test = 0;
+    char msg[4096];
+    const sgm_process *p = &m.process;
+    const scoresde_schedule noise = {.kind = p->kind, .sigma_min = p->sigma_min, .sigma_max = p->sigma_max,
+                                     .beta_min = p->beta_min, .beta_max = p->beta_max};
+    if (m.dim != 784 || fabs(m.data_lo + 1.0) > 0.01 || fabs(m.data_width - 2.0) > 0.02) {
+        cli_fail("evaluate", "--model %s: the time-dependent classifier needs a Fashion-MNIST model on the "
+                 "range -1..1 (dimension %zu, range %g..%g)", m.name, m.dim, m.data_lo, m.data_lo + m.data_width);
+        goto done;
+    }
+    if (classifier_load_split(1, c->seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
+        classifier_load_split(0, c->seed, &test, &test_labels, &n_test, msg, sizeof msg)) {
+        cli_fail("evaluate", "%s", msg);
+        goto done;
+    }
+    if (classifier_alloc_timed(&cls, 256, c->seed, 32, &noise)) {
+        cli_fail("evaluate", "out of memory for the classifier");
+        goto done;
+    }
+    if (classifier_train(&cls, train, train_labels, n_train, epochs, 128, 1e-3, c->seed,
+                         c->quiet ? NULL : print_epoch, NULL)) {
+        cli_fail("evaluate", "classifier training failed");
+        goto done;
+    }
+    x = malloc(256 * 784 * sizeof *x);
+    t = malloc(256 * sizeof *t);
+    if (!x || !t) {
+        cli_fail("evaluate", "out of memory");
+        goto done;
+    }
+    printf("time-dependent classifier for %s (%s), %zu epochs\n", m.name, scoresde_process_kind_name(noise.kind),
+           epochs);
+    const double times[] = {0.1, 0.5, 0.9};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        double mean = scoresde_schedule_mean_coef(&noise, times[i]), std = scoresde_schedule_std(&noise, times[i]);
+        size_t correct = 0;
+        gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+        gsl_rng_set(rng, (unsigned long)c->seed + 7);
+        for (size_t first = 0; rng && first < n_test; first += 256) {
+            size_t B = n_test - first < 256 ? n_test - first : 256;
+            for (size_t j = 0; j < B * 784; j++)
+                x[j] = (float)(mean * test[first * 784 + j] + std * gsl_ran_gaussian_ziggurat(rng, 1.0));
+            for (size_t b = 0; b < B; b++)
+                t[b] = (float)times[i];
+            float logits[256 * 10];
+            classifier_forward_t(&cls, B, x, t, NULL, logits);
+            for (size_t b = 0; b < B; b++) {
+                size_t best = 0;
+                for (size_t k = 1; k < 10; k++)
+                    if (logits[b * 10 + k] > logits[b * 10 + best])
+                        best = k;
+                correct += best == test_labels[first + b];
+            }
+        }
+        gsl_rng_free(rng);
+        printf("test accuracy at t = %.1f   %.4f\n", times[i], (double)correct / (double)n_test);
+    }
+    if (classifier_save(&cls, path, msg, sizeof msg)) {
+        cli_fail("evaluate", "--classifier %s", msg);
+        goto done;
+    }
+    printf("classifier written to %s\n", path);
+    status = 0;
+done:
+    free(train), free(test), free(train_labels), free(test_labels), free(x), free(t);
+    classifier_free(&cls);
+    app_model_free(&m);
+    return status;
+}
+
 int cmd_evaluate(int argc, char **argv)
 {
     common_options c;
     common_options_init(&c);
     c.num = 1000;
     const char *images_spec = NULL, *classifier_path = NULL;
-    int train_classifier = 0;
+    int train_classifier = 0, time_dependent = 0;
     size_t epochs = 8;
     cli_option opts[64];
     size_t count = 0;
@@ -80,6 +162,10 @@ int cmd_evaluate(int argc, char **argv)
                                  0, NULL, 0};
     opts[count++] = (cli_option){"epochs", CLI_SIZE, &epochs, "classifier training epochs", NULL, 1, 1000, 0,
                                  NULL, 0};
+    opts[count++] = (cli_option){"time-dependent", CLI_FLAG, &time_dependent,
+                                 "with --train-classifier: train the time-dependent classifier of class-"
+                                 "conditional sampling (sample --class) on images perturbed by --model's "
+                                 "process, and stop", NULL, 0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
     common_options_describe(opts);
     int rc = cli_parse(&evaluate_command, opts, argc, argv);
@@ -112,6 +198,12 @@ int cmd_evaluate(int argc, char **argv)
     char source[1400] = "";
     if (images_spec)
         snprintf(source, sizeof source, "from %s", images_spec);
+    if (time_dependent && !train_classifier) {
+        status = cli_usage_error(&evaluate_command, "--time-dependent applies to --train-classifier");
+        goto done;
+    }
+    if (time_dependent)
+        return train_time_dependent(&c, classifier_path, epochs);
     if (dist_is_root()) {
         if (train_classifier) {
             if (classifier_load_split(1, c.seed, &train, &train_labels, &n_train, msg, sizeof msg) ||

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classifier.h"
 #include "cli.h"
 #include "commands.h"
 #include "dist.h"
@@ -18,8 +19,10 @@ static const cli_command sample_command = {
     "rows (columns x0..x{d-1}, model space), or .png: a grid of images for image models, a scatter\n"
     "plot over the data density for 2-D models. With no --model, samples the shipped\n"
     "Fashion-MNIST model into samples.png.\n"
-    "--class K (gmm: models) adds the gradient of the exact log class posterior log p_t(K | x) of\n"
-    "component K to the score, times --guidance-scale: class-conditional generation.",
+    "--class K adds the gradient of the log class posterior log p_t(K | x) to the score, times\n"
+    "--guidance-scale: class-conditional generation. gmm: models use the exact posterior of\n"
+    "component K; image models a time-dependent classifier (--classifier FILE, trained by\n"
+    "`scoresde evaluate --train-classifier --time-dependent` for the model's process).",
     "[--model M] [options]",
     "scoresde sample --model gmm:models/gmm2d.txt --sde vp --sampler ode --num 1000 --out samples.csv"};
 
@@ -177,6 +180,9 @@ int cmd_sample(int argc, char **argv)
     size_t count = 0;
     long guide_class = -1;
     double guide_scale = 1.0;
+    const char *classifier_path = NULL;
+    classifier cls = {0};
+    classifier_guidance cguide = {0};
     size_t scale = 0;
     const char *dtype = "float32";
     common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM | OPTS_IO);
@@ -187,8 +193,13 @@ int cmd_sample(int argc, char **argv)
                                  "float64 writes 17 significant digits instead of 9)", "float32,float64",
                                  0, 0, 0, NULL, 0};
     opts[count++] = (cli_option){"class", CLI_INT, &guide_class,
-                                 "gmm: models: sample component N by class guidance (-1: off)", NULL, -1,
+                                 "sample class N by classifier guidance: a gmm: model's component, an image "
+                                 "model's class 0..9 (-1: off)", NULL, -1,
                                  1e9, 0, NULL, 0};
+    opts[count++] = (cli_option){"classifier", CLI_STRING, &classifier_path,
+                                 "image models with --class: the time-dependent classifier file"
+                                 CLI_DEFAULT_IS("the shipped fmnist_tclassifier.sgc"), NULL, 0, 0,
+                                 0, NULL, 0};
     opts[count++] = (cli_option){"guidance-scale", CLI_DOUBLE, &guide_scale,
                                  "weight of the class-posterior gradient", NULL, 0, 1e6, 0, NULL, 0};
     opts[count] = (cli_option){0};
@@ -217,15 +228,45 @@ int cmd_sample(int argc, char **argv)
     sgm_guided_score *guided = NULL;
     sgm_gmm_class_guidance guidance;
     sgm_score_model base = m.score; /* the guided score wraps this copy, then replaces m.score */
-    if (guide_class >= 0) {
-        if (!m.gmm || (size_t)guide_class >= m.gmm->n_components) {
+    if (classifier_path && guide_class < 0) {
+        app_model_free(&m);
+        return cli_usage_error(&sample_command, "--classifier applies to --class");
+    }
+    if (guide_class >= 0 && m.gmm) {
+        if ((size_t)guide_class >= m.gmm->n_components) {
             app_model_free(&m);
-            return cli_usage_error(&sample_command, "--class %ld: needs a gmm: model with more than %ld "
-                                   "components", guide_class, guide_class);
+            return cli_usage_error(&sample_command, "--class %ld: the mixture has %zu components", guide_class,
+                                   m.gmm->n_components);
         }
         guidance = (sgm_gmm_class_guidance){m.gmm, &m.process, (size_t)guide_class};
         guided = sgm_guided_score_alloc(&base, sgm_gmm_class_guidance_fn, &guidance, guide_scale, c.batch);
+    } else if (guide_class >= 0) {
+        char shipped[4096], why[1024];
+        if (!classifier_path && shipped_model_path("fmnist_tclassifier.sgc", shipped, sizeof shipped, why,
+                                                   sizeof why) == 0)
+            classifier_path = shipped;
+        if (!classifier_path || guide_class > 9) {
+            app_model_free(&m);
+            return cli_usage_error(&sample_command, "--class %ld with a network: needs an image model, a class "
+                                   "0..9 and --classifier FILE (a time-dependent classifier)", guide_class);
+        }
+        char cmsg[1024] = "";
+        if (classifier_load(&cls, classifier_path, 256, cmsg, sizeof cmsg) ||
+            classifier_check_process(&cls, &m.process, cmsg, sizeof cmsg) || m.dim != cls.D) {
+            if (!cmsg[0] || m.dim != cls.D)
+                snprintf(cmsg, sizeof cmsg, "%s: a classifier of %zu inputs, the model has %zu", classifier_path,
+                         cls.D, m.dim);
+            classifier_free(&cls);
+            app_model_free(&m);
+            return cli_fail("sample", "--classifier %s", cmsg);
+        }
+        if (classifier_guidance_init(&cguide, &cls, (size_t)guide_class) == 0)
+            guided = sgm_guided_score_alloc(&base, classifier_guidance_fn, &cguide, guide_scale, c.batch);
+    }
+    if (guide_class >= 0) {
         if (!guided) {
+            classifier_guidance_free(&cguide);
+            classifier_free(&cls);
             app_model_free(&m);
             return cli_fail("sample", "out of memory");
         }
@@ -299,6 +340,8 @@ done:
         table_abort(&tw);
     free(x);
     sgm_guided_score_free(guided);
+    classifier_guidance_free(&cguide);
+    classifier_free(&cls);
     app_model_free(&m);
     return status;
 }
