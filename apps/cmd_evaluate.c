@@ -148,6 +148,7 @@ int cmd_evaluate(int argc, char **argv)
     c.num = 1000;
     const char *images_spec = NULL, *classifier_path = NULL;
     int train_classifier = 0, time_dependent = 0;
+    long reference_class = -1;
     size_t epochs = 8;
     cli_option opts[64];
     size_t count = 0;
@@ -162,6 +163,10 @@ int cmd_evaluate(int argc, char **argv)
                                  0, NULL, 0};
     opts[count++] = (cli_option){"epochs", CLI_SIZE, &epochs, "classifier training epochs", NULL, 1, 1000, 0,
                                  NULL, 0};
+    opts[count++] = (cli_option){"class", CLI_INT, &reference_class,
+                                 "compare with the test images of this class only (0..9; -1: all): the "
+                                 "per-class Fréchet distance of class-conditional samples", NULL, -1, 9, 0, NULL,
+                                 0};
     opts[count++] = (cli_option){"time-dependent", CLI_FLAG, &time_dependent,
                                  "with --train-classifier: train the time-dependent classifier of class-"
                                  "conditional sampling (sample --class) on images perturbed by --model's "
@@ -230,6 +235,13 @@ int cmd_evaluate(int argc, char **argv)
             goto done;
         }
         accuracy = classifier_accuracy(&cls, test, test_labels, n_test);
+        if (reference_class >= 0) { /* keep the test images of that class, in order */
+            size_t kept = 0;
+            for (size_t i = 0; i < n_test; i++)
+                if (test_labels[i] == reference_class)
+                    memmove(test + kept++ * 784, test + i * 784, 784 * sizeof *test);
+            n_test = kept;
+        }
     }
 
     /* The images to judge: generated, given, or uniform noise. */
@@ -327,7 +339,11 @@ int cmd_evaluate(int argc, char **argv)
     feature_statistics(k, fsamples, n_samples, mu2, S2);
     double fd = frechet_distance(k, mu1, S1, mu2, S2);
     printf("images              %zu %s\n", n_samples, source);
-    printf("Frechet distance    %.4f (classifier features, against the %zu test images)\n", fd, n_test);
+    char reference[64] = "";
+    if (reference_class >= 0)
+        snprintf(reference, sizeof reference, " of class %ld", reference_class);
+    printf("Frechet distance    %.4f (classifier features, against the %zu test images%s)\n", fd, n_test,
+           reference);
     printf("classifier          %s, test accuracy %.4f\n", classifier_path, accuracy);
     printf("class histogram    ");
     static const char *names[10] = {"T-shirt", "Trouser", "Pullover", "Dress", "Coat",
