@@ -104,14 +104,16 @@ static double resolved_eps(const app_model *m, double eps)
     return eps == SGM_EPS_DEFAULT ? sgm_process_default_eps(&m->process) : eps;
 }
 
-/* The reference with the sampler's own end: x(eps) (no denoising); the classic ODE sampler's
- * noise-free reverse-diffusion step at eps; a fast sampler's step to σ̂ = 0, the denoiser
- * D = (x + s(eps)² score(x, eps))/m(eps). Returns 0 or 1 after a message. */
+/* The reference with the sampler's own end (spec: a probability-flow ODE sampler, a row marked
+ * deterministic): x(eps) (no denoising); the classic ODE sampler's noise-free reverse-diffusion
+ * step at eps; a fast sampler's step to σ̂ = 0, the denoiser D = (x + s(eps)² score(x, eps))/m(eps).
+ * Returns 0 or 1 after a message. */
 static int flow_reference_for(flow_reference *f, app_model *m, const sampler_spec *spec, size_t n,
                               uint64_t seed, int quiet)
 {
     const size_t d = m->dim;
-    const double eps = resolved_eps(m, spec->ode.eps);
+    const sgm_ode_options *ode = sampler_ode_options(spec);
+    const double eps = resolved_eps(m, ode->eps);
     slv_error err;
     slv_error_clear(&err);
     if (!f->valid || f->seed != seed || f->eps != eps) {
@@ -136,10 +138,10 @@ static int flow_reference_for(flow_reference *f, app_model *m, const sampler_spe
         f->valid = 1, f->seed = seed, f->eps = eps;
     }
     memcpy(f->x_end, f->x_eps, n * d * sizeof *f->x_end);
-    if (!spec->ode.denoise)
+    if (!ode->denoise)
         return 0;
     int rc;
-    if (spec->ode.fast) {
+    if (ode->fast) {
         const double alpha = sgm_process_mean_coef(&m->process, eps), sigma = sgm_process_std(&m->process, eps);
         rc = m->score.score(eps, n, d, f->x_eps, f->x_end, m->score.params);
         for (size_t k = 0; rc == 0 && k < n * d; k++)
@@ -320,7 +322,7 @@ int cmd_compare(int argc, char **argv)
             status = cli_usage_error(&compare_command, "--samplers: %s", msg);
             goto done;
         }
-        rows[n_rows].deterministic = rows[n_rows].spec.kind == SAMPLER_ODE;
+        rows[n_rows].deterministic = sampler_ode_options(&rows[n_rows].spec) != NULL;
         rows[n_rows].runs = calloc(repeats, sizeof *rows[n_rows].runs);
         if (!rows[n_rows++].runs) {
             cli_fail("compare", "out of memory");

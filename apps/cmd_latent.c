@@ -451,8 +451,9 @@ int cmd_inpaint(int argc, char **argv)
         status = rc;
         goto done;
     }
-    if (spec.kind == SAMPLER_SDE) {
-        status = cli_usage_error(&inpaint_command, "--sampler sde has no inpainting; use pc or ode");
+    if (!spec.family->set_inpaint) {
+        status = cli_usage_error(&inpaint_command, "--sampler %s has no inpainting; use pc or ode",
+                                 c.sampler);
         goto done;
     }
     mask = malloc(m.dim);
@@ -470,8 +471,7 @@ int cmd_inpaint(int argc, char **argv)
         goto done;
     }
     sgm_inpaint inpaint = {mask, pts.x, 0};
-    spec.pc.inpaint = &inpaint;
-    spec.ode.inpaint = &inpaint;
+    spec.family->set_inpaint(&spec.options, &inpaint);
     sgm_stats stats;
     slv_error err;
     slv_error_clear(&err);

@@ -64,34 +64,6 @@ void describe_model(const common_options *c, const app_model *m, char *buf, size
         snprintf(buf + n, size - (size_t)n, "; no --model given: the shipped model");
 }
 
-/* The sampler with its steps or tolerances: "ode:euler, 100 fixed steps". */
-void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size)
-{
-    if (describe_fast_sampler(s, buf, size))
-        return;
-    switch (s->kind) {
-    case SAMPLER_PC:
-        snprintf(buf, size, "%s, %zu steps", s->label, s->pc_steps ? s->pc_steps : m->process.N);
-        break;
-    case SAMPLER_ODE:
-        if (s->ode.method->adaptive)
-            snprintf(buf, size, "%s, adaptive steps: rtol %g, atol %g", s->label, s->ode.rtol, s->ode.atol);
-        else
-            snprintf(buf, size, "%s, %zu fixed steps", s->label, s->ode.n_steps);
-        break;
-    case SAMPLER_SDE:
-        if (s->sde.adaptive)
-            snprintf(buf, size, "%s, adaptive steps: rtol %g, atol %g", s->label, s->sde.rtol, s->sde.atol);
-        else
-            snprintf(buf, size, "%s, %zu fixed steps", s->label, s->sde.n_steps ? s->sde.n_steps : m->process.N);
-        break;
-    case SAMPLER_ALD:
-        snprintf(buf, size, "%s, %zu noise levels × %zu steps", s->label,
-                 s->ald.n_levels ? s->ald.n_levels : ald_default_levels(m), s->ald.steps_per_level);
-        break;
-    }
-}
-
 /* The ODE solver of encode/decode/interpolate/likelihood: "rk45 (adaptive: rtol 1e-05, atol
  * 1e-05)" or "euler (100 fixed steps)". */
 void describe_ode(const slv_ode_method *method, double rtol, double atol, size_t n_steps, char *buf,
@@ -235,8 +207,8 @@ int cmd_sample(int argc, char **argv)
     if (guide_class >= 0 && m.gmm) {
         if ((size_t)guide_class >= m.gmm->n_components) {
             app_model_free(&m);
-            return cli_usage_error(&sample_command, "--class %ld: the mixture has %zu components", guide_class,
-                                   m.gmm->n_components);
+            return cli_usage_error(&sample_command, "--class %ld: needs a gmm: model with more than %ld "
+                                   "components", guide_class, guide_class);
         }
         guidance = (sgm_gmm_class_guidance){m.gmm, &m.process, (size_t)guide_class};
         guided = sgm_guided_score_alloc(&base, sgm_gmm_class_guidance_fn, &guidance, guide_scale, c.batch);
@@ -245,9 +217,9 @@ int cmd_sample(int argc, char **argv)
         if (!classifier_path && shipped_model_path("fmnist_tclassifier.sgc", shipped, sizeof shipped, why,
                                                    sizeof why) == 0)
             classifier_path = shipped;
-        if (!classifier_path || guide_class > 9) {
+        if (!m.is_image || !classifier_path || guide_class > 9) {
             app_model_free(&m);
-            return cli_usage_error(&sample_command, "--class %ld with a network: needs an image model, a class "
+            return cli_usage_error(&sample_command, "--class %ld: needs a gmm: model, or an image model, a class "
                                    "0..9 and --classifier FILE (a time-dependent classifier)", guide_class);
         }
         char cmsg[1024] = "";

@@ -43,6 +43,15 @@ const char *method_names(method_list list, const char *sep)
     return buf;
 }
 
+/* The command line's sampler families (the families of sgm_sampler_families[] that have a form
+ * below, in the table's order) as text: "pc,ode,sde,ald", "pc, ode, sde or ald", their summaries
+ * ("predictor-corrector, ..., or annealed Langevin dynamics (...)"), and compare's syntax
+ * ("pc:..., ode:... or sde:... (or ald[:T[:STEP_LR]][@L])"). Static strings, built on first use. */
+typedef enum sampler_list {
+    SAMPLERS_CHOICES, SAMPLERS_NAMES, SAMPLERS_SUMMARIES, SAMPLERS_SYNTAX, N_SAMPLER_LISTS
+} sampler_list;
+static const char *sampler_names(sampler_list list);
+
 void common_options_init(common_options *c)
 {
     memset(c, 0, sizeof *c);
@@ -96,9 +105,11 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
         OPT("quiet", CLI_FLAG, &c->quiet, "no progress output", NULL, 0, 0, 0);
     }
     if (groups & OPTS_SAMPLER) {
-        OPT("sampler", CLI_CHOICE, &c->sampler,
-            "sampler family: predictor-corrector, probability-flow ODE, reverse SDE, or annealed "
-            "Langevin dynamics (NCSN; VE models)", "pc,ode,sde,ald", 0, 0, 0);
+        static char sampler_help[256];
+        if (!sampler_help[0])
+            snprintf(sampler_help, sizeof sampler_help, "sampler family: %s",
+                     sampler_names(SAMPLERS_SUMMARIES));
+        OPT("sampler", CLI_CHOICE, &c->sampler, sampler_help, sampler_names(SAMPLERS_CHOICES), 0, 0, 0);
         OPT("predictor", CLI_CHOICE, &c->predictor,
             "PC predictor (default: reverse_diffusion for VE, euler_maruyama otherwise)",
             "euler_maruyama,reverse_diffusion,ancestral,none", 0, 0, 0);
@@ -289,13 +300,51 @@ static int ode_spec(const char *method, const char *at, const common_options *c,
     return 0;
 }
 
-/* Fills the SDE part of s (s->sde, or s->fast for a fast reverse-SDE sampler) from a method name
- * and an optional "@steps" / "@tolerance". */
-static int sde_spec(const char *method, const char *at, const common_options *c, sampler_spec *s,
-                    char *msg, size_t msg_size)
+/* ---- Samplers: the library's families, and how the command line reads each ------------------ */
+
+/* Makes `family` s's family with its defaults; returns its options (the family's own struct). */
+static void *spec_begin(sampler_spec *s, const sgm_sampler_family *family, const sgm_process *p)
 {
-    sgm_sde_options *o = &s->sde;
-    sgm_sde_options_init(o);
+    s->family = family;
+    family->options_init(&s->options, p);
+    return &s->options;
+}
+
+/* s's options when its family is `family`, else NULL. */
+static const void *spec_options(const sampler_spec *s, const sgm_sampler_family *family)
+{
+    return s->family == family ? &s->options : NULL;
+}
+
+const sgm_ode_options *sampler_ode_options(const sampler_spec *s)
+{
+    return spec_options(s, sgm_sampler_ode);
+}
+
+/* The fast sampler s runs (the ODE family's `fast`, or the fast family's method) with its steps
+ * and schedule; NULL when it runs none. */
+static const sgm_fast_method *spec_fast(const sampler_spec *s, size_t *n_steps, sgm_schedule *schedule)
+{
+    const sgm_ode_options *ode = spec_options(s, sgm_sampler_ode);
+    const sgm_fast_options *fast = spec_options(s, sgm_sampler_fast);
+    if (ode && ode->fast) {
+        *n_steps = ode->n_steps;
+        *schedule = ode->schedule;
+        return ode->fast;
+    }
+    if (fast) {
+        *n_steps = fast->n_steps;
+        *schedule = fast->schedule;
+        return fast->method;
+    }
+    return NULL;
+}
+
+/* s as the SDE family (or the fast family, for a fast reverse-SDE sampler) from a method name and
+ * an optional "@steps" / "@tolerance". */
+static int sde_spec(const char *method, const char *at, const common_options *c, const sgm_process *p,
+                    sampler_spec *s, char *msg, size_t msg_size)
+{
     const sgm_fast_method *fast = sgm_fast_method_by_name(method);
     if (fast && !fast->stochastic) {
         snprintf(msg, msg_size, "'%s' solves the probability-flow ODE: use --sampler ode --ode-solver %s "
@@ -303,17 +352,15 @@ static int sde_spec(const char *method, const char *at, const common_options *c,
         return -1;
     }
     if (fast) {
-        sgm_fast_options *f = &s->fast;
-        sgm_fast_options_init(f);
+        sgm_fast_options *f = spec_begin(s, sgm_sampler_fast, p);
         f->method = fast;
         f->eps = c->eps;
         f->denoise = !c->no_denoise;
         f->churn = c->churn;
         f->s_noise = c->s_noise;
-        int rc = fast_spec(fast, at, c, &f->n_steps, &f->schedule, &f->rho, msg, msg_size);
-        o->n_steps = f->n_steps; /* unused; read by summaries describing s->sde */
-        return rc;
+        return fast_spec(fast, at, c, &f->n_steps, &f->schedule, &f->rho, msg, msg_size);
     }
+    sgm_sde_options *o = spec_begin(s, sgm_sampler_sde, p);
     o->method = sde_method(method);
     if (!o->method) {
         snprintf(msg, msg_size, "unknown SDE stepper '%s' (expected %s, or a fast sampler: %s)", method,
@@ -353,25 +400,25 @@ static int sde_spec(const char *method, const char *at, const common_options *c,
 static int pc_spec(const char *predictor, const char *corrector, const char *at, const common_options *c,
                    const sgm_process *p, sampler_spec *s, char *msg, size_t msg_size)
 {
-    sgm_pc_options_init(&s->pc, p);
-    if (predictor && sgm_predictor_parse(predictor, &s->pc.predictor) != SLV_OK) {
+    sgm_pc_options *o = spec_begin(s, sgm_sampler_pc, p);
+    if (predictor && sgm_predictor_parse(predictor, &o->predictor) != SLV_OK) {
         snprintf(msg, msg_size, "unknown predictor '%s' (expected euler_maruyama, reverse_diffusion, "
                                 "ancestral or none)", predictor);
         return -1;
     }
-    if (corrector && sgm_corrector_parse(corrector, &s->pc.corrector) != SLV_OK) {
+    if (corrector && sgm_corrector_parse(corrector, &o->corrector) != SLV_OK) {
         snprintf(msg, msg_size, "unknown corrector '%s' (expected langevin, ald or none)", corrector);
         return -1;
     }
-    if (s->pc.predictor == SGM_PREDICTOR_NONE && s->pc.corrector == SGM_CORRECTOR_NONE) {
+    if (o->predictor == SGM_PREDICTOR_NONE && o->corrector == SGM_CORRECTOR_NONE) {
         snprintf(msg, msg_size, "a PC sampler needs a predictor or a corrector");
         return -1;
     }
-    s->pc.snr = c->snr;
-    s->pc.langevin_batch_norms = strcmp(c->langevin_norm, "batch") == 0;
-    s->pc.corrector_steps = c->corrector_steps;
-    s->pc.eps = c->eps;
-    s->pc.denoise = !c->no_denoise;
+    o->snr = c->snr;
+    o->langevin_batch_norms = strcmp(c->langevin_norm, "batch") == 0;
+    o->corrector_steps = c->corrector_steps;
+    o->eps = c->eps;
+    o->denoise = !c->no_denoise;
     if (at) {
         char *end;
         unsigned long long v = strtoull(at, &end, 10);
@@ -379,7 +426,7 @@ static int pc_spec(const char *predictor, const char *corrector, const char *at,
             snprintf(msg, msg_size, "'@%s': a PC sampler takes a number of steps >= 2", at);
             return -1;
         }
-        s->pc_steps = (size_t)v;
+        s->process_N = (size_t)v;
     }
     return 0;
 }
@@ -434,50 +481,209 @@ size_t ald_default_levels(const app_model *m)
     return 10;
 }
 
-/* "ald", "ald@L", "ald:T", "ald:T:STEP_LR@L", "ald::STEP_LR" (buf is modified). */
-static int ald_parse(char *buf, const common_options *c, const sgm_process *p, sampler_spec *s,
-                     char *msg, size_t msg_size)
+/* ---- Each family on the command line ------------------------------------------------------- */
+
+static int pc_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
+                   size_t msg_size)
 {
-    char *rest = buf + 3, *at = strchr(rest, '@'), *steps = NULL, *step_lr = NULL;
-    if (at)
-        *at++ = '\0';
-    if (*rest == ':') {
-        steps = rest + 1;
-        step_lr = strchr(steps, ':');
-        if (step_lr)
-            *step_lr++ = '\0';
-    }
-    s->kind = SAMPLER_ALD;
-    return ald_spec(steps, step_lr, at, c, p, &s->ald, msg, msg_size);
+    if (pc_spec(c->predictor, c->corrector, NULL, c, p, s, msg, msg_size))
+        return -1;
+    const sgm_pc_options *o = spec_options(s, sgm_sampler_pc);
+    snprintf(s->label, sizeof s->label, "pc:%s+%s", sgm_predictor_name(o->predictor),
+             sgm_corrector_name(o->corrector));
+    return 0;
 }
 
-/* "pc:...", "ode:...", "sde:..." split at colon (buf is modified). */
-static int sampler_parse_family(char *buf, char *colon, const common_options *c, const sgm_process *p,
-                                sampler_spec *s, char *msg, size_t msg_size)
+/* "pc:PREDICTOR[+CORRECTOR][@N]" */
+static int pc_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
+                    sampler_spec *s, char *msg, size_t msg_size)
 {
-    *colon = '\0';
-    char *method = colon + 1, *at = strchr(method, '@');
-    if (at)
-        *at++ = '\0';
-    int rc;
-    if (strcmp(buf, "pc") == 0) {
-        s->kind = SAMPLER_PC;
-        char *plus = strchr(method, '+');
-        if (plus)
-            *plus++ = '\0';
-        rc = pc_spec(*method ? method : NULL, plus ? plus : "none", at, c, p, s, msg, msg_size);
-    } else if (strcmp(buf, "ode") == 0) {
-        s->kind = SAMPLER_ODE;
-        rc = ode_spec(method, at, c, &s->ode, msg, msg_size);
-    } else if (strcmp(buf, "sde") == 0) {
-        s->kind = SAMPLER_SDE;
-        rc = sde_spec(method, at, c, s, msg, msg_size);
-    } else {
-        snprintf(msg, msg_size, "sampler family '%s' unknown (expected pc, ode, sde or ald)", buf);
+    char *plus = strchr(args, '+');
+    if (plus)
+        *plus++ = '\0';
+    return pc_spec(*args ? args : NULL, plus ? plus : "none", at, c, p, s, msg, msg_size);
+}
+
+static void pc_describe(const sampler_spec *s, const app_model *m, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s, %zu steps", s->label, s->process_N ? s->process_N : m->process.N);
+}
+
+static int ode_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
+                    size_t msg_size)
+{
+    snprintf(s->label, sizeof s->label, "ode:%s", c->ode_solver);
+    return ode_spec(c->ode_solver, NULL, c, spec_begin(s, sgm_sampler_ode, p), msg, msg_size);
+}
+
+/* "ode:METHOD[@STEPS|@TOL]" */
+static int ode_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
+                     sampler_spec *s, char *msg, size_t msg_size)
+{
+    return ode_spec(args, at, c, spec_begin(s, sgm_sampler_ode, p), msg, msg_size);
+}
+
+static void ode_describe(const sampler_spec *s, const app_model *m, char *buf, size_t size)
+{
+    (void)m;
+    const sgm_ode_options *o = spec_options(s, sgm_sampler_ode);
+    if (o->method->adaptive)
+        snprintf(buf, size, "%s, adaptive steps: rtol %g, atol %g", s->label, o->rtol, o->atol);
+    else
+        snprintf(buf, size, "%s, %zu fixed steps", s->label, o->n_steps);
+}
+
+static int sde_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
+                    size_t msg_size)
+{
+    snprintf(s->label, sizeof s->label, "sde:%s", c->sde_solver);
+    return sde_spec(c->sde_solver, NULL, c, p, s, msg, msg_size);
+}
+
+/* "sde:METHOD[@STEPS|@TOL]" */
+static int sde_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
+                     sampler_spec *s, char *msg, size_t msg_size)
+{
+    return sde_spec(args, at, c, p, s, msg, msg_size);
+}
+
+static void sde_describe(const sampler_spec *s, const app_model *m, char *buf, size_t size)
+{
+    const sgm_sde_options *o = spec_options(s, sgm_sampler_sde);
+    if (o->adaptive)
+        snprintf(buf, size, "%s, adaptive steps: rtol %g, atol %g", s->label, o->rtol, o->atol);
+    else
+        snprintf(buf, size, "%s, %zu fixed steps", s->label, o->n_steps ? o->n_steps : m->process.N);
+}
+
+static int ald_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
+                    size_t msg_size)
+{
+    if (c->noise_levels == 1) {
+        snprintf(msg, msg_size, "--noise-levels 1: annealed Langevin dynamics needs at least 2 levels (0: "
+                                "the model's own)");
         return -1;
     }
-    return rc;
+    sgm_ald_options *o = spec_begin(s, sgm_sampler_ald, p);
+    char inner[256];
+    if (ald_spec(NULL, NULL, NULL, c, p, o, inner, sizeof inner)) {
+        snprintf(msg, msg_size, "--sampler ald: %s", inner);
+        return -1;
+    }
+    if (o->n_levels)
+        snprintf(s->label, sizeof s->label, "ald:%zu:%g@%zu", o->steps_per_level, o->step_lr, o->n_levels);
+    else
+        snprintf(s->label, sizeof s->label, "ald:%zu:%g", o->steps_per_level, o->step_lr);
+    return 0;
 }
+
+/* "ald", "ald@L", "ald:T", "ald:T:STEP_LR@L", "ald::STEP_LR": args is what follows "ald:" (NULL
+ * when nothing does). */
+static int ald_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
+                     sampler_spec *s, char *msg, size_t msg_size)
+{
+    char *step_lr = args ? strchr(args, ':') : NULL;
+    if (step_lr)
+        *step_lr++ = '\0';
+    return ald_spec(args, step_lr, at, c, p, spec_begin(s, sgm_sampler_ald, p), msg, msg_size);
+}
+
+/* The levels the options leave to the model (n_levels 0). */
+static void ald_resolve(void *options, const app_model *m)
+{
+    sgm_ald_options *o = options;
+    if (!o->n_levels)
+        o->n_levels = ald_default_levels(m);
+}
+
+static void ald_describe(const sampler_spec *s, const app_model *m, char *buf, size_t size)
+{
+    sgm_ald_options o = *(const sgm_ald_options *)spec_options(s, sgm_sampler_ald);
+    ald_resolve(&o, m);
+    snprintf(buf, size, "%s, %zu noise levels × %zu steps", s->label, o.n_levels, o.steps_per_level);
+}
+
+/* What the command line adds to a family of sgm_sampler_families[]: how its options are read from
+ * the shared options (--sampler NAME, `read`, which also writes the label) and from a compare
+ * entry (NAME:ARGS[@AT], `parse`; the grammar is at the top of sampling.h), how a summary line
+ * describes it, and what its options leave to the model (`resolve`, may be NULL). The fast family
+ * has no form: its samplers are named by --ode-solver and --sde-solver (ode:NAME, sde:NAME) and
+ * described by describe_fast_sampler. */
+typedef struct sampler_form {
+    const sgm_sampler_family *const *family;
+    const char *syntax; /* of a compare entry, for messages */
+    int bare;           /* 1: the name alone is an entry ("ald", "ald@10"); args may be NULL */
+    int (*read)(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg, size_t msg_size);
+    int (*parse)(char *args, const char *at, const common_options *c, const sgm_process *p, sampler_spec *s,
+                 char *msg, size_t msg_size);
+    void (*describe)(const sampler_spec *s, const app_model *m, char *buf, size_t size);
+    void (*resolve)(void *options, const app_model *m);
+} sampler_form;
+
+static const sampler_form sampler_forms[] = {
+    {&sgm_sampler_pc, "pc:...", 0, pc_read, pc_parse, pc_describe, NULL},
+    {&sgm_sampler_ode, "ode:...", 0, ode_read, ode_parse, ode_describe, NULL},
+    {&sgm_sampler_sde, "sde:...", 0, sde_read, sde_parse, sde_describe, NULL},
+    {&sgm_sampler_ald, "ald[:T[:STEP_LR]][@L]", 1, ald_read, ald_parse, ald_describe, ald_resolve},
+};
+enum { N_SAMPLER_FORMS = sizeof sampler_forms / sizeof sampler_forms[0] };
+
+static const sampler_form *form_of(const sgm_sampler_family *family)
+{
+    for (size_t i = 0; i < N_SAMPLER_FORMS; i++)
+        if (*sampler_forms[i].family == family)
+            return &sampler_forms[i];
+    return NULL;
+}
+
+/* The form whose family is named by the first len characters of name, or NULL. */
+static const sampler_form *form_named(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_SAMPLER_FORMS; i++) {
+        const char *family = (*sampler_forms[i].family)->name;
+        if (strlen(family) == len && strncmp(family, name, len) == 0)
+            return &sampler_forms[i];
+    }
+    return NULL;
+}
+
+static const char *sampler_names(sampler_list list)
+{
+    enum { CAP = 256 };
+    static char lists[N_SAMPLER_LISTS][CAP];
+    static const struct {
+        const char *sep, *last;
+        int summary;
+    } style[N_SAMPLER_LISTS] = {[SAMPLERS_CHOICES] = {",", ",", 0},
+                                [SAMPLERS_NAMES] = {", ", " or ", 0},
+                                [SAMPLERS_SUMMARIES] = {", ", ", or ", 1},
+                                [SAMPLERS_SYNTAX] = {", ", " or ", 0}};
+    char *buf = lists[list];
+    if (buf[0])
+        return buf;
+    const sampler_form *items[N_SAMPLER_FORMS];
+    size_t count = 0;
+    for (size_t i = 0; sgm_sampler_families[i]; i++) {
+        const sampler_form *form = form_of(sgm_sampler_families[i]);
+        if (form && !(list == SAMPLERS_SYNTAX && form->bare)) /* those go in brackets, after */
+            items[count++] = form;
+    }
+    for (size_t k = 0; k < count; k++) {
+        const sgm_sampler_family *family = *items[k]->family;
+        append_name(buf, CAP, k + 1 == count ? style[list].last : style[list].sep,
+                    list == SAMPLERS_SYNTAX ? items[k]->syntax
+                    : style[list].summary   ? family->summary
+                                            : family->name);
+    }
+    for (size_t i = 0; list == SAMPLERS_SYNTAX && i < N_SAMPLER_FORMS; i++)
+        if (sampler_forms[i].bare) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, CAP - used, " (or %s)", sampler_forms[i].syntax);
+        }
+    return buf;
+}
+
+/* ---- Samplers from the command line, described and run --------------------------------------- */
 
 int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
                   char *msg, size_t msg_size)
@@ -490,16 +696,25 @@ int sampler_parse(const char *text, const sgm_process *p, const common_options *
     }
     snprintf(s->label, sizeof s->label, "%s", text);
     snprintf(buf, sizeof buf, "%s", text);
+    /* NAME, then ':' and the family's arguments, then '@' and its steps, tolerance or levels */
+    size_t len = strcspn(buf, ":@");
+    const sampler_form *form = form_named(buf, len);
     char *colon = strchr(buf, ':');
-    int rc;
-    if (strncmp(buf, "ald", 3) == 0 && (buf[3] == '\0' || buf[3] == ':' || buf[3] == '@')) {
-        rc = ald_parse(buf, c, p, s, msg, msg_size);
-    } else if (!colon) {
-        snprintf(msg, msg_size, "sampler '%s' is not of the form pc:..., ode:... or sde:... (or "
-                                "ald[:T[:STEP_LR]][@L])", text);
+    if (!colon && !(form && form->bare)) {
+        snprintf(msg, msg_size, "sampler '%s' is not of the form %s", text, sampler_names(SAMPLERS_SYNTAX));
         return -1;
+    }
+    int rc;
+    if (!form || (!form->bare && buf[len] != ':')) {
+        *colon = '\0';
+        snprintf(msg, msg_size, "sampler family '%s' unknown (expected %s)", buf,
+                 sampler_names(SAMPLERS_NAMES));
+        rc = -1;
     } else {
-        rc = sampler_parse_family(buf, colon, c, p, s, msg, msg_size);
+        char *at = strchr(buf + len, '@'), *args = buf[len] == ':' ? buf + len + 1 : NULL;
+        if (at)
+            *at++ = '\0';
+        rc = form->parse(args, at, c, p, s, msg, msg_size);
     }
     if (rc) {
         char inner[256];
@@ -513,52 +728,28 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
                          const sgm_process *p, sampler_spec *s)
 {
     char msg[256];
-    int rc = 0;
     memset(s, 0, sizeof *s);
-    if (strcmp(c->sampler, "pc") == 0) {
-        s->kind = SAMPLER_PC;
-        rc = pc_spec(c->predictor, c->corrector, NULL, c, p, s, msg, sizeof msg);
-        snprintf(s->label, sizeof s->label, "pc:%s+%s", sgm_predictor_name(s->pc.predictor),
-                 sgm_corrector_name(s->pc.corrector));
-    } else if (strcmp(c->sampler, "ode") == 0) {
-        s->kind = SAMPLER_ODE;
-        rc = ode_spec(c->ode_solver, NULL, c, &s->ode, msg, sizeof msg);
-        snprintf(s->label, sizeof s->label, "ode:%s", c->ode_solver);
-    } else if (strcmp(c->sampler, "ald") == 0) {
-        s->kind = SAMPLER_ALD;
-        if (c->noise_levels == 1)
-            return cli_usage_error(cmd, "--noise-levels 1: annealed Langevin dynamics needs at least 2 "
-                                        "levels (0: the model's own)");
-        if (ald_spec(NULL, NULL, NULL, c, p, &s->ald, msg, sizeof msg))
-            return cli_usage_error(cmd, "--sampler ald: %s", msg);
-        if (s->ald.n_levels)
-            snprintf(s->label, sizeof s->label, "ald:%zu:%g@%zu", s->ald.steps_per_level,
-                     s->ald.step_lr, s->ald.n_levels);
-        else
-            snprintf(s->label, sizeof s->label, "ald:%zu:%g", s->ald.steps_per_level, s->ald.step_lr);
-    } else {
-        s->kind = SAMPLER_SDE;
-        rc = sde_spec(c->sde_solver, NULL, c, s, msg, sizeof msg);
-        snprintf(s->label, sizeof s->label, "sde:%s", c->sde_solver);
-    }
-    if (rc)
+    const sampler_form *form = form_named(c->sampler, strlen(c->sampler));
+    if (!form)
+        return cli_usage_error(cmd, "--sampler: unknown '%s' (expected %s)", c->sampler,
+                               sampler_names(SAMPLERS_NAMES));
+    if (form->read(c, p, s, msg, sizeof msg))
         return cli_usage_error(cmd, "%s", msg);
-    if (s->kind != SAMPLER_PC && (cli_was_set(opts, "predictor") || cli_was_set(opts, "corrector")))
+    if (s->family != sgm_sampler_pc && (cli_was_set(opts, "predictor") || cli_was_set(opts, "corrector")))
         return cli_usage_error(cmd, "--predictor/--corrector apply to --sampler pc only");
-    if (s->kind != SAMPLER_ALD && (cli_was_set(opts, "noise-levels") ||
-                                   cli_was_set(opts, "steps-per-level") || cli_was_set(opts, "step-lr")))
+    if (s->family != sgm_sampler_ald && (cli_was_set(opts, "noise-levels") ||
+                                         cli_was_set(opts, "steps-per-level") || cli_was_set(opts, "step-lr")))
         return cli_usage_error(cmd, "--noise-levels/--steps-per-level/--step-lr apply to --sampler ald "
                                     "only");
     /* The fast samplers' options, where they apply. */
-    const sgm_fast_method *fast = s->kind == SAMPLER_ODE   ? s->ode.fast
-                                  : s->kind == SAMPLER_SDE ? s->fast.method
-                                                           : NULL;
+    size_t n_steps;
+    sgm_schedule schedule;
+    const sgm_fast_method *fast = spec_fast(s, &n_steps, &schedule);
     if (!fast && (cli_was_set(opts, "schedule") || cli_was_set(opts, "rho")))
         return cli_usage_error(cmd, "--schedule/--rho apply to the fast samplers (--sampler ode --ode-solver "
                                     "%s; --sampler sde --sde-solver %s)", method_names(METHODS_FAST_ODE, ", "),
                                method_names(METHODS_FAST_SDE, ", "));
     if (fast && cli_was_set(opts, "rho")) {
-        sgm_schedule schedule = s->kind == SAMPLER_ODE ? s->ode.schedule : s->fast.schedule;
         if (schedule == SGM_SCHEDULE_AUTO)
             schedule = fast->schedule;
         if (schedule != SGM_SCHEDULE_EDM)
@@ -575,18 +766,9 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
 
 int describe_fast_sampler(const sampler_spec *s, char *buf, size_t size)
 {
-    const sgm_fast_method *fast = NULL;
-    size_t n_steps = 0;
-    sgm_schedule schedule = SGM_SCHEDULE_AUTO;
-    if (s->kind == SAMPLER_ODE && s->ode.fast) {
-        fast = s->ode.fast;
-        n_steps = s->ode.n_steps;
-        schedule = s->ode.schedule;
-    } else if (s->kind == SAMPLER_SDE && s->fast.method) {
-        fast = s->fast.method;
-        n_steps = s->fast.n_steps;
-        schedule = s->fast.schedule;
-    }
+    size_t n_steps;
+    sgm_schedule schedule;
+    const sgm_fast_method *fast = spec_fast(s, &n_steps, &schedule);
     if (!fast)
         return 0;
     snprintf(buf, size, "%s, %zu steps (%s schedule)", s->label, n_steps,
@@ -594,48 +776,25 @@ int describe_fast_sampler(const sampler_spec *s, char *buf, size_t size)
     return 1;
 }
 
+void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size)
+{
+    if (!describe_fast_sampler(s, buf, size)) /* the fast family has no form of its own */
+        form_of(s->family)->describe(s, m, buf, size);
+}
+
 int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, size_t first,
                 double *x, sgm_stats *stats, slv_error *err)
 {
+    const sgm_sampler_family *family = s->family;
+    const sampler_form *form = form_of(family);
+    sgm_sampler_options options = s->options;
     sgm_process process = m->process;
-    switch (s->kind) {
-    case SAMPLER_PC: {
-        sgm_pc_options pc = s->pc;
-        pc.interrupt = &cli_interrupted;
-        if (s->pc_steps)
-            process.N = s->pc_steps;
-        return sgm_pc_sample(&process, &m->score, &pc, n, seed, first, x, stats, err);
-    }
-    case SAMPLER_ODE: {
-        sgm_ode_options ode = s->ode;
-        ode.interrupt = &cli_interrupted;
-        return sgm_ode_sample(&process, &m->score, &ode, n, seed, first, x, stats, err);
-    }
-    case SAMPLER_SDE: {
-        if (s->fast.method) {
-            sgm_fast_options fast = s->fast;
-            fast.interrupt = &cli_interrupted;
-            return sgm_fast_sample(&process, &m->score, &fast, n, seed, first, x, stats, err);
-        }
-        sgm_sde_options sde = s->sde;
-        sde.interrupt = &cli_interrupted;
-        return sgm_sde_sample(&process, &m->score, &sde, n, seed, first, x, stats, err);
-    }
-    case SAMPLER_ALD: {
-        if (s->pc.inpaint || s->ode.inpaint) {
-            if (err)
-                slv_error_set(err, SLV_EUNSUPPORTED, 0.0, -1,
-                              "--sampler ald has no inpainting; use --sampler pc or ode");
-            return SLV_EUNSUPPORTED;
-        }
-        sgm_ald_options ald = s->ald;
-        ald.interrupt = &cli_interrupted;
-        if (!ald.n_levels)
-            ald.n_levels = ald_default_levels(m);
-        return sgm_ald_sample(&process, &m->score, &ald, n, seed, first, x, stats, err);
-    }
-    }
-    return SLV_EINVAL;
+    if (s->process_N)
+        process.N = s->process_N;
+    if (form && form->resolve)
+        form->resolve(&options, m);
+    family->set_interrupt(&options, &cli_interrupted);
+    return family->sample(&process, &m->score, &options, n, seed, first, x, stats, err);
 }
 
 int ode_from_options(const cli_command *cmd, const common_options *c, sgm_ode_options *o)

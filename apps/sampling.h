@@ -28,19 +28,20 @@
 #include "io.h"
 #include "snet_data.h"
 
-typedef enum sampler_kind { SAMPLER_PC, SAMPLER_ODE, SAMPLER_SDE, SAMPLER_ALD } sampler_kind;
-
+/* A sampler as the command line names it. --sampler pc, ode, sde and ald are the families of
+ * sgm_sampler_families[] (the choice list and help line come from it); the fast samplers are
+ * named by --ode-solver (the ODE family runs them through sgm_ode_options.fast) and by
+ * --sde-solver (then the family is sgm_sampler_fast). ALD's n_levels 0 means the model's levels
+ * (ald_default_levels). */
 typedef struct sampler_spec {
-    sampler_kind kind;
-    sgm_pc_options pc;
-    sgm_ode_options ode;
-    sgm_sde_options sde;
-    sgm_ald_options ald; /* ALD: n_levels 0 = the model's discrete levels (VE network), else 10 */
-    size_t pc_steps; /* PC: N of the process for this run (0: the process's N) */
-    sgm_fast_options fast; /* SDE: a fast reverse-SDE sampler when fast.method is set (the fast
-                              probability-flow ODE samplers go through ode.fast) */
+    const sgm_sampler_family *family;
+    sgm_sampler_options options; /* family's, read and written through family (sampling.c) */
+    size_t process_N;            /* N of the process for this run (0: the process's N; pc:...@N) */
     char label[96];
 } sampler_spec;
+
+/* s's options when its family is the ODE sampler's, else NULL. */
+const sgm_ode_options *sampler_ode_options(const sampler_spec *s);
 
 /* The command-line values every model-using subcommand shares. */
 typedef struct common_options {
@@ -81,7 +82,7 @@ const char *method_names(method_list list, const char *sep);
 int describe_fast_sampler(const sampler_spec *s, char *buf, size_t size);
 
 /* The sampler with its steps or tolerances for a summary line ("ode:euler, 100 fixed steps",
- * "ode:dpmpp-2m, 20 steps"); defined in cmd_sample.c. */
+ * "ode:dpmpp-2m, 20 steps"). */
 void describe_sampler(const sampler_spec *s, const app_model *m, char *buf, size_t size);
 
 /* Help texts of the shared options whose default is derived after parsing (cmd_sample.c); call
@@ -99,8 +100,9 @@ int sampler_from_options(const cli_command *cmd, const common_options *c, const 
 int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
                   char *msg, size_t msg_size);
 
-/* Runs a sampler on n samples (global indices first..first+n). ALD with n_levels 0 takes L from
- * the model (ald_default_levels); ALD refuses inpainting (SLV_EUNSUPPORTED). */
+/* Runs a sampler on n samples (global indices first..first+n) through its family's sample, with
+ * cli_interrupted as the interrupt flag. ALD with n_levels 0 takes L from the model
+ * (ald_default_levels). */
 int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, size_t first,
                 double *x, sgm_stats *stats, slv_error *err);
 

@@ -18,7 +18,8 @@
  *     SLV_EINTERRUPTED (options.interrupt became nonzero), or the ODE/SDE solver's status. On
  *     failure x holds the state when it stopped.
  * Workspaces are allocated once at the start of a call and freed before it returns; nothing is
- * allocated per step.
+ * allocated per step. The families are also a table (sgm_sampler_families, at the end), for
+ * programs that choose one by name.
  */
 #ifndef SGM_SAMPLER_H
 #define SGM_SAMPLER_H
@@ -365,6 +366,59 @@ int sgm_ald_sample(const sgm_process *process, const sgm_score_model *model,
 int sgm_ald_sample_from(const sgm_process *process, const sgm_score_model *model,
                         const sgm_ald_options *options, size_t n, uint64_t seed,
                         size_t first_sample, double *x, sgm_stats *stats, slv_error *err);
+
+/* ---- The sampler families as a table --------------------------------------------------------- */
+
+/* Each sampler family above, exported by name like the slv_ode_method table, so that a program
+ * chooses a sampler by passing a pointer and holds its options as one block of options_size
+ * bytes (an sgm_sampler_options, below, has room for any). The operations take that block as
+ * the family's own options struct, which the caller may also set field by field:
+ *   name, summary    "pc", "ode", "sde", "fast", "ald"; one line for a help text;
+ *   options_init     its defaults (sgm_<family>_options_init; only PC reads the process);
+ *   set_interrupt    options->interrupt = flag;
+ *   set_inpaint      options->inpaint = inpaint; NULL for the families without inpainting (sde,
+ *                    ald);
+ *   sample           sgm_<family>_sample, same arguments and status (see the top of this file).
+ * So `family->sample(process, model, options, ...)` gives the same bits as the typed call. */
+typedef struct sgm_sampler_family {
+    const char *name;
+    const char *summary;
+    size_t options_size;
+    void (*options_init)(void *options, const sgm_process *process);
+    void (*set_interrupt)(void *options, volatile int *flag);
+    void (*set_inpaint)(void *options, const sgm_inpaint *inpaint);
+    int (*sample)(const sgm_process *process, const sgm_score_model *model, const void *options,
+                  size_t n, uint64_t seed, size_t first_sample, double *x, sgm_stats *stats,
+                  slv_error *err);
+} sgm_sampler_family;
+
+/* Room for the options of any family, for a program that holds them by value (every family's
+ * options_size <= sizeof(sgm_sampler_options)): after family->options_init(&o, process) it is the
+ * options struct of that family, and only that member is read or written. */
+typedef union sgm_sampler_options {
+    sgm_pc_options pc;
+    sgm_ode_options ode;
+    sgm_sde_options sde;
+    sgm_fast_options fast;
+    sgm_ald_options ald;
+} sgm_sampler_options;
+
+/*                  options           sample            summary
+ *   pc             sgm_pc_options    sgm_pc_sample     predictor-corrector
+ *   ode            sgm_ode_options   sgm_ode_sample    probability-flow ODE
+ *   sde            sgm_sde_options   sgm_sde_sample    reverse SDE
+ *   fast           sgm_fast_options  sgm_fast_sample   fast samplers (sgm_fast_methods)
+ *   ald            sgm_ald_options   sgm_ald_sample    annealed Langevin dynamics (VE)        */
+extern const sgm_sampler_family *const sgm_sampler_pc;
+extern const sgm_sampler_family *const sgm_sampler_ode;
+extern const sgm_sampler_family *const sgm_sampler_sde;
+extern const sgm_sampler_family *const sgm_sampler_fast;
+extern const sgm_sampler_family *const sgm_sampler_ald;
+
+/* NULL-terminated table of every family, in the order above, and lookup by name (NULL if
+ * unknown). */
+extern const sgm_sampler_family *const sgm_sampler_families[];
+const sgm_sampler_family *sgm_sampler_family_by_name(const char *name);
 
 #ifdef __cplusplus
 }

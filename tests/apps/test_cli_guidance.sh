@@ -38,6 +38,6 @@ expect() { # EXIT_CODE NEEDLE ARGS...
 }
 expect 1 "a clean classifier (no time input)" sample --class 1 --classifier "$src/models/fmnist_classifier.sgc" --num 2 --out x.npy
 expect 2 "--classifier applies to --class" sample --classifier t.sgc --num 2 --out x.npy
-expect 2 "needs an image model, a class 0..9" sample --class 12 --classifier t.sgc --num 2 --out x.npy
+expect 2 "needs a gmm: model, or an image model, a class 0..9" sample --class 12 --classifier t.sgc --num 2 --out x.npy
 expect 2 "--time-dependent applies to --train-classifier" evaluate --time-dependent --classifier y.sgc
 echo "guidance: ok"
