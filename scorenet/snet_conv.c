@@ -37,26 +37,6 @@ static double sum_floats(const float *x, size_t n)
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* Σ x and Σ x² in double, the same way. */
-static void sum_floats_sq(const float *x, size_t n, double *sum, double *sum_sq)
-{
-    double s[8] = {0}, q[8] = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
-            double v = x[i + l];
-            s[l] += v;
-            q[l] += v * v;
-        }
-    for (; i < n; i++) {
-        double v = x[i];
-        s[i % 8] += v;
-        q[i % 8] += v * v;
-    }
-    *sum += ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-    *sum_sq += ((q[0] + q[1]) + (q[2] + q[3])) + ((q[4] + q[5]) + (q[6] + q[7]));
-}
-
 static void zero_floats(float *a, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= 8 * SNET_CONV_OMP_MIN)
@@ -152,6 +132,24 @@ static int lane_threads(size_t n_chunks, size_t lanes)
     return (int)(n < t ? n : t);
 }
 
+/* One product of a convolution. A convolution on one lane (d->lanes == 1: the U-Net, whose shards
+ * already occupy the threads) makes it ONE single-threaded cblas_sgemm in the calling thread: cut
+ * into snet_sgemm's tiles, every tile would pack the small weight operand again (8 tiles per
+ * forward GEMM at 28×28), for no parallelism (the tiles run in this thread anyway). A one-row or
+ * one-column product, and any product of a multi-lane convolution, goes through snet_sgemm. The
+ * choice depends on the shape alone: no thread-count dependence. */
+static void conv_gemm(const snet_conv2d_dims *d, int trans_a, int trans_b, size_t M, size_t N,
+                      size_t K, const float *A, size_t lda, const float *B, size_t ldb, float beta,
+                      float *C, size_t ldc)
+{
+    if (d->lanes == 1 && M > 1 && N > 1 && K > 0)
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)lda,
+                    B, (int)ldb, beta, C, (int)ldc);
+    else
+        snet_sgemm(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* The output columns ow whose input column ow·stride − pad + j lies inside [0, W): [lo, hi). */
 static void valid_range(size_t *lo, size_t *hi, size_t j, size_t stride, size_t pad, size_t W,
                         size_t OW)
@@ -171,12 +169,62 @@ static void valid_range(size_t *lo, size_t *hi, size_t j, size_t stride, size_t 
     *hi = h;
 }
 
+/* One im2col row (c, i, j) of a stride-1 "same" convolution over the nb planes of a chunk, which
+ * lie one after another in CNHW: the output planes are the input planes shifted by
+ * (i − pad)·W + (j − pad), so ONE copy covers the whole chunk; it wraps across row ends and plane
+ * ends, and exactly those places are the ones outside the image, zeroed after it: the rows
+ * outside [r0, r1) and the columns outside [lo, hi) of every plane. */
+/* (The zeroing loops are a few floats each, a plane row or column: kept as loops, not memset calls.) */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+static void im2col_same_row(float *dst, const float *src, size_t nb, size_t H, size_t W,
+                            size_t i, size_t j, size_t pad)
+{
+    const size_t HW = H * W, n = nb * HW;
+    const ptrdiff_t shift = ((ptrdiff_t)i - (ptrdiff_t)pad) * (ptrdiff_t)W + (ptrdiff_t)j - (ptrdiff_t)pad;
+    size_t lo, hi;
+    valid_range(&lo, &hi, j, 1, pad, W, W);
+    size_t r0 = i < pad ? pad - i : 0, r1 = H + pad > i ? H + pad - i : 0;
+    if (r1 > H)
+        r1 = H;
+    if (r0 > r1)
+        r0 = r1;
+    // dst[q] = src[q + shift] wherever q + shift lies in the chunk
+    size_t q0 = shift < 0 ? (size_t)(-shift) : 0, q1 = shift > 0 ? n - (size_t)shift : n;
+    if (q0 < n && q1 > q0)
+        memcpy(dst + q0, src + (ptrdiff_t)q0 + shift, (q1 - q0) * sizeof *dst);
+    if (r1 == r0 || hi == lo) { // the tap never lands inside the image
+        memset(dst, 0, n * sizeof *dst);
+        return;
+    }
+    for (size_t s = 0; s < nb; s++) {
+        float *plane = dst + s * HW; // (H, W)
+        for (size_t q = 0; q < r0 * W; q++)
+            plane[q] = 0.0f;
+        for (size_t q = r1 * W; q < HW; q++)
+            plane[q] = 0.0f;
+        if (lo == 0 && hi == W)
+            continue;
+        for (size_t oh = r0; oh < r1; oh++) {
+            for (size_t ow = 0; ow < lo; ow++)
+                plane[oh * W + ow] = 0.0f;
+            for (size_t ow = hi; ow < W; ow++)
+                plane[oh * W + ow] = 0.0f;
+        }
+    }
+}
+
 void snet_im2col(float *col, const float *in, const snet_conv2d_dims *d, size_t b0, size_t nb)
 {
     const size_t k = d->ksize, st = d->stride, pad = d->pad, H = d->H, W = d->W, B = d->B;
     const size_t OH = snet_conv2d_out_size(H, k, st, pad), OW = snet_conv2d_out_size(W, k, st, pad);
     const size_t rows = d->C * k * k, ncol = nb * OH * OW;
-    const int same = conv_is_same(d);
+    if (conv_is_same(d)) { // OH = H, OW = W
+        for (size_t r = 0; r < rows; r++) {
+            size_t c = r / (k * k), i = (r / k) % k, j = r % k;
+            im2col_same_row(col + r * ncol, in + (c * B + b0) * H * W, nb, H, W, i, j, pad);
+        }
+        return;
+    }
     for (size_t r = 0; r < rows; r++) {
         for (size_t s = 0; s < nb; s++) {
             size_t c = r / (k * k), i = (r / k) % k, j = r % k;
@@ -184,34 +232,6 @@ void snet_im2col(float *col, const float *in, const snet_conv2d_dims *d, size_t 
             float *dst = col + r * ncol + s * OH * OW;          // (OH, OW)
             size_t lo, hi;
             valid_range(&lo, &hi, j, st, pad, W, OW);
-            if (same) {
-                // OH = H, OW = W: the output plane is the input shifted by (i − pad, j − pad). One
-                // copy covers every valid row; it wraps across row ends, so the columns outside
-                // [lo, hi) are zeroed after it, and the rows outside [r0, r1) before.
-                size_t r0 = i < pad ? pad - i : 0, r1 = H + pad > i ? H + pad - i : 0;
-                if (r1 > H)
-                    r1 = H;
-                if (r0 > r1)
-                    r0 = r1;
-                for (size_t q = 0; q < r0 * W; q++) // one row or none: no memset calls
-                    dst[q] = 0.0f;
-                for (size_t q = r1 * W; q < H * W; q++)
-                    dst[q] = 0.0f;
-                if (r1 > r0 && hi > lo) {
-                    size_t q0 = r0 * W + lo, q1 = (r1 - 1) * W + hi;
-                    const float *src = plane + (r0 + i - pad) * W + (lo + j - pad); // for dst[q0]
-                    memcpy(dst + q0, src, (q1 - q0) * sizeof *dst);
-                    for (size_t oh = r0; oh < r1; oh++) {
-                        for (size_t ow = 0; ow < lo; ow++)
-                            dst[oh * W + ow] = 0.0f;
-                        for (size_t ow = hi; ow < W; ow++)
-                            dst[oh * W + ow] = 0.0f;
-                    }
-                } else {
-                    memset(dst + r0 * W, 0, (r1 - r0) * W * sizeof *dst);
-                }
-                continue;
-            }
             for (size_t oh = 0; oh < OH; oh++) {
                 float *o = dst + oh * OW;
                 size_t ih = oh * st + i; // + pad offset: row ih − pad of the image
@@ -297,10 +317,10 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
                 beta = 1.0f;
             }
             if (pointwise) { // o (+)= W (OC, C) · in_chunk (C, ncol; row stride N)
-                snet_sgemm(0, 0, OC, ncol, C, weight, C, in + b0 * S, N, beta, o, N);
+                conv_gemm(d, 0, 0, OC, ncol, C, weight, C, in + b0 * S, N, beta, o, N);
             } else { // o (+)= W (OC, Kc) · col (Kc, ncol)
                 snet_im2col(lcol, in, d, b0, nb);
-                snet_sgemm(0, 0, OC, ncol, Kc, weight, Kc, lcol, ncol, beta, o, N);
+                conv_gemm(d, 0, 0, OC, ncol, Kc, weight, Kc, lcol, ncol, beta, o, N);
             }
         }
     }
@@ -330,7 +350,15 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     float *dw_lanes = col + lanes * lane_size; // (lanes, OC, Kc)
     float *wt = dw_lanes + lanes * n_w;         // (C, OC·k·k) flipped kernel
     snet_conv2d_dims dt = {d->B, OC, d->H, d->W, C, k, 1, d->pad, lanes}; // dout → din, as a convolution
-    if (dweight)
+    // A "same" convolution that also wants din takes dW from the im2col of dout that din needs
+    // anyway (one im2col per chunk instead of two): with G (C, OC·k²) = in · im2col(dout)ᵀ,
+    // dW[oc][c][q] = G[c][oc][k² − 1 − q] (the flipped tap, as wt), since for odd k and pad (k−1)/2
+    // Σ_m dout[oc][m]·in[c][m + s] = Σ_n in[c][n]·dout[oc][n − s] over the same pairs inside the
+    // image. G is collected per lane and transposed into dweight below. Otherwise one lane
+    // accumulates straight into dweight and several keep partials, summed in lane order below.
+    const int dw_from_dout = dweight && din && same;
+    const int direct_dw = lanes == 1 && !dw_from_dout;
+    if (dweight && !direct_dw)
         zero_floats(dw_lanes, lanes * n_w);
     if (din && same) // wt[c][oc][i][j] = W[oc][c][k−1−i][k−1−j]
         for (size_t c = 0; c < C; c++)
@@ -342,32 +370,45 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
     const int blas = snet_blas_single_begin();
 #pragma omp parallel for schedule(static, 1) num_threads(lane_threads(n_chunks, lanes)) if (n_chunks > 1 && lanes > 1 && !omp_in_parallel())
     for (size_t lane = 0; lane < lanes; lane++) {
-        float *lcol = col + lane * lane_size, *dwl = dw_lanes + lane * n_w;
+        float *lcol = col + lane * lane_size, *dwl = direct_dw ? dweight : dw_lanes + lane * n_w;
         for (size_t q = lane; q < n_chunks; q += lanes) {
             size_t b0 = q * chunk, nb = d->B - b0 < chunk ? d->B - b0 : chunk, ncol = nb * S;
             const float *g = dout + b0 * S; // (OC, ncol) with row stride N
             if (dweight && pointwise) { // dW_lane (OC, C) += g · in_chunkᵀ
-                snet_sgemm(0, 1, OC, C, ncol, g, N, in + b0 * S, N, 1.0f, dwl, C);
-            } else if (dweight) { // dW_lane (OC, Kc) += g (OC, ncol) · colᵀ (ncol, Kc)
+                conv_gemm(d, 0, 1, OC, C, ncol, g, N, in + b0 * S, N, 1.0f, dwl, C);
+            } else if (dweight && !dw_from_dout) { // dW_lane (OC, Kc) += g (OC, ncol) · colᵀ (ncol, Kc)
                 snet_im2col(lcol, in, d, b0, nb);
-                snet_sgemm(0, 1, OC, Kc, ncol, g, N, lcol, ncol, 1.0f, dwl, Kc);
+                conv_gemm(d, 0, 1, OC, Kc, ncol, g, N, lcol, ncol, 1.0f, dwl, Kc);
             }
             if (!din)
                 continue;
             float *dx = din + b0 * S; // (C, ncol) with row stride N (same size or pointwise)
             if (pointwise) { // dx (+)= Wᵀ (C, OC) · g
-                snet_sgemm(1, 0, C, ncol, OC, weight, C, g, N, beta, dx, N);
+                conv_gemm(d, 1, 0, C, ncol, OC, weight, C, g, N, beta, dx, N);
             } else if (same) { // dx (+)= wt (C, OC·k²) · im2col(dout) (OC·k², ncol)
                 snet_im2col(lcol, dout, &dt, b0, nb);
-                snet_sgemm(0, 0, C, ncol, OC * kk, wt, OC * kk, lcol, ncol, beta, dx, N);
+                conv_gemm(d, 0, 0, C, ncol, OC * kk, wt, OC * kk, lcol, ncol, beta, dx, N);
+                if (dw_from_dout) // G_lane (C, OC·k²) += in_chunk (C, ncol) · im2col(dout)ᵀ
+                    conv_gemm(d, 0, 1, C, OC * kk, ncol, in + b0 * S, N, lcol, ncol, 1.0f, dwl,
+                              OC * kk);
             } else { // dcol (Kc, ncol) = Wᵀ (Kc, OC) · g, scattered into the chunk's samples
-                snet_sgemm(1, 0, Kc, ncol, OC, weight, Kc, g, N, 0.0f, lcol, ncol);
+                conv_gemm(d, 1, 0, Kc, ncol, OC, weight, Kc, g, N, 0.0f, lcol, ncol);
                 snet_col2im(din, lcol, d, b0, nb);
             }
         }
     }
     snet_blas_single_end(blas);
-    if (dweight) { // the lanes in order
+    if (dw_from_dout) { // dW[oc][c][q] += Σ_lanes G_lane[c][oc][k² − 1 − q], lanes in order
+#pragma omp parallel for schedule(static) if (n_w >= SNET_CONV_OMP_MIN / 4)
+        for (size_t i = 0; i < n_w; i++) {
+            size_t oc = i / Kc, c = (i / kk) % C, q = i % kk;
+            size_t j = (c * OC + oc) * kk + (kk - 1 - q);
+            float acc = dweight[i];
+            for (size_t lane = 0; lane < lanes; lane++)
+                acc += dw_lanes[lane * n_w + j];
+            dweight[i] = acc;
+        }
+    } else if (dweight && !direct_dw) { // the lanes in order
 #pragma omp parallel for schedule(static) if (n_w >= SNET_CONV_OMP_MIN / 4)
         for (size_t i = 0; i < n_w; i++) {
             float acc = dweight[i];
@@ -380,6 +421,22 @@ void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float 
 
 /* ---- GroupNorm ------------------------------------------------------------------------------------ */
 
+/* Σ x and Σ x² of one plane in double: one vectorised pass (the reduction order is fixed by the
+ * build's vector width, never by threads). */
+SNET_SIMD_CLONES
+static void plane_sums(const float *x, size_t n, double *sum, double *sum_sq)
+{
+    double s = 0.0, q = 0.0;
+#pragma omp simd reduction(+ : s, q)
+    for (size_t i = 0; i < n; i++) {
+        double v = (double)x[i];
+        s += v;
+        q += v * v;
+    }
+    *sum += s;
+    *sum_sq += q;
+}
+
 /* Statistics of group g of sample b: one pass of Σx, Σx² in double (exact enough: the activations
  * are O(1), so the cancellation in Σx² − n·μ² costs nothing at double precision). */
 static void group_stats(float *mean, float *rstd, const float *in, size_t B, size_t b, size_t g,
@@ -387,7 +444,7 @@ static void group_stats(float *mean, float *rstd, const float *in, size_t B, siz
 {
     double sum = 0.0, sum_sq = 0.0;
     for (size_t ci = 0; ci < cg; ci++)
-        sum_floats_sq(in + ((g * cg + ci) * B + b) * HW, HW, &sum, &sum_sq);
+        plane_sums(in + ((g * cg + ci) * B + b) * HW, HW, &sum, &sum_sq);
     double count = (double)(cg * HW), mu = sum / count;
     double var = sum_sq / count - mu * mu;
     if (var < 0.0)
@@ -439,6 +496,7 @@ static void reduce_partials(float *dgamma, float *dbeta, const float *part_g, co
 
 /* The input gradient of one group of one sample, from the per-channel sums Σ dy and Σ dy·n:
  * with dn = gamma·dy, dx = rstd · (dn − mean(dn) − n · mean(dn · n)). */
+SNET_SIMD_CLONES
 static void group_input_grad(float *din, const float *dy, const float *in, const float *gamma,
                              const float *sum_dy, const float *sum_dyn, float m, float r, size_t B,
                              size_t b, size_t g, size_t cg, size_t HW, int accumulate)
@@ -456,29 +514,33 @@ static void group_input_grad(float *din, const float *dy, const float *in, const
         const float *x = in + (c * B + b) * HW, *gy = dy + (c * B + b) * HW;
         float *dx = din + (c * B + b) * HW;
         float gc = gamma[c];
-        if (accumulate)
+        if (accumulate) {
+#pragma omp simd
             for (size_t p = 0; p < HW; p++)
                 dx[p] += (gc * gy[p] - mean_dn - (x[p] - m) * r * mean_dnn) * r;
-        else
+        } else {
+#pragma omp simd
             for (size_t p = 0; p < HW; p++)
                 dx[p] = (gc * gy[p] - mean_dn - (x[p] - m) * r * mean_dnn) * r;
+        }
     }
 }
 
-/* Σ dy and Σ dy·n over one (channel, sample) plane. */
+/* Σ dy and Σ dy·n over one (channel, sample) plane, n = (x − m)·r, in double (vectorised). */
+SNET_SIMD_CLONES
 static void plane_grad_sums(float *sum_dy, float *sum_dyn, const float *dy, const float *x, float m,
                             float r, size_t HW)
 {
-    double a[4] = {0}, q[4] = {0};
+    double a = 0.0, q = 0.0;
+#pragma omp simd reduction(+ : a, q)
     for (size_t p = 0; p < HW; p++) {
         double gy = dy[p];
-        a[p % 4] += gy;
-        q[p % 4] += gy * (double)((x[p] - m) * r);
+        a += gy;
+        q += gy * (double)((x[p] - m) * r);
     }
-    *sum_dy = (float)((a[0] + a[1]) + (a[2] + a[3]));
-    *sum_dyn = (float)((q[0] + q[1]) + (q[2] + q[3]));
+    *sum_dy = (float)a;
+    *sum_dyn = (float)q;
 }
-
 
 void snet_groupnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                              const float *in, const float *gamma, const float *mean,
@@ -508,6 +570,7 @@ void snet_groupnorm_backward(float *din, float *dgamma, float *dbeta, const floa
 /* ---- GroupNorm → SiLU, fused ------------------------------------------------------------------------ */
 
 /* s = SiLU(y), y = (x − m)·scale + shift over one plane (the vector expf, snet_simd.h). */
+SNET_SIMD_CLONES
 static void normalize_silu_plane(float *s, const float *x, float m, float scale, float shift,
                                  size_t HW)
 {
@@ -518,14 +581,23 @@ static void normalize_silu_plane(float *s, const float *x, float m, float scale,
     }
 }
 
-/* gy ← gy · SiLU'(y) over one plane, y as above: ∂L/∂s in, ∂L/∂y out. */
-static void silu_grad_plane(float *gy, const float *x, float m, float scale, float shift, size_t HW)
+/* gy ← gy · SiLU'(y) over one plane, y = (x − m)·scale + shift: ∂L/∂s in, ∂L/∂y out; in the same
+ * pass Σ ∂L/∂y and Σ ∂L/∂y · n with n = (x − m)·r (plane_grad_sums of the result), in double. */
+SNET_SIMD_CLONES
+static void silu_grad_plane_sums(float *gy, float *sum_dy, float *sum_dyn, const float *x, float m,
+                                 float r, float scale, float shift, size_t HW)
 {
-#pragma omp simd
+    double a = 0.0, q = 0.0;
+#pragma omp simd reduction(+ : a, q)
     for (size_t p = 0; p < HW; p++) {
         float y = (x[p] - m) * scale + shift, sig = 1.0f / (1.0f + expf(-y));
-        gy[p] *= sig * (1.0f + y * (1.0f - sig));
+        float g = gy[p] * (sig * (1.0f + y * (1.0f - sig)));
+        gy[p] = g;
+        a += (double)g;
+        q += (double)g * (double)((x[p] - m) * r);
     }
+    *sum_dy = (float)a;
+    *sum_dyn = (float)q;
 }
 
 void snet_groupnorm_silu_forward(float *out, float *mean, float *rstd, const float *in,
@@ -566,8 +638,7 @@ void snet_groupnorm_silu_backward(float *din, float *dgamma, float *dbeta, float
                 size_t c = g * cg + ci;
                 const float *x = in + (c * B + b) * HW;
                 float *gy = dout + (c * B + b) * HW; // ∂L/∂s in, ∂L/∂y out (y = GN output)
-                silu_grad_plane(gy, x, m, r * gamma[c], beta[c], HW);
-                plane_grad_sums(&sdy[ci], &sdyn[ci], gy, x, m, r, HW);
+                silu_grad_plane_sums(gy, &sdy[ci], &sdyn[ci], x, m, r, r * gamma[c], beta[c], HW);
             }
             if (din)
                 group_input_grad(din, dout, in, gamma, sdy, sdyn, m, r, B, b, g, cg, HW, accumulate);

@@ -2,7 +2,8 @@
  *
  * Layout. Image tensors here are CHANNEL-MAJOR OVER THE BATCH, "CNHW": t[c][b][h][w], i.e. a
  * (C, B·H·W) row-major matrix. Three things follow:
- * - a whole batch chunk of a convolution is ONE matrix product (snet_sgemm, snet_gemm.h), out (OC, n) = W (OC, C·k·k) · col
+ * - a whole batch chunk of a convolution is ONE matrix product (snet_sgemm, snet_gemm.h, or on one
+ *   lane a single cblas_sgemm, see `lanes`), out (OC, n) = W (OC, C·k·k) · col
  *   (C·k·k, n) with n = (samples in the chunk)·OH·OW, written straight into the (OC, B·OH·OW)
  *   output through its leading dimension;
  * - a concatenation along channels is two contiguous copies;
@@ -42,7 +43,9 @@ typedef struct snet_conv2d_dims {
     size_t OC;                   /* output channels */
     size_t ksize, stride, pad;   /* e.g. 3, 1, 1 (same size); 3, 2, 1 (halves even sizes); 1, 1, 0 */
     size_t lanes;                /* parallel lanes (see "Threads"); 0 means SNET_CONV_LANES, 1 runs
-                                    the convolution in the calling thread with one im2col buffer */
+                                    the convolution in the calling thread with one im2col buffer,
+                                    each product one cblas_sgemm (for callers that already hold
+                                    the threads, as the U-Net's shards) */
 } snet_conv2d_dims;
 
 /* Output height/width: (in + 2·pad − ksize)/stride + 1 (0 if the kernel does not fit). */
@@ -94,8 +97,10 @@ void snet_conv2d_forward(float *out, const float *in, const float *weight, const
  * dout    (OC, B, OH, OW), in and weight as in the forward, col as in the forward.
  * Per chunk: dW += dout·colᵀ (one sgemm). The input gradient of a stride-1 "same" convolution
  * (odd k, pad (k−1)/2) is the same convolution of dout with the flipped, transposed kernel: one
- * im2col of dout and one sgemm with k²·OC-long dot products, written straight into din. Other
- * convolutions (stride 2) take dcol = Wᵀ·dout (one sgemm) and col2im. */
+ * im2col of dout and one sgemm with k²·OC-long dot products, written straight into din; when both
+ * din and dweight are wanted, dW comes from that same im2col (in · im2col(dout)ᵀ, the taps
+ * flipped back), so the chunk needs no im2col of the input. Other convolutions (stride 2) take
+ * dcol = Wᵀ·dout (one sgemm) and col2im. */
 void snet_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout,
                           const float *in, const float *weight, float *col,
                           const snet_conv2d_dims *d, int accumulate);

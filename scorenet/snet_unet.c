@@ -24,6 +24,11 @@
  *
  * The parameter buffer, the activation workspace and the backward scratch are laid out by one
  * "plan" built from the config on every call (a few hundred integer operations, no allocation).
+ * Passes over memory the plan saves: e_l is written straight into the second half of decoder l's
+ * concatenation and u (the upsampled path, or the middle block's output) into its first, so no
+ * copy concatenates; every convolution output starts at its biases, time shift or identity skip
+ * in one pass and the convolution accumulates into it; the backward takes the bias and time-shift
+ * gradients from one pass of per-plane sums.
  *
  * Threads: the batch is cut into UNET_SHARDS fixed slices and each slice runs through the whole
  * network in one OpenMP thread with single-threaded sgemm (OpenBLAS is set to one thread during
@@ -78,7 +83,7 @@ typedef struct unet_plan {
     unet_block enc[UNET_MAX_LEVELS], mid, dec[UNET_MAX_LEVELS];
     /* activations (per sample) */
     size_t tau, emb0, emb1, emb1s, emb2, emb2s, proj, x0, hin;
-    size_t down[UNET_MAX_LEVELS], up[UNET_MAX_LEVELS], cat[UNET_MAX_LEVELS];
+    size_t down[UNET_MAX_LEVELS], cat[UNET_MAX_LEVELS];
     size_t head_mean, head_rstd, head_s, y;
     /* totals */
     size_t n_params, act_per_sample, max_tensor, max_channels;
@@ -134,8 +139,12 @@ static size_t add_act(unet_plan *p, size_t n)
     return offset;
 }
 
+/* out_at: the per-sample offset of the block's output when it lives inside another activation (a
+ * half of a decoder concatenation), or UNET_OWN_OUTPUT to reserve its own. */
+#define UNET_OWN_OUTPUT ((size_t)-1)
+
 static void plan_block(unet_plan *p, unet_block *k, const char *prefix, size_t cin, size_t cout,
-                       size_t level)
+                       size_t level, size_t out_at)
 {
     uint32_t ci = (uint32_t)cin, co = (uint32_t)cout;
     k->cin = cin;
@@ -169,7 +178,7 @@ static void plan_block(unet_plan *p, unet_block *k, const char *prefix, size_t c
     k->mean2 = add_act(p, p->G);
     k->rstd2 = add_act(p, p->G);
     k->s2 = add_act(p, cout * k->hw);
-    k->out = add_act(p, cout * k->hw);
+    k->out = out_at == UNET_OWN_OUTPUT ? add_act(p, cout * k->hw) : out_at;
 }
 
 /* Channels entering decoder block l: the upsampled (or middle) path, then the skip. */
@@ -234,8 +243,12 @@ static void plan_make(unet_plan *p, const snet_config *cfg, snet_tensor *table, 
     char prefix[32];
     size_t cin = p->ch[0];
     for (size_t l = 0; l < p->L; l++) {
+        // decoder l's input concat(u, e_l) is reserved here and e_l written straight into its
+        // second half (and u into its first): the concatenation costs no copy
+        size_t cu = dec_up_channels(p, l);
+        p->cat[l] = add_act(p, (cu + p->ch[l]) * p->hw[l]);
         snprintf(prefix, sizeof prefix, "enc%zu.", l);
-        plan_block(p, &p->enc[l], prefix, cin, p->ch[l], l);
+        plan_block(p, &p->enc[l], prefix, cin, p->ch[l], l, p->cat[l] + cu * p->hw[l]);
         if (l + 1 < p->L) {
             uint32_t cl = (uint32_t)p->ch[l];
             snprintf(prefix, sizeof prefix, "down%zu.", l);
@@ -245,14 +258,11 @@ static void plan_make(unet_plan *p, const snet_config *cfg, snet_tensor *table, 
         }
         cin = p->ch[l];
     }
-    plan_block(p, &p->mid, "mid.", p->ch[p->L - 1], p->ch[p->L - 1], p->L - 1);
+    plan_block(p, &p->mid, "mid.", p->ch[p->L - 1], p->ch[p->L - 1], p->L - 1, p->cat[p->L - 1]);
     for (size_t l = p->L; l-- > 0;) {
         size_t cu = dec_up_channels(p, l);
-        if (l + 1 < p->L)
-            p->up[l] = add_act(p, cu * p->hw[l]);
-        p->cat[l] = add_act(p, (cu + p->ch[l]) * p->hw[l]);
         snprintf(prefix, sizeof prefix, "dec%zu.", l);
-        plan_block(p, &p->dec[l], prefix, cu + p->ch[l], p->ch[l], l);
+        plan_block(p, &p->dec[l], prefix, cu + p->ch[l], p->ch[l], l, UNET_OWN_OUTPUT);
     }
     p->head_g = add_param(p, "head.", "gn.g", INIT_ONE, 0, 1, c0, 1, 1, 1);
     p->head_b = add_param(p, "head.", "gn.b", INIT_ZERO, 0, 1, c0, 1, 1, 1);
@@ -515,6 +525,60 @@ static int shard_threads(size_t B)
 
 /* ---- Residual block ---------------------------------------------------------------------------------- */
 
+/* The starting value of a convolution's output, in one pass (the convolution then accumulates):
+ * out (C, B, HW) = [src (C, B, HW)] + bias_a[c] + [bias_b[c]] + [row[b·row_stride + c]], where
+ * src, bias_b and row may be NULL. Per sample and in a fixed order: no thread dependence. */
+static void fill_shift(float *out, const float *src, const float *bias_a, const float *bias_b,
+                       const float *row, size_t row_stride, size_t B, size_t C, size_t HW)
+{
+    for (size_t c = 0; c < C; c++) {
+        for (size_t b = 0; b < B; b++) {
+            float v = bias_a[c];
+            if (bias_b)
+                v += bias_b[c];
+            if (row)
+                v += row[b * row_stride + c];
+            float *o = out + (c * B + b) * HW;
+            if (src) {
+                const float *x = src + (c * B + b) * HW;
+#pragma omp simd
+                for (size_t i = 0; i < HW; i++)
+                    o[i] = x[i] + v;
+            } else {
+#pragma omp simd
+                for (size_t i = 0; i < HW; i++)
+                    o[i] = v;
+            }
+        }
+    }
+}
+
+/* sums (B, C): sums[b·C + c] = Σ_p g[c][b][p] for g (C, B, HW), each in double, vectorised. */
+static void plane_sums(float *sums, const float *g, size_t B, size_t C, size_t HW)
+{
+    for (size_t c = 0; c < C; c++) {
+        for (size_t b = 0; b < B; b++) {
+            const float *x = g + (c * B + b) * HW;
+            double acc = 0.0;
+#pragma omp simd reduction(+ : acc)
+            for (size_t i = 0; i < HW; i++)
+                acc += (double)x[i];
+            sums[b * C + c] = (float)acc;
+        }
+    }
+}
+
+/* A bias gradient from plane sums (B, C): dbias[c] += Σ_b sums[b][c], b in order. */
+static void bias_grad_from_sums(float *dbias, const float *sums, size_t B, size_t C)
+{
+    for (size_t c = 0; c < C; c++) {
+        double acc = 0.0;
+        for (size_t b = 0; b < B; b++)
+            acc += (double)sums[b * C + c];
+        dbias[c] += (float)acc;
+    }
+}
+
 /* x (cin, B, hw) → acts[out] (cout, B, hw); proj (B, P) holds every block's time shift. */
 static void block_forward(const unet_plan *p, const unet_block *k, const float *params, size_t B,
                           const float *x, float *acts, const float *proj, float *col)
@@ -528,20 +592,23 @@ static void block_forward(const unet_plan *p, const unet_block *k, const float *
     snet_conv2d_dims d1 = conv3(B, k->cin, k->h, k->w, k->cout, 1);
     snet_conv2d_dims d2 = conv3(B, k->cout, k->h, k->w, k->cout, 1);
 
-    // s1 = SiLU(GN(x)); h1 = conv1(s1) + proj; s2 = SiLU(GN(h1)); out = skip(x) + conv2(s2)
+    // s1 = SiLU(GN(x)); h1 = conv1(s1) + proj; s2 = SiLU(GN(h1)); out = skip(x) + conv2(s2).
+    // Each output starts at its biases (and time shift, or identity skip) in one pass; the
+    // convolutions then accumulate into it.
     snet_groupnorm_silu_forward(s1, mean1, rstd1, x, params + k->gn1_g, params + k->gn1_b, B,
                                 k->cin, k->hw, p->G);
-    snet_conv2d_forward(h1, s1, params + k->conv1_w, params + k->conv1_b, col, &d1, 0);
-    snet_channel_add_forward(h1, proj + k->proj_col, p->P, B, k->cout, k->hw);
+    fill_shift(h1, NULL, params + k->conv1_b, NULL, proj + k->proj_col, p->P, B, k->cout, k->hw);
+    snet_conv2d_forward(h1, s1, params + k->conv1_w, NULL, col, &d1, 1);
     snet_groupnorm_silu_forward(s2, mean2, rstd2, h1, params + k->gn2_g, params + k->gn2_b, B,
                                 k->cout, k->hw, p->G);
     if (k->has_skip) {
         snet_conv2d_dims ds = conv1x1(B, k->cin, k->h, k->w, k->cout);
-        snet_conv2d_forward(out, x, params + k->skip_w, params + k->skip_b, col, &ds, 0);
+        fill_shift(out, NULL, params + k->skip_b, params + k->conv2_b, NULL, 0, B, k->cout, k->hw);
+        snet_conv2d_forward(out, x, params + k->skip_w, NULL, col, &ds, 1);
     } else {
-        memcpy(out, x, k->cout * B * k->hw * sizeof *out);
+        fill_shift(out, x, params + k->conv2_b, NULL, NULL, 0, B, k->cout, k->hw);
     }
-    snet_conv2d_forward(out, s2, params + k->conv2_w, params + k->conv2_b, col, &d2, 1);
+    snet_conv2d_forward(out, s2, params + k->conv2_w, NULL, col, &d2, 1);
 }
 
 /* Given dout (cout, B, hw), puts the input gradient into dx (cin, B, hw) — added if accumulate,
@@ -561,29 +628,38 @@ static void block_backward(const unet_plan *p, const unet_block *k, const float 
     snet_conv2d_dims d2 = conv3(B, k->cout, k->h, k->w, k->cout, 1);
 #define DP(off) (dparams ? dparams + (off) : NULL)
 
-    // out = skip(x) + conv2(s2)
+    // out = skip(x) + conv2(s2): both biases get Σ dout, from one pass of per-plane sums
+    float *sums = partial; // (B, cout), free until the GroupNorm backward below
+    if (dparams) {
+        plane_sums(sums, dout, B, k->cout, k->hw);
+        bias_grad_from_sums(dparams + k->conv2_b, sums, B, k->cout);
+        if (k->has_skip)
+            bias_grad_from_sums(dparams + k->skip_b, sums, B, k->cout);
+    }
     if (k->has_skip) {
         snet_conv2d_dims ds = conv1x1(B, k->cin, k->h, k->w, k->cout);
-        snet_conv2d_backward(dx, DP(k->skip_w), DP(k->skip_b), dout, x, params + k->skip_w, col,
-                             &ds, accumulate);
+        snet_conv2d_backward(dx, DP(k->skip_w), NULL, dout, x, params + k->skip_w, col, &ds,
+                             accumulate);
     } else if (accumulate) {
         snet_add_inplace(dx, dout, k->cout * B * k->hw);
     } else {
         memcpy(dx, dout, k->cout * B * k->hw * sizeof *dx);
     }
     float *ds2 = t1; // (cout, B, hw)
-    snet_conv2d_backward(ds2, DP(k->conv2_w), DP(k->conv2_b), dout, s2, params + k->conv2_w, col,
-                         &d2, 0);
+    snet_conv2d_backward(ds2, DP(k->conv2_w), NULL, dout, s2, params + k->conv2_w, col, &d2, 0);
     // s2 = SiLU(GN(h1)); ds2 is consumed
     float *dh1 = t2; // (cout, B, hw)
     snet_groupnorm_silu_backward(dh1, DP(k->gn2_g), DP(k->gn2_b), ds2, h1, params + k->gn2_g,
                                  params + k->gn2_b, mean2, rstd2, partial, B, k->cout, k->hw, p->G,
                                  0);
-    if (dproj)
-        snet_channel_add_backward(dproj + k->proj_col, dh1, p->P, B, k->cout, k->hw);
+    if (dparams) { // h1's bias and time shift, from one pass of per-plane sums of dh1
+        plane_sums(sums, dh1, B, k->cout, k->hw);
+        bias_grad_from_sums(dparams + k->conv1_b, sums, B, k->cout);
+        if (dproj)
+            snet_add_block(dproj + k->proj_col, p->P, sums, k->cout, B, k->cout);
+    }
     float *ds1 = t1; // (cin, B, hw)
-    snet_conv2d_backward(ds1, DP(k->conv1_w), DP(k->conv1_b), dh1, s1, params + k->conv1_w, col,
-                         &d1, 0);
+    snet_conv2d_backward(ds1, DP(k->conv1_w), NULL, dh1, s1, params + k->conv1_w, col, &d1, 0);
     // s1 = SiLU(GN(x)): onto the skip path's gradient
     snet_groupnorm_silu_backward(dx, DP(k->gn1_g), DP(k->gn1_b), ds1, x, params + k->gn1_g,
                                  params + k->gn1_b, mean1, rstd1, partial, B, k->cin, k->hw, p->G,
@@ -639,14 +715,11 @@ static void forward_shard(const unet_plan *p, const float *params, size_t B, con
     // decoder
     for (size_t l = L; l-- > 0;) {
         size_t cu = dec_up_channels(p, l);
-        const float *u = h; // (cu, B, h_l, w_l)
-        if (l + 1 < L) {
-            float *up = ACT(p->up[l]);
-            snet_upsample2x_forward(up, h, B, cu, p->h[l + 1], p->w[l + 1]);
-            u = up;
-        }
-        float *cat = ACT(p->cat[l]); // (cu + ch_l, B, h_l, w_l)
-        snet_concat_forward(cat, u, cu, ACT(p->enc[l].out), p->ch[l], B * p->hw[l]);
+        // cat (cu + ch_l, B, h_l, w_l) = [u; e_l]: e_l is already its second half, and the middle
+        // block's output its first at l = L − 1; above, u = upsample(o_{l+1}) is written there
+        float *cat = ACT(p->cat[l]);
+        if (l + 1 < L)
+            snet_upsample2x_forward(cat, h, B, cu, p->h[l + 1], p->w[l + 1]);
         block_forward(p, &p->dec[l], params, B, cat, acts, proj, col);
         h = ACT(p->dec[l].out);
     }
@@ -676,8 +749,6 @@ static void backward_shard(const unet_plan *p, const float *params, size_t B, co
 #define DP(off) (dparams ? dparams + (off) : NULL)
     if (dproj)
         snet_zero(dproj, B * p->P);
-    for (size_t l = 0; l < L; l++)
-        snet_zero(scratch + s.de[l], B * p->ch[l] * p->hw[l]);
 
     // head: y = conv_out(SiLU(GN(o₀)))
     float *dy = scratch + s.dy; // (C, B, S0)
@@ -696,8 +767,9 @@ static void backward_shard(const unet_plan *p, const float *params, size_t B, co
         float *dcat = gb; // (cu + ch_l, B, h_l, w_l)
         block_backward(p, k, params, dparams, B, ACT(p->cat[l]), acts, ga, dcat, 0, dproj, t1, t2,
                        partial, col);
-        // concat: the skip half goes to ∂L/∂e_l; the first half is ∂L/∂u as it stands in dcat
-        snet_concat_backward(NULL, scratch + s.de[l], dcat, cu, p->ch[l], B * k->hw);
+        // concat: the skip half is the first contribution to ∂L/∂e_l (the middle block and the
+        // down-sampling convolution add theirs later); the first half is ∂L/∂u as it stands in dcat
+        memcpy(scratch + s.de[l], dcat + cu * B * k->hw, p->ch[l] * B * k->hw * sizeof(float));
         if (l + 1 < L) { // u = upsample(o_{l+1}): ∂L/∂o_{l+1} → ga
             snet_zero(ga, cu * B * p->hw[l + 1]);
             snet_upsample2x_backward(ga, dcat, B, cu, p->h[l + 1], p->w[l + 1]);

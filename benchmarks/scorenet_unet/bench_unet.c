@@ -1,15 +1,21 @@
 /* bench_unet — throughput of the U-Net (snet_arch_unet) on Fashion-MNIST's shape.
  *
  *   bench_unet [--threads T] [--base C] [--levels L] [--groups G] [--seconds S] [--csv FILE]
- *              [--batches 1,64,256]
+ *              [--batches 1,64,256] [--train-batches 64,128] [--passes forward,vjp,train]
+ *              [--clock wall|cpu]
  *
  * Prints, for the --batches (default 1, 64, 256): forward and forward + input VJP (the backward without parameter
  * gradients that the Skilling–Hutchinson divergence needs) in samples/s and GFLOP/s; then the
- * training step (forward + backward with parameter gradients) at batches 64 and 128; beside the
+ * training step (forward + backward with parameter gradients) at the --train-batches (default 64,
+ * 128); --passes picks which of the three run (default all; a profile wants one); beside the
  * cblas_sgemm peak (1024³) measured in the same run. FLOPs count the matrix products only
  * (snet_arch_unet.forward_flops: 2 per multiply–add); forward + VJP counts 2× the forward (the
  * input-gradient GEMMs of every convolution mirror the forward ones), a training step 3×.
  * Each figure is the median of repeated timings lasting about --seconds in total (default 1).
+ * --clock cpu times with the process's CPU clock instead of the wall clock: with --threads 1 on a
+ * machine shared with other work, samples per CPU-second and the sgemm peak per CPU-second do not
+ * count the time other processes held the core, so their ratio is the load-independent figure
+ * (with more threads the CPU clock also counts OpenMP's spin-waiting: use it with one thread).
  */
 #include "snet.h"
 #include "snet_gemm.h"
@@ -21,10 +27,12 @@
 #include <string.h>
 #include <time.h>
 
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -134,6 +142,21 @@ static int net_alloc(net_ctx *n, const snet_arch_ops *ops, const snet_config *cf
     return 0;
 }
 
+/* Parses "64,128" into list (at most 8 entries); returns the count, 0 if malformed. */
+static size_t parse_batches(size_t *list, const char *v)
+{
+    size_t n = 0;
+    for (const char *q = v; *q && n < 8;) {
+        char *end;
+        unsigned long b = strtoul(q, &end, 10);
+        if (end == q || b == 0)
+            return 0;
+        list[n++] = b;
+        q = *end == ',' ? end + 1 : end;
+    }
+    return n;
+}
+
 static void net_release(net_ctx *n)
 {
     free(n->dparams), free(n->x), free(n->t), free(n->out), free(n->dout), free(n->dx);
@@ -148,6 +171,9 @@ int main(int argc, char **argv)
     const char *csv_path = NULL;
     size_t batches[8] = {1, 64, 256};
     size_t n_batches = 3;
+    size_t train_batches[8] = {64, 128};
+    size_t n_train_batches = 2;
+    const char *passes = "forward,vjp,train";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -166,18 +192,22 @@ int main(int argc, char **argv)
             budget = atof(v);
         else if (strcmp(a, "--csv") == 0)
             csv_path = v;
-        else if (strcmp(a, "--batches") == 0) {
-            n_batches = 0;
-            for (const char *q = v; *q && n_batches < 8;) {
-                char *end;
-                unsigned long b = strtoul(q, &end, 10);
-                if (end == q || b == 0) {
-                    fprintf(stderr, "bench_unet: --batches wants positive integers separated by commas, got '%s'\n", v);
-                    return 2;
-                }
-                batches[n_batches++] = b;
-                q = *end == ',' ? end + 1 : end;
+        else if (strcmp(a, "--batches") == 0 || strcmp(a, "--train-batches") == 0) {
+            int train = strcmp(a, "--train-batches") == 0;
+            size_t n = parse_batches(train ? train_batches : batches, v);
+            if (!n) {
+                fprintf(stderr, "bench_unet: %s wants positive integers separated by commas, got '%s'\n", a, v);
+                return 2;
             }
+            *(train ? &n_train_batches : &n_batches) = n;
+        } else if (strcmp(a, "--passes") == 0)
+            passes = v;
+        else if (strcmp(a, "--clock") == 0) {
+            if (strcmp(v, "wall") != 0 && strcmp(v, "cpu") != 0) {
+                fprintf(stderr, "bench_unet: --clock wants wall or cpu, got '%s'\n", v);
+                return 2;
+            }
+            bench_clock = strcmp(v, "cpu") == 0 ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC;
         }
         else {
             fprintf(stderr, "bench_unet: unknown option %s\n", a);
@@ -221,7 +251,8 @@ int main(int argc, char **argv)
            base, levels, groups, n_params, flops1 * 1e-6, threads);
     printf("BLAS: %s; kernel %s%s\n", snet_blas_config(), snet_blas_kernel(),
            getenv("OPENBLAS_CORETYPE") ? " (forced by OPENBLAS_CORETYPE)" : " (OpenBLAS' own choice)");
-    printf("cblas_sgemm 1024³ peak: %.1f GFLOP/s\n\n", peak);
+    printf("cblas_sgemm 1024³ peak: %.1f GFLOP/s%s\n\n", peak,
+           bench_clock == CLOCK_PROCESS_CPUTIME_ID ? " (per CPU-second: --clock cpu)" : "");
     printf("%-18s %6s %10s %12s %9s %8s %9s\n", "pass", "batch", "ms/call", "samples/s", "GFLOP/s",
            "of peak", "acts MB");
     FILE *csv = csv_path ? fopen(csv_path, "w") : NULL;
@@ -232,19 +263,21 @@ int main(int argc, char **argv)
     if (csv)
         fprintf(csv, "pass,batch,ms_per_call,samples_per_s,gflops,fraction_of_peak,threads,base,levels,blas_kernel\n");
 
-    size_t train_batches[2] = {64, 128};
     struct {
         const char *name;
+        const char *key; /* its name in --passes */
         bench_fn fn;
         double flop_factor;
         const size_t *batches;
         size_t n;
     } rows[] = {
-        {"forward", run_forward, 1.0, batches, n_batches},
-        {"forward+VJP", run_forward_vjp, 2.0, batches, n_batches},
-        {"train step", run_train_step, 3.0, train_batches, 2},
+        {"forward", "forward", run_forward, 1.0, batches, n_batches},
+        {"forward+VJP", "vjp", run_forward_vjp, 2.0, batches, n_batches},
+        {"train step", "train", run_train_step, 3.0, train_batches, n_train_batches},
     };
     for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        if (!strstr(passes, rows[r].key))
+            continue;
         for (size_t k = 0; k < rows[r].n; k++) {
             size_t B = rows[r].batches[k];
             net_ctx n;
