@@ -329,7 +329,12 @@ int classifier_save(const classifier *c, const char *path, char *msg, size_t msg
         put_u32(p + header + 4 * i, u);
     }
     put_u32(p + bytes - 4, (uint32_t)crc32(0L, buf, (uInt)(bytes - 4)));
-    int rc = snet_write_atomic(path, buf, bytes, msg, msg_size) == SNET_OK ? 0 : -1;
+    scoresde_error err;
+    int rc = 0;
+    if (snet_write_atomic(path, buf, bytes, &err) != SNET_OK) {
+        snprintf(msg, msg_size, "%s", err.message);
+        rc = -1;
+    }
     free(buf);
     return rc;
 }
@@ -431,8 +436,11 @@ int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **la
     *images = NULL;
     if (labels)
         *labels = NULL;
-    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, msg, msg_size) != SNET_OK)
+    scoresde_error err;
+    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, &err) != SNET_OK) {
+        snprintf(msg, msg_size, "%s", err.message);
         return -1;
+    }
     *n = snet_dataset_size(ds);
     *images = malloc(*n * 784 * sizeof **images);
     if (labels)

@@ -155,7 +155,8 @@ int cmd_train(int argc, char **argv)
     snet_sde_kind sde = SNET_SDE_VP;
     snet_arch_parse(arch_name, &arch);          /* the choice lists admit known names only */
     scoresde_process_kind_parse(sde_name, &sde);
-    char msg[1024], ckpt_buf[1024];
+    char ckpt_buf[1024];
+    scoresde_error err;
     snet_dataset *data = NULL;
     snet_gmm *gmm = NULL;
     train_log log = {NULL, quiet, isatty(2), 0, 0, NAN};
@@ -163,14 +164,14 @@ int cmd_train(int argc, char **argv)
     if (kind == SNET_DATA_FASHION_MNIST)
         rc = snet_dataset_fashion_mnist(&data, data_dir, 1, strcmp(range, "0..1") == 0 ? SNET_RANGE_0_1
                                                                                      : SNET_RANGE_MINUS1_1,
-                                        msg, sizeof msg);
+                                        &err);
     else if (kind == SNET_DATA_GMM)
-        rc = snet_gmm_read(data_name + 4, &gmm, msg, sizeof msg) ? -1
-             : snet_dataset_toy(&data, kind, gmm, msg, sizeof msg);
+        rc = snet_gmm_read(data_name + 4, &gmm, &err) ? -1
+             : snet_dataset_toy(&data, kind, gmm, &err);
     else
-        rc = snet_dataset_toy(&data, kind, NULL, msg, sizeof msg);
+        rc = snet_dataset_toy(&data, kind, NULL, &err);
     if (rc) {
-        cli_fail("train", "--data %s", msg);
+        cli_fail("train", "--data %s", err.message);
         goto done;
     }
     if (arch == SNET_ARCH_UNET && kind != SNET_DATA_FASHION_MNIST) {
@@ -210,8 +211,8 @@ int cmd_train(int argc, char **argv)
         cfg.fourier_scale = (float)fourier_scale;
     else if (noise_levels && sde == SNET_SDE_VE)
         cfg.fourier_scale = ncsn_fourier_scale(noise_levels, cfg.sigma_min, cfg.sigma_max);
-    if (snet_config_validate(&cfg, msg, sizeof msg)) {
-        status = cli_usage_error(&train_command, "%s", msg);
+    if (snet_config_validate(&cfg, &err)) {
+        status = cli_usage_error(&train_command, "%s", err.message);
         goto done;
     }
     snet_objective_by_name(objective_name, &opt.objective);
@@ -267,9 +268,9 @@ int cmd_train(int argc, char **argv)
     if (dist_size() > 1 || shards > 1) /* data-parallel (dist.h), or its bits on one process */
         rc = dist_train_run(&cfg, data, &opt, shards, strcmp(reduce, "allreduce") == 0 ? DIST_REDUCE_ALLREDUCE
                                                                                          : DIST_REDUCE_ORDERED,
-                            quiet, &report, msg, sizeof msg);
+                            quiet, &report, &err);
     else
-        rc = snet_train_run(&cfg, data, &opt, &report, NULL, msg, sizeof msg);
+        rc = snet_train_run(&cfg, data, &opt, &report, NULL, &err);
     if (!quiet && log.tty && dist_is_root())
         fputc('\n', stderr);
     if (rc == SNET_ESTOPPED) {
@@ -280,8 +281,8 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     if (rc != SNET_OK) {
-        if (msg[0]) /* empty on the ranks that only follow another's failure */
-            cli_fail("train", "%s", msg);
+        if (err.message[0]) /* empty on the ranks that only follow another's failure */
+            cli_fail("train", "%s", err.message);
         goto done;
     }
     /* The last loss: the mean over the last logged interval (at most --log-every steps, smoothed

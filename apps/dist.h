@@ -88,10 +88,10 @@ typedef enum dist_reduce {
  * weights after a resume and at each checkpoint. SIGINT/SIGTERM on any rank stops every rank after
  * the current step (SNET_ESTOPPED, checkpoint written when opt->checkpoint_on_stop).
  * Rank 0 prints the time spent reducing per step on stderr unless quiet (K > 1).
- * Returns an snet status, the same on every rank; msg is filled on the rank(s) where the failure
- * arose and left empty on the others. */
+ * Returns an snet status, the same on every rank; err (may be NULL) is worded on the rank(s) where
+ * the failure arose, its message left empty on the others. */
 int dist_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
-                   size_t shards, dist_reduce reduce, int quiet, snet_train_report *report, char *msg,
-                   size_t msg_size);
+                   size_t shards, dist_reduce reduce, int quiet, snet_train_report *report,
+                   scoresde_error *err);
 
 #endif

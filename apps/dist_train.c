@@ -122,6 +122,17 @@ static int same_weights_everywhere(const snet_model *model, const snet_trainer *
 
 /* ---- data-parallel training: snet_train_run's loop with these hooks ---------------------------- */
 
+/* A rank that only follows another's failure reports the status without words (the rank where the
+ * failure arose words it). */
+static int follow_failure(scoresde_error *err, int status)
+{
+    if (err) {
+        scoresde_error_clear(err);
+        err->status = status;
+    }
+    return status;
+}
+
 typedef struct dist_training {
     size_t K, S, B, P, first_shard, n_mine; /* ranks, shards, batch, parameters; this rank's shards */
     dist_reduce reduce;
@@ -133,39 +144,37 @@ typedef struct dist_training {
 
 /* Collective: checks the ranks agree on the weights, then rank 0 writes the checkpoint (final 0)
  * or the weights file (1). Returns an snet status, the same on every rank. */
-static int save_on_root(const snet_trainer *tr, const snet_train_options *opt, int final, char *msg,
-                        size_t msg_size, void *ctx)
+static int save_on_root(const snet_trainer *tr, const snet_train_options *opt, int final, scoresde_error *err,
+                        void *ctx)
 {
     (void)ctx;
     const snet_model *model = snet_trainer_model(tr);
-    if (!same_weights_everywhere(model, tr)) {
-        snprintf(msg, msg_size, "the ranks' weights differ at step %llu (different CPUs or libraries on the "
-                 "nodes?); nothing written", (unsigned long long)snet_trainer_steps_done(tr));
-        if (dist_rank() != 0)
-            msg[0] = 0;
-        return SNET_EINVAL;
-    }
+    if (!same_weights_everywhere(model, tr))
+        return dist_rank() != 0 ? follow_failure(err, SNET_EINVAL)
+                                : scoresde_error_fail(err, SNET_EINVAL,
+                                                      "the ranks' weights differ at step %llu (different CPUs or "
+                                                      "libraries on the nodes?); nothing written",
+                                                      (unsigned long long)snet_trainer_steps_done(tr));
     int rc = SNET_OK;
     if (dist_rank() == 0)
         rc = final ? snet_model_save(model, snet_trainer_ema(tr), opt->note, snet_trainer_steps_done(tr),
-                                     opt->out_path, msg, msg_size)
-                   : snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
-    if (failed_anywhere(rc) && !rc) {
-        rc = SNET_EIO;
-        msg[0] = 0;
-    }
+                                     opt->out_path, err)
+                   : snet_trainer_save(tr, opt->checkpoint_path, err);
+    if (failed_anywhere(rc) && !rc)
+        rc = follow_failure(err, SNET_EIO);
     return rc;
 }
 
 /* The shard buffers, then the ranks agree on how the setup went. Local failures are usually the
  * same on every rank (same options and files): when rank 0 has one it reports it and the others
  * only return; otherwise each failing rank reports. */
-static int begin_training(snet_trainer *tr, int rc, char *msg, size_t msg_size, void *ctx)
+static int begin_training(snet_trainer *tr, int rc, scoresde_error *err, void *ctx)
 {
     dist_training *d = ctx;
     if (!rc && (d->S < d->K || d->S > d->B)) {
-        snprintf(msg, msg_size, "--grad-shards %zu: expected between the number of ranks (%zu) and --batch (%zu)",
-                 d->S, d->K, d->B);
+        scoresde_error_fail(err, SNET_EINVAL,
+                            "--grad-shards %zu: expected between the number of ranks (%zu) and --batch (%zu)",
+                            d->S, d->K, d->B);
         rc = SNET_EINVAL;
     }
     if (!rc) {
@@ -177,7 +186,8 @@ static int begin_training(snet_trainer *tr, int rc, char *msg, size_t msg_size, 
             if (!(d->grads[i] = malloc(d->P * sizeof **d->grads)))
                 break;
         if (!d->grads || !d->acc || !d->parts || !d->grads[d->n_mine - 1]) {
-            snprintf(msg, msg_size, "out of memory for %zu shard gradients of %zu floats", d->n_mine, d->P);
+            scoresde_error_fail(err, SNET_ENOMEM,
+                                "out of memory for %zu shard gradients of %zu floats", d->n_mine, d->P);
             rc = SNET_ENOMEM;
         }
     }
@@ -191,7 +201,7 @@ static int begin_training(snet_trainer *tr, int rc, char *msg, size_t msg_size, 
     if (!failed[0])
         return SNET_OK;
     if (dist_rank() != 0 && failed[1])
-        msg[0] = 0;
+        follow_failure(err, rc ? rc : SNET_EIO);
     return rc ? rc : SNET_EIO;
 }
 
@@ -207,24 +217,24 @@ static int resume_from_root(const char *path, void *ctx)
     return resume;
 }
 
-static int check_resumed(const snet_trainer *tr, int rc, char *msg, size_t msg_size, void *ctx)
+static int check_resumed(const snet_trainer *tr, int rc, scoresde_error *err, void *ctx)
 {
     const dist_training *d = ctx;
     if (failed_anywhere(rc))
         return rc ? rc : SNET_EIO;
     if (same_weights_everywhere(snet_trainer_model(tr), tr))
         return SNET_OK;
-    snprintf(msg, msg_size, "%s: the ranks read different weights (is the file the same on every node?)",
-             d->checkpoint_path);
     if (dist_rank() != 0)
-        msg[0] = 0;
-    return SNET_EINVAL;
+        return follow_failure(err, SNET_EINVAL);
+    return scoresde_error_fail(err, SNET_EINVAL,
+                               "%s: the ranks read different weights (is the file the same on every node?)",
+                               d->checkpoint_path);
 }
 
 /* This rank's shard gradients, summed over the ranks (reduce), applied by every rank; an
  * interrupt on any rank stops all after this step. */
-static int sharded_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *pr, int *stop, char *msg,
-                        size_t msg_size, void *ctx)
+static int sharded_step(snet_trainer *tr, snet_dataset *data, snet_train_progress *pr, int *stop,
+                        scoresde_error *err, void *ctx)
 {
     dist_training *d = ctx;
     const size_t S = d->S, B = d->B;
@@ -248,7 +258,8 @@ static int sharded_step(snet_trainer *tr, snet_dataset *data, snet_train_progres
 #endif
     if (d->parts[S] != 0) {
         if (local)
-            snprintf(msg, msg_size, "step %llu: %s", (unsigned long long)step + 1, snet_strerror(local));
+            scoresde_error_fail(err, local,
+                                "step %llu: %s", (unsigned long long)step + 1, snet_strerror(local));
         return local ? local : SNET_EIO;
     }
     double loss = 0.0;
@@ -257,20 +268,18 @@ static int sharded_step(snet_trainer *tr, snet_dataset *data, snet_train_progres
     reduce_gradient(d->grads, d->n_mine, d->P, d->reduce, d->acc);
     d->reduce_seconds += wall_seconds() - r0;
     int rc = snet_trainer_apply_grad(tr, d->acc, loss, pr);
-    if (rc == SNET_ENONFINITE) { /* the same on every rank: rank 0 says it */
-        snprintf(msg, msg_size, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
-                 (unsigned long long)pr->step, pr->loss, pr->grad_norm);
-        if (dist_rank() != 0)
-            msg[0] = 0;
-        return rc;
-    }
+    if (rc == SNET_ENONFINITE) /* the same on every rank: rank 0 says it */
+        return dist_rank() != 0 ? follow_failure(err, rc)
+                                : scoresde_error_fail(err, rc, "step %llu: loss %g, gradient norm %g: not finite "
+                                                      "(try a lower lr)", (unsigned long long)pr->step, pr->loss,
+                                                      pr->grad_norm);
     *stop = d->parts[S + 1] != 0;
     return rc;
 }
 
 int dist_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
-                   size_t shards, dist_reduce reduce, int quiet, snet_train_report *report, char *msg,
-                   size_t msg_size)
+                   size_t shards, dist_reduce reduce, int quiet, snet_train_report *report,
+                   scoresde_error *err)
 {
     const size_t K = (size_t)dist_size(), S = shards ? shards : K;
     dist_training d = {.K = K, .S = S, .B = opt->batch, .reduce = reduce, .checkpoint_path = opt->checkpoint_path,
@@ -284,7 +293,7 @@ int dist_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
     if (dist_rank() != 0)
         o.log = NULL; /* rank 0 reports; stopping comes from cli_interrupted on any rank */
     snet_train_report rep;
-    int rc = snet_train_run(cfg, data, &o, &rep, NULL, msg, msg_size);
+    int rc = snet_train_run(cfg, data, &o, &rep, NULL, err);
     uint64_t n_run = rep.end_step - rep.start_step;
     if (rc == SNET_OK && dist_rank() == 0 && K > 1 && n_run > 0 && !quiet)
         fprintf(stderr, "train: %zu ranks, %zu shards of ~%zu rows, gradient of %zu floats (%.2f MB) reduced "

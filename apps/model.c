@@ -16,8 +16,11 @@ static void track_progress(double fraction, void *ctx)
 static int load_network(const char *path, const process_options *po, size_t max_batch, app_model *m,
                         char *msg, size_t msg_size)
 {
-    if (snet_model_load(path, SNET_LOAD_EMA, &m->net, NULL, msg, msg_size) != SNET_OK)
+    scoresde_error err;
+    if (snet_model_load(path, SNET_LOAD_EMA, &m->net, NULL, &err) != SNET_OK) {
+        snprintf(msg, msg_size, "%s", err.message);
         return -1;
+    }
     const snet_config *cfg = &m->net->cfg;
     sgm_process_kind kind = cfg->sde, asked;
     if (po->sde && (sgm_process_kind_parse(po->sde, &asked) != SLV_OK || asked != kind)) {
@@ -45,7 +48,6 @@ static int load_network(const char *path, const process_options *po, size_t max_
     m->data_lo = cfg->data_shift;
     m->data_width = 256.0 * cfg->data_scale;
 
-    scoresde_error err;
     if (netscore_alloc(&m->netscore, m->net, max_batch, &err)) {
         snprintf(msg, msg_size, "%s: %s", path, err.message);
         return -1;

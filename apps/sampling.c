@@ -976,6 +976,7 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
 {
     memset(out, 0, sizeof *out);
     snet_dataset *ds = NULL;
+    scoresde_error err;
     int rc;
     if (strncmp(spec, "fashion-mnist:", 14) == 0) {
         const char *split = spec + 14;
@@ -985,7 +986,7 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
         }
         snet_data_range range = m->data_lo < -0.5 ? SNET_RANGE_MINUS1_1 : SNET_RANGE_0_1;
         const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
-        rc = snet_dataset_fashion_mnist(&ds, dir, strcmp(split, "train") == 0, range, msg, msg_size);
+        rc = snet_dataset_fashion_mnist(&ds, dir, strcmp(split, "train") == 0, range, &err);
     } else if (strncmp(spec, "toy:", 4) == 0) {
         snet_data_kind kind = snet_data_kind_by_name(spec + 4);
         if (!kind || kind == SNET_DATA_GMM || kind == SNET_DATA_FASHION_MNIST) {
@@ -993,7 +994,7 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
                                     "pinwheel", spec);
             return -1;
         }
-        rc = snet_dataset_toy(&ds, kind, NULL, msg, msg_size);
+        rc = snet_dataset_toy(&ds, kind, NULL, &err);
     } else {
         if (matrix_read(spec, m->dim, out, msg, msg_size))
             return -1;
@@ -1001,8 +1002,10 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
             out->n = num; /* the first `num` rows */
         return 0;
     }
-    if (rc != SNET_OK)
+    if (rc != SNET_OK) {
+        snprintf(msg, msg_size, "%s", err.message);
         return -1;
+    }
     size_t d = snet_dataset_dim(ds), size = snet_dataset_size(ds);
     size_t n = size && size < num ? size : num;
     /* a generator has no "all rows": likelihood/encode default to --num 10^9, 24 GB of points */

@@ -8,6 +8,11 @@
  * Shapes: a batch of B inputs x (B, D) row-major, D = C·H·W for images (channel-major per sample:
  * x[b][c][h][w]); times t (B). The caller owns inputs and outputs; a model owns its parameters;
  * activation workspaces are caller-visible (snet_workspace_alloc/free) so nothing allocates per call.
+ *
+ * Errors: a function that can fail returns SNET_OK or a status (the shared codes of
+ * scoresde_status.h) and, through its last argument `scoresde_error *err` (may be NULL: nothing is
+ * recorded), reports why: err->message names the thing, the value and what was expected, e.g.
+ * "model.sgm: bad magic 'XXXX' (expected 'SGM1')"; err->t is 0 and err->path −1.
  */
 #ifndef SNET_H
 #define SNET_H
@@ -16,6 +21,7 @@
 #include <stdint.h>
 
 #include "scoresde_schedule.h"
+#include "scoresde_status.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -107,7 +113,7 @@ typedef struct snet_tensor {
  * input gradient into dx (if not NULL), using scratch of scratch_size(cfg, B) floats. */
 typedef struct snet_arch_ops {
     const char *name; /* "mlp", "unet" */
-    int (*validate)(const snet_config *cfg, char *msg, size_t msg_size);
+    int (*validate)(const snet_config *cfg, scoresde_error *err);
     size_t (*n_params)(const snet_config *cfg);
     void (*init)(const snet_config *cfg, float *params, uint64_t seed);
     size_t (*act_size)(const snet_config *cfg, size_t B);
@@ -151,8 +157,8 @@ int snet_arch_parse(const char *name, snet_arch_kind *kind);
 
 /* Checks a whole config: architecture known and its validate() passes, dimensions non-zero,
  * SDE parameters positive and ordered (σ_min < σ_max, β_min < β_max), data_scale non-zero and
- * finite. Returns SNET_OK or SNET_EINVAL with the offending field and value in msg. */
-int snet_config_validate(const snet_config *cfg, char *msg, size_t msg_size);
+ * finite. Returns SNET_OK or SNET_EINVAL with the offending field and value in err. */
+int snet_config_validate(const snet_config *cfg, scoresde_error *err);
 
 /* A static string for a status code ("invalid argument", ...). */
 const char *snet_strerror(int status);

@@ -47,20 +47,16 @@ void snet_gmm_free(snet_gmm *g)
 }
 
 /* The shared reader (scoresde_gmm_text.h) over any stream; weights normalised here. */
-static int gmm_from_stream(FILE *stream, const char *name, snet_gmm **out, char *msg, size_t msg_size)
+static int gmm_from_stream(FILE *stream, const char *name, snet_gmm **out, scoresde_error *err)
 {
     scoresde_gmm_text text;
-    scoresde_error err;
-    int rc = scoresde_gmm_text_read(stream, name, &text, &err);
-    if (rc) {
-        snprintf(msg, msg_size, "%s", err.message);
+    int rc = scoresde_gmm_text_read(stream, name, &text, err);
+    if (rc)
         return rc;
-    }
     snet_gmm *g = malloc(sizeof *g);
     if (!g) {
         scoresde_gmm_text_free(&text);
-        snprintf(msg, msg_size, "%s: out of memory", name);
-        return SNET_ENOMEM;
+        return scoresde_error_fail(err, SNET_ENOMEM, "%s: out of memory", name);
     }
     *g = (snet_gmm){.d = text.dim, .K = text.n_components, .weight = text.weights, .mean = text.means,
                     .std = text.stds}; /* the arrays are handed over */
@@ -73,29 +69,25 @@ static int gmm_from_stream(FILE *stream, const char *name, snet_gmm **out, char 
     return SNET_OK;
 }
 
-int snet_gmm_parse(const char *text, const char *name, snet_gmm **out, char *msg, size_t msg_size)
+int snet_gmm_parse(const char *text, const char *name, snet_gmm **out, scoresde_error *err)
 {
     *out = NULL;
     size_t len = strlen(text);
     FILE *stream = fmemopen(len ? (void *)text : "\n", len ? len : 1, "r");
-    if (!stream) {
-        snprintf(msg, msg_size, "%s: %s", name, strerror(errno));
-        return SNET_ENOMEM;
-    }
-    int rc = gmm_from_stream(stream, name, out, msg, msg_size);
+    if (!stream)
+        return scoresde_error_fail(err, SNET_ENOMEM, "%s: %s", name, strerror(errno));
+    int rc = gmm_from_stream(stream, name, out, err);
     fclose(stream);
     return rc;
 }
 
-int snet_gmm_read(const char *path, snet_gmm **out, char *msg, size_t msg_size)
+int snet_gmm_read(const char *path, snet_gmm **out, scoresde_error *err)
 {
     *out = NULL;
     FILE *stream = fopen(path, "r");
-    if (!stream) {
-        snprintf(msg, msg_size, "%s: cannot open: %s", path, strerror(errno));
-        return SNET_EIO;
-    }
-    int rc = gmm_from_stream(stream, path, out, msg, msg_size);
+    if (!stream)
+        return scoresde_error_fail(err, SNET_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int rc = gmm_from_stream(stream, path, out, err);
     fclose(stream);
     return rc;
 }
@@ -127,47 +119,45 @@ void snet_gmm_sample(const snet_gmm *g, uint64_t seed, uint64_t stream, size_t n
 
 /* ---- IDX ---------------------------------------------------------------------------------------------- */
 
-int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *ndim, char *msg,
-                  size_t msg_size)
+int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *ndim, scoresde_error *err)
 {
     *data = NULL;
     *ndim = 0;
     FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        snprintf(msg, msg_size, "%s: cannot open: %s", path, strerror(errno));
-        return SNET_EIO;
-    }
+    if (!probe)
+        return scoresde_error_fail(err, SNET_EIO, "%s: cannot open: %s", path, strerror(errno));
     fclose(probe);
     gzFile f = gzopen(path, "rb");
-    if (!f) {
-        snprintf(msg, msg_size, "%s: cannot open: %s", path, strerror(errno));
-        return SNET_EIO;
-    }
-    int rc = SNET_EFORMAT, err;
+    if (!f)
+        return scoresde_error_fail(err, SNET_EIO, "%s: cannot open: %s", path, strerror(errno));
+    int rc = SNET_EFORMAT, zerr;
     unsigned char head[16];
     int got = gzread(f, head, 4);
     if (got < 0) {
-        snprintf(msg, msg_size, "%s: %s", path, gzerror(f, &err));
+        scoresde_error_fail(err, SNET_EFORMAT, "%s: %s", path, gzerror(f, &zerr));
         goto done;
     }
     if (got < 4) {
-        snprintf(msg, msg_size, "%s: truncated: file holds %d bytes, the IDX magic needs 4", path, got);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: truncated: file holds %d bytes, the IDX magic needs 4", path, got);
         goto done;
     }
     if (head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] < 1 || head[3] > 3) {
-        snprintf(msg, msg_size, "%s: bad IDX magic %02x %02x %02x %02x (expected 00 00 08 01..03: unsigned "
-                 "bytes in 1 to 3 dimensions)", path, head[0], head[1], head[2], head[3]);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: bad IDX magic %02x %02x %02x %02x (expected 00 00 08 01..03: unsigned "
+                            "bytes in 1 to 3 dimensions)", path, head[0], head[1], head[2], head[3]);
         goto done;
     }
     uint32_t nd = head[3];
     got = gzread(f, head + 4, 4 * nd);
     if (got < 0) {
-        snprintf(msg, msg_size, "%s: %s", path, gzerror(f, &err));
+        scoresde_error_fail(err, SNET_EFORMAT, "%s: %s", path, gzerror(f, &zerr));
         goto done;
     }
     if ((uint32_t)got < 4 * nd) {
-        snprintf(msg, msg_size, "%s: truncated: the header announces %u dimensions, file ends after %d of "
-                 "their %u bytes", path, nd, got, 4 * nd);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: truncated: the header announces %u dimensions, file ends after %d of "
+                            "their %u bytes", path, nd, got, 4 * nd);
         goto done;
     }
     uint64_t total = 1;
@@ -177,15 +167,17 @@ int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *
         const unsigned char *p = head + 4 + 4 * i;
         dims[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
         if (dims[i] == 0 || dims[i] > (1u << 24)) {
-            snprintf(msg, msg_size, "%s: dimension %u is %u, expected 1..16777216", path, i, dims[i]);
+            scoresde_error_fail(err, SNET_EFORMAT,
+                                "%s: dimension %u is %u, expected 1..16777216", path, i, dims[i]);
             goto done;
         }
         total *= dims[i];
         used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%u", i ? "×" : "", dims[i]);
     }
     if (total > (1ull << 31)) {
-        snprintf(msg, msg_size, "%s: header says %s = %llu bytes, more than the 2 GiB this reader takes",
-                 path, shape, (unsigned long long)total);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: header says %s = %llu bytes, more than the 2 GiB this reader takes",
+                            path, shape, (unsigned long long)total);
         goto done;
     }
     /* the buffer grows with the bytes that arrive, so a short file with a 2 GiB header costs
@@ -196,7 +188,7 @@ int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *
             cap = cap ? (2 * cap < total ? 2 * cap : (size_t)total) : first_cap;
             uint8_t *grown = realloc(*data, cap);
             if (!grown) {
-                snprintf(msg, msg_size, "%s: out of memory for %zu bytes", path, cap);
+                scoresde_error_fail(err, SNET_ENOMEM, "%s: out of memory for %zu bytes", path, cap);
                 rc = SNET_ENOMEM;
                 goto done;
             }
@@ -204,7 +196,7 @@ int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *
         }
         got = gzread(f, *data + have, (unsigned)(cap - have));
         if (got < 0) {
-            snprintf(msg, msg_size, "%s: %s", path, gzerror(f, &err));
+            scoresde_error_fail(err, SNET_EFORMAT, "%s: %s", path, gzerror(f, &zerr));
             goto done;
         }
         if (got == 0)
@@ -212,15 +204,16 @@ int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *
         have += (size_t)got;
     }
     if (have < total) {
-        snprintf(msg, msg_size, "%s: truncated: header says %s = %llu bytes, file holds %zu", path, shape,
-                 (unsigned long long)total, have);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: truncated: header says %s = %llu bytes, file holds %zu", path, shape,
+                            (unsigned long long)total, have);
         goto done;
     }
     unsigned char extra;
     got = gzread(f, &extra, 1);
     if (got != 0) {
-        snprintf(msg, msg_size, "%s: %s after the %s = %llu bytes the header announces", path,
-                 got > 0 ? "trailing data" : gzerror(f, &err), shape, (unsigned long long)total);
+        scoresde_error_fail(err, SNET_EFORMAT, "%s: %s after the %s = %llu bytes the header announces", path,
+                            got > 0 ? "trailing data" : gzerror(f, &zerr), shape, (unsigned long long)total);
         goto done;
     }
     *ndim = nd;
@@ -298,19 +291,15 @@ static snet_gmm *gmm_copy(const snet_gmm *g)
     return c;
 }
 
-int snet_dataset_toy(snet_dataset **out, snet_data_kind kind, const snet_gmm *g, char *msg,
-                     size_t msg_size)
+int snet_dataset_toy(snet_dataset **out, snet_data_kind kind, const snet_gmm *g, scoresde_error *err)
 {
     *out = NULL;
-    if (kind < SNET_DATA_GMM || kind > SNET_DATA_PINWHEEL) {
-        snprintf(msg, msg_size, "data kind %d is not a generator (expected gmm, swissroll, moons, "
-                 "checkerboard, 8gaussians or pinwheel)", (int)kind);
-        return SNET_EINVAL;
-    }
-    if (kind == SNET_DATA_GMM && !g) {
-        snprintf(msg, msg_size, "gmm data needs a mixture");
-        return SNET_EINVAL;
-    }
+    if (kind < SNET_DATA_GMM || kind > SNET_DATA_PINWHEEL)
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "data kind %d is not a generator (expected gmm, swissroll, moons, "
+                                   "checkerboard, 8gaussians or pinwheel)", (int)kind);
+    if (kind == SNET_DATA_GMM && !g)
+        return scoresde_error_fail(err, SNET_EINVAL, "gmm data needs a mixture");
     snet_dataset *ds = calloc(1, sizeof *ds);
     if (!ds)
         goto oom;
@@ -329,8 +318,7 @@ int snet_dataset_toy(snet_dataset **out, snet_data_kind kind, const snet_gmm *g,
     return SNET_OK;
 oom:
     snet_dataset_free(ds);
-    snprintf(msg, msg_size, "out of memory");
-    return SNET_ENOMEM;
+    return scoresde_error_fail(err, SNET_ENOMEM, "out of memory");
 }
 
 /* "<dir>/<base>.gz" if it exists, else "<dir>/<base>" */
@@ -346,7 +334,7 @@ static void idx_path(char *out, size_t size, const char *dir, const char *base)
 }
 
 int snet_dataset_fashion_mnist(snet_dataset **out, const char *dir, int train, snet_data_range range,
-                               char *msg, size_t msg_size)
+                               scoresde_error *err)
 {
     *out = NULL;
     if (!dir)
@@ -359,31 +347,32 @@ int snet_dataset_fashion_mnist(snet_dataset **out, const char *dir, int train, s
     snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
     idx_path(lab_path, sizeof lab_path, dir, base);
     snet_dataset *ds = calloc(1, sizeof *ds);
-    if (!ds) {
-        snprintf(msg, msg_size, "out of memory");
-        return SNET_ENOMEM;
-    }
+    if (!ds)
+        return scoresde_error_fail(err, SNET_ENOMEM, "out of memory");
     uint32_t dims[3], ldims[3], nd, lnd;
-    int rc = snet_idx_read(img_path, &ds->pixels, dims, &nd, msg, msg_size);
+    int rc = snet_idx_read(img_path, &ds->pixels, dims, &nd, err);
     if (rc)
         goto fail;
     if (nd != 3) {
-        snprintf(msg, msg_size, "%s: %u dimensions, expected 3 (images × rows × columns)", img_path, nd);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: %u dimensions, expected 3 (images × rows × columns)", img_path, nd);
         rc = SNET_EFORMAT;
         goto fail;
     }
-    rc = snet_idx_read(lab_path, &ds->labels, ldims, &lnd, msg, msg_size);
+    rc = snet_idx_read(lab_path, &ds->labels, ldims, &lnd, err);
     if (rc)
         goto fail;
     if (lnd != 1 || ldims[0] != dims[0]) {
-        snprintf(msg, msg_size, "%s: %u labels in %u dimension(s), expected %u labels in 1 (one per image of %s)",
-                 lab_path, ldims[0], lnd, dims[0], img_path);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: %u labels in %u dimension(s), expected %u labels in 1 (one per image of %s)",
+                            lab_path, ldims[0], lnd, dims[0], img_path);
         rc = SNET_EFORMAT;
         goto fail;
     }
     for (uint32_t i = 0; i < ldims[0]; i++)
         if (ds->labels[i] > 9) {
-            snprintf(msg, msg_size, "%s: label %u of item %u, expected 0..9", lab_path, ds->labels[i], i);
+            scoresde_error_fail(err, SNET_EFORMAT,
+                                "%s: label %u of item %u, expected 0..9", lab_path, ds->labels[i], i);
             rc = SNET_EFORMAT;
             goto fail;
         }
@@ -391,7 +380,7 @@ int snet_dataset_fashion_mnist(snet_dataset **out, const char *dir, int train, s
     ds->rng = gsl_rng_alloc(gsl_rng_mt19937);
     ds->rng_perm = gsl_rng_alloc(gsl_rng_mt19937);
     if (!ds->perm || !ds->rng || !ds->rng_perm) {
-        snprintf(msg, msg_size, "out of memory for a data set of %u items", dims[0]);
+        scoresde_error_fail(err, SNET_ENOMEM, "out of memory for a data set of %u items", dims[0]);
         rc = SNET_ENOMEM;
         goto fail;
     }

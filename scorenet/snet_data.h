@@ -34,9 +34,9 @@ typedef struct snet_gmm {
 
 /* Parses text (name is used in messages, e.g. the file name). On success *out owns a new mixture
  * (snet_gmm_free). Errors: SNET_EFORMAT with "name:LINE: what was found, what was expected". */
-int snet_gmm_parse(const char *text, const char *name, snet_gmm **out, char *msg, size_t msg_size);
+int snet_gmm_parse(const char *text, const char *name, snet_gmm **out, scoresde_error *err);
 /* Reads and parses a file. SNET_EIO if it cannot be read. */
-int snet_gmm_read(const char *path, snet_gmm **out, char *msg, size_t msg_size);
+int snet_gmm_read(const char *path, snet_gmm **out, scoresde_error *err);
 void snet_gmm_free(snet_gmm *g);
 /* Draws n points (n, d) as floats from stream (seed, stream). */
 void snet_gmm_sample(const snet_gmm *g, uint64_t seed, uint64_t stream, size_t n, float *x);
@@ -47,8 +47,7 @@ void snet_gmm_sample(const snet_gmm *g, uint64_t seed, uint64_t stream, size_t n
  * *data (owned by the caller, free()) the bytes. Checks the magic, the type, the dimensions and
  * that the file holds exactly the promised bytes; e.g. "train-images-idx3-ubyte.gz: truncated:
  * header says 60000×28×28 = 47040000 bytes, file holds 100". SNET_EIO / SNET_EFORMAT / SNET_ENOMEM. */
-int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *ndim, char *msg,
-                  size_t msg_size);
+int snet_idx_read(const char *path, uint8_t **data, uint32_t dims[3], uint32_t *ndim, scoresde_error *err);
 
 /* ---- data sets ------------------------------------------------------------------------------------ */
 
@@ -76,13 +75,12 @@ typedef struct snet_dataset snet_dataset;
 
 /* A 2-D toy generator (kind SWISSROLL..PINWHEEL), or a GMM generator of dimension g->d (kind GMM,
  * g copied; g is ignored for the others). */
-int snet_dataset_toy(snet_dataset **out, snet_data_kind kind, const snet_gmm *g, char *msg,
-                     size_t msg_size);
+int snet_dataset_toy(snet_dataset **out, snet_data_kind kind, const snet_gmm *g, scoresde_error *err);
 /* Fashion-MNIST from dir (NULL: SNET_FASHION_MNIST_DIR), train = 1 for the 60000 training images,
  * 0 for the 10000 test images, in the given range. Files tried: <dir>/{train,t10k}-images-idx3-ubyte
  * with ".gz" first, then without; labels likewise (and must agree in count). */
 int snet_dataset_fashion_mnist(snet_dataset **out, const char *dir, int train, snet_data_range range,
-                               char *msg, size_t msg_size);
+                               scoresde_error *err);
 void snet_dataset_free(snet_dataset *ds);
 
 size_t snet_dataset_dim(const snet_dataset *ds);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,19 +160,15 @@ static void get_config(snet_config *c, const unsigned char *p, int n_fields)
 
 /* ---- atomic writes ------------------------------------------------------------------------------- */
 
-int snet_write_atomic(const char *path, const void *bytes, size_t n_bytes, char *msg, size_t msg_size)
+int snet_write_atomic(const char *path, const void *bytes, size_t n_bytes, scoresde_error *err)
 {
-    scoresde_error err;
-    int rc = scoresde_file_write(path, bytes, n_bytes, &err);
-    if (rc)
-        snprintf(msg, msg_size, "%s", err.message);
-    return rc;
+    return scoresde_file_write(path, bytes, n_bytes, err);
 }
 
 /* ---- writing ----------------------------------------------------------------------------------------- */
 
 int snet_io_write(const char *path, const snet_model *m, const float *ema, const char *note,
-                  uint64_t step, const void *extra, size_t extra_bytes, char *msg, size_t msg_size)
+                  uint64_t step, const void *extra, size_t extra_bytes, scoresde_error *err)
 {
     if (!extra)
         extra_bytes = 0;
@@ -185,10 +182,8 @@ int snet_io_write(const char *path, const snet_model *m, const float *ema, const
     size_t total = FIXED_HEAD_V1 + 4 * (size_t)(n_fields - CONFIG_FIELDS_V1) + note_bytes + TABLE_HEAD + TENSOR_BYTES * m->n_tensors + 4 * n +
                    (ema ? 4 * n : 0) + (extra ? 8 + extra_bytes : 0) + 4;
     unsigned char *buf = calloc(total, 1), *p = buf;
-    if (!buf) {
-        snprintf(msg, msg_size, "%s: out of memory for %zu bytes", path, total);
-        return SNET_ENOMEM;
-    }
+    if (!buf)
+        return scoresde_error_fail(err, SNET_ENOMEM, "%s: out of memory for %zu bytes", path, total);
     memcpy(p, SNET_FILE_MAGIC, 4), p += 4;
     put_u32(p, version), p += 4;
     put_u32(p, flags), p += 4;
@@ -218,15 +213,15 @@ int snet_io_write(const char *path, const snet_model *m, const float *ema, const
         memcpy(p, extra, extra_bytes), p += extra_bytes;
     }
     put_u32(p, (uint32_t)crc32_z(0L, buf, (z_size_t)(p - buf))), p += 4;
-    int rc = snet_write_atomic(path, buf, total, msg, msg_size);
+    int rc = snet_write_atomic(path, buf, total, err);
     free(buf);
     return rc;
 }
 
 int snet_model_save(const snet_model *m, const float *ema, const char *note, uint64_t step,
-                    const char *path, char *msg, size_t msg_size)
+                    const char *path, scoresde_error *err)
 {
-    return snet_io_write(path, m, ema, note, step, NULL, 0, msg, msg_size);
+    return snet_io_write(path, m, ema, note, step, NULL, 0, err);
 }
 
 /* ---- reading ----------------------------------------------------------------------------------------- */
@@ -239,29 +234,28 @@ static void shape_text(char *out, size_t size, uint32_t ndim, const uint32_t *sh
         used += (size_t)snprintf(out + used, used < size ? size - used : 0, "%s%u", d ? "×" : "", shape[d]);
 }
 
-static int read_whole_file(const char *path, unsigned char **data, size_t *size, char *msg, size_t msg_size)
+static int read_whole_file(const char *path, unsigned char **data, size_t *size, scoresde_error *err)
 {
     *data = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(msg, msg_size, "%s: cannot open: %s", path, strerror(errno));
-        return SNET_EIO;
-    }
+    if (!f)
+        return scoresde_error_fail(err, SNET_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(msg, msg_size, "%s: not a regular file", path);
+        scoresde_error_fail(err, SNET_EIO, "%s: not a regular file", path);
         fclose(f);
         return SNET_EIO;
     }
     *size = (size_t)st.st_size;
     *data = malloc(*size ? *size : 1);
     if (!*data) {
-        snprintf(msg, msg_size, "%s: out of memory for %zu bytes", path, *size);
+        scoresde_error_fail(err, SNET_ENOMEM, "%s: out of memory for %zu bytes", path, *size);
         fclose(f);
         return SNET_ENOMEM;
     }
     if (fread(*data, 1, *size, f) != *size) {
-        snprintf(msg, msg_size, "%s: read failed: %s", path, ferror(f) ? strerror(errno) : "short read");
+        scoresde_error_fail(err, SNET_EIO,
+                            "%s: read failed: %s", path, ferror(f) ? strerror(errno) : "short read");
         fclose(f);
         free(*data);
         *data = NULL;
@@ -282,24 +276,33 @@ void snet_file_contents_free(snet_file_contents *c)
     memset(c, 0, sizeof *c);
 }
 
-#define FAIL(code, ...)                                  \
-    do {                                                 \
-        int n_ = snprintf(msg, msg_size, "%s: ", path);  \
-        if (n_ < 0 || (size_t)n_ >= msg_size) n_ = 0;    \
-        snprintf(msg + n_, msg_size - (size_t)n_, __VA_ARGS__); \
-        rc = (code);                                     \
-        goto fail;                                       \
+/* A reading failure: "path: what is wrong". */
+__attribute__((format(printf, 4, 5)))
+static int read_fail(scoresde_error *err, int code, const char *path, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return scoresde_error_fail(err, code, "%s: %s", path, why);
+}
+
+#define FAIL(code, ...)                                   \
+    do {                                                  \
+        rc = read_fail(err, (code), path, __VA_ARGS__);   \
+        goto fail;                                        \
     } while (0)
 
-int snet_io_read(const char *path, snet_file_contents *out, char *msg, size_t msg_size)
+int snet_io_read(const char *path, snet_file_contents *out, scoresde_error *err)
 {
     memset(out, 0, sizeof *out);
     unsigned char *data;
-    size_t size;
-    int rc = read_whole_file(path, &data, &size, msg, msg_size);
+    size_t size = 0;
+    int rc = read_whole_file(path, &data, &size, err);
     if (rc)
         return rc;
-    char sub[512];
+    scoresde_error sub;
     snet_model *m = NULL;
 
     if (size < 4)
@@ -392,8 +395,8 @@ int snet_io_read(const char *path, snet_file_contents *out, char *msg, size_t ms
              stored, computed);
 
     /* the config, then the table against the one the config implies */
-    if (snet_config_validate(&cfg, sub, sizeof sub) != SNET_OK)
-        FAIL(SNET_EFORMAT, "config: %s", sub);
+    if (snet_config_validate(&cfg, &sub) != SNET_OK)
+        FAIL(SNET_EFORMAT, "config: %s", sub.message);
     {
         /* compare counts before allocating: a corrupt config may imply an absurd model, while
          * n_params is already bounded by the file's size */
@@ -404,8 +407,8 @@ int snet_io_read(const char *path, snet_file_contents *out, char *msg, size_t ms
                  "gives %zu", (unsigned long long)n_params, ops->name, cfg.channels, cfg.height,
                  cfg.width, cfg.hidden, cfg.n_blocks, implied);
     }
-    if (snet_model_alloc(&m, &cfg, sub, sizeof sub) != SNET_OK)
-        FAIL(SNET_EFORMAT, "config: %s", sub);
+    if (snet_model_alloc(&m, &cfg, &sub) != SNET_OK)
+        FAIL(SNET_EFORMAT, "config: %s", sub.message);
     if (n_tensors != m->n_tensors)
         FAIL(SNET_EFORMAT, "header lists %u tensors, the config gives %zu", n_tensors, m->n_tensors);
     for (size_t k = 0; k < n_tensors; k++) {
@@ -483,11 +486,11 @@ fail:
 }
 
 int snet_model_load(const char *path, snet_load_which which, snet_model **out,
-                    snet_file_contents *info, char *msg, size_t msg_size)
+                    snet_file_contents *info, scoresde_error *err)
 {
     *out = NULL;
     snet_file_contents c;
-    int rc = snet_io_read(path, &c, msg, msg_size);
+    int rc = snet_io_read(path, &c, err);
     if (rc)
         return rc;
     if (which == SNET_LOAD_EMA && c.ema)

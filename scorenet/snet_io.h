@@ -7,7 +7,7 @@
  * Writes are atomic: a temporary file in the target's directory is written, flushed, fsync'ed and
  * renamed over the target, so a reader (or a crash) sees either the old file or the new one.
  * Loads check everything (magic, version, sizes against the file length, checksum, config, the
- * parameter table against the one the config implies) and fill msg with what is wrong, naming the
+ * parameter table against the one the config implies) and fill err with what is wrong, naming the
  * file, e.g. "model.sgm: bad magic 'XXXX' (expected 'SGM1')". A bad file never crashes the loader.
  */
 #ifndef SNET_IO_H
@@ -37,15 +37,15 @@ typedef struct snet_file_contents {
 } snet_file_contents;
 
 /* Writes a file atomically. ema (n_params) may be NULL; note may be NULL (no note) and is cut at
- * SNET_FILE_NOTE_MAX bytes; extra may be NULL (extra_bytes then 0). Returns SNET_OK, SNET_EIO (msg
+ * SNET_FILE_NOTE_MAX bytes; extra may be NULL (extra_bytes then 0). Returns SNET_OK, SNET_EIO (err
  * names the file and the system error) or SNET_EINVAL. */
 int snet_io_write(const char *path, const snet_model *m, const float *ema, const char *note,
-                  uint64_t step, const void *extra, size_t extra_bytes, char *msg, size_t msg_size);
+                  uint64_t step, const void *extra, size_t extra_bytes, scoresde_error *err);
 
 /* Reads and checks a whole file into *out (zeroed first). On failure out holds nothing and the
- * return is SNET_EIO (cannot open/read), SNET_EFORMAT (not a valid file: msg says what),
+ * return is SNET_EIO (cannot open/read), SNET_EFORMAT (not a valid file: err says what),
  * SNET_EINVAL (config in the file is invalid) or SNET_ENOMEM. */
-int snet_io_read(const char *path, snet_file_contents *out, char *msg, size_t msg_size);
+int snet_io_read(const char *path, snet_file_contents *out, scoresde_error *err);
 void snet_file_contents_free(snet_file_contents *c);
 
 /* The common cases. snet_model_save writes params (+ ema if not NULL) with a note and step.
@@ -55,13 +55,13 @@ void snet_file_contents_free(snet_file_contents *c);
  * note owned by the caller: free(info->note)). */
 typedef enum snet_load_which { SNET_LOAD_EMA = 0, SNET_LOAD_RAW = 1 } snet_load_which;
 int snet_model_save(const snet_model *m, const float *ema, const char *note, uint64_t step,
-                    const char *path, char *msg, size_t msg_size);
+                    const char *path, scoresde_error *err);
 int snet_model_load(const char *path, snet_load_which which, snet_model **out,
-                    snet_file_contents *info, char *msg, size_t msg_size);
+                    snet_file_contents *info, scoresde_error *err);
 
 /* Atomic write of arbitrary bytes (temp file in the same directory, fwrite, fflush, fsync,
  * rename; the directory is fsync'ed too). Used by snet_io_write; exposed for other writers. */
-int snet_write_atomic(const char *path, const void *bytes, size_t n_bytes, char *msg, size_t msg_size);
+int snet_write_atomic(const char *path, const void *bytes, size_t n_bytes, scoresde_error *err);
 
 #ifdef __cplusplus
 }

@@ -142,29 +142,22 @@ static void mlp_params_map(mlp_params *p, const snet_config *cfg, float *base)
     p->out_b = q;
 }
 
-static int mlp_validate(const snet_config *cfg, char *msg, size_t msg_size)
+static int mlp_validate(const snet_config *cfg, scoresde_error *err)
 {
-    if (cfg->hidden < 1 || cfg->hidden > (1u << 16)) {
-        snprintf(msg, msg_size, "mlp: hidden = %u, expected 1..65536", cfg->hidden);
-        return SNET_EINVAL;
-    }
-    if (cfg->n_blocks > MAX_BLOCKS) {
-        snprintf(msg, msg_size, "mlp: n_blocks = %u, expected 0..%d", cfg->n_blocks, MAX_BLOCKS);
-        return SNET_EINVAL;
-    }
-    if (cfg->n_fourier < 1 || cfg->n_fourier > (1u << 14)) {
-        snprintf(msg, msg_size, "mlp: n_fourier = %u, expected 1..16384", cfg->n_fourier);
-        return SNET_EINVAL;
-    }
-    if (!(cfg->fourier_scale > 0.0f) || !isfinite(cfg->fourier_scale)) {
-        snprintf(msg, msg_size, "mlp: fourier_scale = %g, expected a positive number",
-                 (double)cfg->fourier_scale);
-        return SNET_EINVAL;
-    }
-    if (cfg->layer_norm > 1) {
-        snprintf(msg, msg_size, "mlp: layer_norm = %u, expected 0 or 1", cfg->layer_norm);
-        return SNET_EINVAL;
-    }
+    if (cfg->hidden < 1 || cfg->hidden > (1u << 16))
+        return scoresde_error_fail(err, SNET_EINVAL, "mlp: hidden = %u, expected 1..65536", cfg->hidden);
+    if (cfg->n_blocks > MAX_BLOCKS)
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "mlp: n_blocks = %u, expected 0..%d", cfg->n_blocks, MAX_BLOCKS);
+    if (cfg->n_fourier < 1 || cfg->n_fourier > (1u << 14))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "mlp: n_fourier = %u, expected 1..16384", cfg->n_fourier);
+    if (!(cfg->fourier_scale > 0.0f) || !isfinite(cfg->fourier_scale))
+        return scoresde_error_fail(err, SNET_EINVAL, "mlp: fourier_scale = %g, expected a positive number",
+                                   (double)cfg->fourier_scale);
+    if (cfg->layer_norm > 1)
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "mlp: layer_norm = %u, expected 0 or 1", cfg->layer_norm);
     return SNET_OK;
 }
 

@@ -80,54 +80,44 @@ size_t snet_config_dim(const snet_config *cfg)
     return (size_t)cfg->channels * cfg->height * cfg->width;
 }
 
-int snet_config_validate(const snet_config *cfg, char *msg, size_t msg_size)
+int snet_config_validate(const snet_config *cfg, scoresde_error *err)
 {
     const snet_arch_ops *ops = snet_arch_get(cfg->arch);
-    if (!ops) {
-        snprintf(msg, msg_size, "arch = %d: %s", (int)cfg->arch,
-                 cfg->arch == SNET_ARCH_UNET ? "the U-Net is not built into this library"
-                                              : "expected 1 (mlp) or 2 (unet)");
-        return SNET_EINVAL;
-    }
+    if (!ops)
+        return scoresde_error_fail(err, SNET_EINVAL, "arch = %d: %s", (int)cfg->arch,
+                                   cfg->arch == SNET_ARCH_UNET ? "the U-Net is not built into this library"
+                                                                : "expected 1 (mlp) or 2 (unet)");
     if (!cfg->channels || !cfg->height || !cfg->width ||
-        (uint64_t)cfg->channels * cfg->height * cfg->width > (1u << 24)) {
-        snprintf(msg, msg_size, "data shape %u×%u×%u: expected non-zero dimensions, at most 2^24 in all",
-                 cfg->channels, cfg->height, cfg->width);
-        return SNET_EINVAL;
-    }
-    if (cfg->sde != SNET_SDE_VE && cfg->sde != SNET_SDE_VP && cfg->sde != SNET_SDE_SUBVP) {
-        snprintf(msg, msg_size, "sde = %d: expected 1 (ve), 2 (vp) or 3 (subvp)", (int)cfg->sde);
-        return SNET_EINVAL;
-    }
+        (uint64_t)cfg->channels * cfg->height * cfg->width > (1u << 24))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "data shape %u×%u×%u: expected non-zero dimensions, at most 2^24 in all",
+                                   cfg->channels, cfg->height, cfg->width);
+    if (cfg->sde != SNET_SDE_VE && cfg->sde != SNET_SDE_VP && cfg->sde != SNET_SDE_SUBVP)
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "sde = %d: expected 1 (ve), 2 (vp) or 3 (subvp)", (int)cfg->sde);
     if (cfg->sde == SNET_SDE_VE &&
-        !(cfg->sigma_min > 0.0f && cfg->sigma_max > cfg->sigma_min && isfinite(cfg->sigma_max))) {
-        snprintf(msg, msg_size, "sigma_min = %g, sigma_max = %g: expected 0 < sigma_min < sigma_max",
-                 (double)cfg->sigma_min, (double)cfg->sigma_max);
-        return SNET_EINVAL;
-    }
+        !(cfg->sigma_min > 0.0f && cfg->sigma_max > cfg->sigma_min && isfinite(cfg->sigma_max)))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "sigma_min = %g, sigma_max = %g: expected 0 < sigma_min < sigma_max",
+                                   (double)cfg->sigma_min, (double)cfg->sigma_max);
     if (cfg->sde != SNET_SDE_VE &&
-        !(cfg->beta_min > 0.0f && cfg->beta_max > cfg->beta_min && isfinite(cfg->beta_max))) {
-        snprintf(msg, msg_size, "beta_min = %g, beta_max = %g: expected 0 < beta_min < beta_max",
-                 (double)cfg->beta_min, (double)cfg->beta_max);
-        return SNET_EINVAL;
-    }
-    if (!(cfg->data_scale != 0.0f && isfinite(cfg->data_scale) && isfinite(cfg->data_shift))) {
-        snprintf(msg, msg_size, "data_scale = %g, data_shift = %g: expected finite, scale non-zero",
-                 (double)cfg->data_scale, (double)cfg->data_shift);
-        return SNET_EINVAL;
-    }
-    if (cfg->quantized > 1) {
-        snprintf(msg, msg_size, "quantized = %u: expected 0 or 1", cfg->quantized);
-        return SNET_EINVAL;
-    }
+        !(cfg->beta_min > 0.0f && cfg->beta_max > cfg->beta_min && isfinite(cfg->beta_max)))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "beta_min = %g, beta_max = %g: expected 0 < beta_min < beta_max",
+                                   (double)cfg->beta_min, (double)cfg->beta_max);
+    if (!(cfg->data_scale != 0.0f && isfinite(cfg->data_scale) && isfinite(cfg->data_shift)))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "data_scale = %g, data_shift = %g: expected finite, scale non-zero",
+                                   (double)cfg->data_scale, (double)cfg->data_shift);
+    if (cfg->quantized > 1)
+        return scoresde_error_fail(err, SNET_EINVAL, "quantized = %u: expected 0 or 1", cfg->quantized);
     if (cfg->discrete_steps && (cfg->sde == SNET_SDE_SUBVP || cfg->discrete_steps < 2 ||
-                                cfg->discrete_steps > SNET_MAX_DISCRETE_STEPS)) {
-        snprintf(msg, msg_size, "discrete_steps = %u with the %s SDE: expected 0 (continuous time), "
-                 "or 2..%u noise levels with ve (NCSN) or steps with vp (DDPM)",
-                 cfg->discrete_steps, scoresde_process_kind_name(cfg->sde), SNET_MAX_DISCRETE_STEPS);
-        return SNET_EINVAL;
-    }
-    return ops->validate ? ops->validate(cfg, msg, msg_size) : SNET_OK;
+                                cfg->discrete_steps > SNET_MAX_DISCRETE_STEPS))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "discrete_steps = %u with the %s SDE: expected 0 (continuous time), "
+                                   "or 2..%u noise levels with ve (NCSN) or steps with vp (DDPM)",
+                                   cfg->discrete_steps, scoresde_process_kind_name(cfg->sde), SNET_MAX_DISCRETE_STEPS);
+    return ops->validate ? ops->validate(cfg, err) : SNET_OK;
 }
 
 /* The config's schedule as the shared base evaluates it. */
@@ -189,10 +179,10 @@ void snet_set_num_threads(int n)
 
 /* ---- the model ---------------------------------------------------------------------------------- */
 
-int snet_model_alloc(snet_model **out, const snet_config *cfg, char *msg, size_t msg_size)
+int snet_model_alloc(snet_model **out, const snet_config *cfg, scoresde_error *err)
 {
     *out = NULL;
-    int rc = snet_config_validate(cfg, msg, msg_size);
+    int rc = snet_config_validate(cfg, err);
     if (rc)
         return rc;
     snet_model *m = calloc(1, sizeof *m);
@@ -226,17 +216,18 @@ int snet_model_alloc(snet_model **out, const snet_config *cfg, char *msg, size_t
     uint64_t next = 0;
     for (size_t k = 0; k < m->n_tensors; k++) {
         if (m->tensors[k].offset != next) {
-            snprintf(msg, msg_size, "%s: tensor '%s' starts at %llu, expected %llu", m->arch->name,
-                     m->tensors[k].name, (unsigned long long)m->tensors[k].offset,
-                     (unsigned long long)next);
+            scoresde_error_fail(err, SNET_EINVAL,
+                                "%s: tensor '%s' starts at %llu, expected %llu", m->arch->name,
+                                m->tensors[k].name, (unsigned long long)m->tensors[k].offset,
+                                (unsigned long long)next);
             snet_model_free(m);
             return SNET_EINVAL;
         }
         next += m->tensors[k].size;
     }
     if (next != m->n_params) {
-        snprintf(msg, msg_size, "%s: tensors cover %llu floats, n_params = %zu", m->arch->name,
-                 (unsigned long long)next, m->n_params);
+        scoresde_error_fail(err, SNET_EINVAL, "%s: tensors cover %llu floats, n_params = %zu", m->arch->name,
+                            (unsigned long long)next, m->n_params);
         snet_model_free(m);
         return SNET_EINVAL;
     }
@@ -244,9 +235,8 @@ int snet_model_alloc(snet_model **out, const snet_config *cfg, char *msg, size_t
     return SNET_OK;
 fail:
     snet_model_free(m);
-    snprintf(msg, msg_size, "out of memory allocating a model of %zu parameters",
-             cfg ? snet_arch_get(cfg->arch)->n_params(cfg) : (size_t)0);
-    return SNET_ENOMEM;
+    return scoresde_error_fail(err, SNET_ENOMEM, "out of memory allocating a model of %zu parameters",
+                               cfg ? snet_arch_get(cfg->arch)->n_params(cfg) : (size_t)0);
 }
 
 void snet_model_init(snet_model *m, uint64_t seed)

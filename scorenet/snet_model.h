@@ -12,8 +12,8 @@
  * i.e. s = c(t)·r with c(t) = snet_model_output_scale(t).
  *
  * Typical use:
- *   snet_model *m; char msg[256];
- *   if (snet_model_load("model.sgm", SNET_LOAD_EMA, &m, NULL, msg, sizeof msg)) ... // snet_io.h
+ *   snet_model *m; scoresde_error err;
+ *   if (snet_model_load("model.sgm", SNET_LOAD_EMA, &m, NULL, &err)) ... err.message // snet_io.h
  *   snet_workspace *ws = snet_workspace_alloc(m, 1024);
  *   snet_model_score(m, ws, B, t, x, score);             // B ≤ 1024
  *   snet_workspace_free(ws); snet_model_free(m);
@@ -40,8 +40,8 @@ typedef struct snet_model {
 
 /* Validates cfg, allocates a model with zeroed parameters and builds its table. On success *out
  * owns a new model (free with snet_model_free) and SNET_OK is returned; otherwise *out = NULL,
- * SNET_EINVAL / SNET_ENOMEM, and msg says why. */
-int snet_model_alloc(snet_model **out, const snet_config *cfg, char *msg, size_t msg_size);
+ * SNET_EINVAL / SNET_ENOMEM, and err (may be NULL) says why. */
+int snet_model_alloc(snet_model **out, const snet_config *cfg, scoresde_error *err);
 /* Initialises the parameters (architecture's scheme), deterministic in seed. */
 void snet_model_init(snet_model *m, uint64_t seed);
 void snet_model_free(snet_model *m); /* NULL is fine */

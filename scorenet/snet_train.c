@@ -152,62 +152,50 @@ void snet_trainer_free(snet_trainer *tr)
 }
 
 int snet_trainer_alloc(snet_trainer **out, snet_model *model, const snet_train_options *opt,
-                       char *msg, size_t msg_size)
+                       scoresde_error *err)
 {
     *out = NULL;
-    if (opt->batch < 1 || opt->batch > (1u << 20)) {
-        snprintf(msg, msg_size, "batch = %zu, expected 1..1048576", opt->batch);
-        return SNET_EINVAL;
-    }
+    if (opt->batch < 1 || opt->batch > (1u << 20))
+        return scoresde_error_fail(err, SNET_EINVAL, "batch = %zu, expected 1..1048576", opt->batch);
     if (!(opt->lr > 0.0) || !(opt->beta1 >= 0.0 && opt->beta1 < 1.0) || !(opt->beta2 >= 0.0 && opt->beta2 < 1.0) ||
-        !(opt->adam_eps > 0.0)) {
-        snprintf(msg, msg_size, "Adam: lr = %g, beta1 = %g, beta2 = %g, eps = %g: expected lr > 0, "
-                 "0 ≤ betas < 1, eps > 0", opt->lr, opt->beta1, opt->beta2, opt->adam_eps);
-        return SNET_EINVAL;
-    }
-    if (!(opt->ema_decay >= 0.0 && opt->ema_decay < 1.0)) {
-        snprintf(msg, msg_size, "ema_decay = %g, expected 0 (off) or in (0, 1)", opt->ema_decay);
-        return SNET_EINVAL;
-    }
-    if (!(opt->t_eps > 0.0 && opt->t_eps < 1.0)) {
-        snprintf(msg, msg_size, "t_eps = %g, expected in (0, 1)", opt->t_eps);
-        return SNET_EINVAL;
-    }
-    if (opt->weighting != SNET_WEIGHT_STD2 && opt->weighting != SNET_WEIGHT_LIKELIHOOD) {
-        snprintf(msg, msg_size, "weighting = %d, expected 0 (s(t)²) or 1 (g(t)², likelihood)", (int)opt->weighting);
-        return SNET_EINVAL;
-    }
+        !(opt->adam_eps > 0.0))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "Adam: lr = %g, beta1 = %g, beta2 = %g, eps = %g: expected lr > 0, "
+                                   "0 ≤ betas < 1, eps > 0", opt->lr, opt->beta1, opt->beta2, opt->adam_eps);
+    if (!(opt->ema_decay >= 0.0 && opt->ema_decay < 1.0))
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "ema_decay = %g, expected 0 (off) or in (0, 1)", opt->ema_decay);
+    if (!(opt->t_eps > 0.0 && opt->t_eps < 1.0))
+        return scoresde_error_fail(err, SNET_EINVAL, "t_eps = %g, expected in (0, 1)", opt->t_eps);
+    if (opt->weighting != SNET_WEIGHT_STD2 && opt->weighting != SNET_WEIGHT_LIKELIHOOD)
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "weighting = %d, expected 0 (s(t)²) or 1 (g(t)², likelihood)", (int)opt->weighting);
     if ((unsigned)opt->objective > SNET_OBJECTIVE_ESM ||
-        (unsigned)opt->projection > SNET_PROJECTION_GAUSSIAN) {
-        snprintf(msg, msg_size, "objective = %d, projection = %d: expected 0..3 (dsm, ssm, ssm-vr, "
-                 "esm) and 0..1 (rademacher, gaussian)", (int)opt->objective, (int)opt->projection);
-        return SNET_EINVAL;
-    }
+        (unsigned)opt->projection > SNET_PROJECTION_GAUSSIAN)
+        return scoresde_error_fail(err, SNET_EINVAL,
+                                   "objective = %d, projection = %d: expected 0..3 (dsm, ssm, ssm-vr, "
+                                   "esm) and 0..1 (rademacher, gaussian)", (int)opt->objective, (int)opt->projection);
     size_t D = snet_config_dim(&model->cfg), M = 0;
     if (opt->objective != SNET_OBJECTIVE_DSM) {
         const char *obj = snet_objective_name(opt->objective);
-        if (!model->arch->tangent_forward || !model->arch->tangent_backward) {
-            snprintf(msg, msg_size, "objective %s needs vᵀ(∂s/∂x)v, a tangent pass the %s "
-                     "architecture does not have (use the mlp, or dsm)", obj, model->arch->name);
-            return SNET_EINVAL;
-        }
-        if (opt->objective == SNET_OBJECTIVE_ESM && D > SNET_ESM_MAX_DIM) {
-            snprintf(msg, msg_size, "objective esm takes the full trace, D = %zu tangent passes per "
-                     "sample; it is refused above D = %u (use ssm or ssm-vr with --projections)",
-                     D, SNET_ESM_MAX_DIM);
-            return SNET_EINVAL;
-        }
-        if (opt->objective != SNET_OBJECTIVE_ESM && (opt->projections < 1 || opt->projections > 1024)) {
-            snprintf(msg, msg_size, "projections = %zu, expected 1..1024 directions per sample",
-                     opt->projections);
-            return SNET_EINVAL;
-        }
+        if (!model->arch->tangent_forward || !model->arch->tangent_backward)
+            return scoresde_error_fail(err, SNET_EINVAL,
+                                       "objective %s needs vᵀ(∂s/∂x)v, a tangent pass the %s "
+                                       "architecture does not have (use the mlp, or dsm)", obj, model->arch->name);
+        if (opt->objective == SNET_OBJECTIVE_ESM && D > SNET_ESM_MAX_DIM)
+            return scoresde_error_fail(err, SNET_EINVAL,
+                                       "objective esm takes the full trace, D = %zu tangent passes per "
+                                       "sample; it is refused above D = %u (use ssm or ssm-vr with --projections)",
+                                       D, SNET_ESM_MAX_DIM);
+        if (opt->objective != SNET_OBJECTIVE_ESM && (opt->projections < 1 || opt->projections > 1024))
+            return scoresde_error_fail(err, SNET_EINVAL,
+                                       "projections = %zu, expected 1..1024 directions per sample",
+                                       opt->projections);
         M = opt->objective == SNET_OBJECTIVE_ESM ? D : opt->projections;
-        if (opt->batch * M > (1u << 20)) {
-            snprintf(msg, msg_size, "objective %s: batch %zu × %zu directions = %zu rows per step, "
-                     "expected at most 1048576", obj, opt->batch, M, opt->batch * M);
-            return SNET_EINVAL;
-        }
+        if (opt->batch * M > (1u << 20))
+            return scoresde_error_fail(err, SNET_EINVAL,
+                                       "objective %s: batch %zu × %zu directions = %zu rows per step, "
+                                       "expected at most 1048576", obj, opt->batch, M, opt->batch * M);
     }
     snet_trainer *tr = calloc(1, sizeof *tr);
     if (!tr)
@@ -261,9 +249,9 @@ int snet_trainer_alloc(snet_trainer **out, snet_model *model, const snet_train_o
     return SNET_OK;
 oom:
     snet_trainer_free(tr);
-    snprintf(msg, msg_size, "out of memory for a trainer of batch %zu and %zu parameters", opt->batch,
-             model->n_params);
-    return SNET_ENOMEM;
+    return scoresde_error_fail(err, SNET_ENOMEM,
+                               "out of memory for a trainer of batch %zu and %zu parameters", opt->batch,
+                               model->n_params);
 }
 
 uint64_t snet_trainer_steps_done(const snet_trainer *tr) { return tr->step; }
@@ -572,14 +560,13 @@ enum { STATE_HEAD = 4 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 8 + 4 + 4 + 
 /* version 2 then: objective, projection (u32 each), projections (u64) */
 enum { STATE_HEAD_V2 = STATE_HEAD + 4 + 4 + 8 };
 
-int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_t msg_size)
+int snet_trainer_save(const snet_trainer *tr, const char *path, scoresde_error *err)
 {
     size_t bytes = STATE_HEAD_V2 + 8 * tr->P;
     unsigned char *buf = malloc(bytes);
-    if (!buf) {
-        snprintf(msg, msg_size, "%s: out of memory for %zu bytes of training state", path, bytes);
-        return SNET_ENOMEM;
-    }
+    if (!buf)
+        return scoresde_error_fail(err, SNET_ENOMEM,
+                                   "%s: out of memory for %zu bytes of training state", path, bytes);
     const snet_train_options *o = &tr->opt;
     bytes_out w = {buf};
     memcpy(w.p, STATE_MAGIC, 4), w.p += 4;
@@ -603,7 +590,7 @@ int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_
     w_u64(&w, o->projections);
     w_f32s(&w, tr->m, tr->P);
     w_f32s(&w, tr->v, tr->P);
-    int rc = snet_io_write(path, tr->model, tr->ema, o->note, tr->step, buf, bytes, msg, msg_size);
+    int rc = snet_io_write(path, tr->model, tr->ema, o->note, tr->step, buf, bytes, err);
     free(buf);
     return rc;
 }
@@ -629,40 +616,43 @@ static int config_diff(const snet_config *a, const snet_config *b, char *out, si
     return 0;
 }
 
-int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_size)
+int snet_trainer_load(snet_trainer *tr, const char *path, scoresde_error *err)
 {
     snet_file_contents c;
-    int rc = snet_io_read(path, &c, msg, msg_size);
+    int rc = snet_io_read(path, &c, err);
     if (rc)
         return rc;
     char why[256];
     const snet_train_options *o = &tr->opt;
     rc = SNET_EFORMAT;
     if (config_diff(&c.model->cfg, &tr->model->cfg, why, sizeof why)) {
-        snprintf(msg, msg_size, "%s: cannot resume: %s", path, why);
+        scoresde_error_fail(err, SNET_EINVAL, "%s: cannot resume: %s", path, why);
         rc = SNET_EINVAL;
         goto done;
     }
     if (!c.extra) {
-        snprintf(msg, msg_size, "%s: a weights file without training state, not a checkpoint", path);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: a weights file without training state, not a checkpoint", path);
         goto done;
     }
     if (c.extra_bytes < STATE_HEAD || memcmp(c.extra, STATE_MAGIC, 4) != 0) {
-        snprintf(msg, msg_size, "%s: training state of %zu bytes without the '%s' magic", path,
-                 c.extra_bytes, STATE_MAGIC);
+        scoresde_error_fail(err, SNET_EFORMAT, "%s: training state of %zu bytes without the '%s' magic", path,
+                            c.extra_bytes, STATE_MAGIC);
         goto done;
     }
     const unsigned char *p = (const unsigned char *)c.extra + 4;
     uint32_t version = r_u32(&p);
     if (version < 1u || version > STATE_VERSION) {
-        snprintf(msg, msg_size, "%s: training state version %u not supported (expected 1..%u)", path,
-                 version, STATE_VERSION);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: training state version %u not supported (expected 1..%u)", path,
+                            version, STATE_VERSION);
         goto done;
     }
     size_t head = version == 1u ? STATE_HEAD : STATE_HEAD_V2;
     if (c.extra_bytes < head) {
-        snprintf(msg, msg_size, "%s: training state of %zu bytes, version %u needs at least %zu",
-                 path, c.extra_bytes, version, head);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: training state of %zu bytes, version %u needs at least %zu",
+                            path, c.extra_bytes, version, head);
         goto done;
     }
     uint64_t step = r_u64(&p), seed = r_u64(&p), batch = r_u64(&p);
@@ -681,14 +671,14 @@ int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_
     }
 #define OPT_U(name, file_v, want)                                                                    \
     if ((uint64_t)(file_v) != (uint64_t)(want)) {                                                    \
-        snprintf(msg, msg_size, "%s: cannot resume: " name " is %llu in the checkpoint, %llu requested", \
+        scoresde_error_fail(err, SNET_EINVAL, "%s: cannot resume: " name " is %llu in the checkpoint, %llu requested", \
                  path, (unsigned long long)(file_v), (unsigned long long)(want));                    \
         rc = SNET_EINVAL;                                                                            \
         goto done;                                                                                   \
     }
 #define OPT_D(name, file_v, want)                                                                    \
     if ((file_v) != (want)) {                                                                        \
-        snprintf(msg, msg_size, "%s: cannot resume: " name " is %g in the checkpoint, %g requested", \
+        scoresde_error_fail(err, SNET_EINVAL, "%s: cannot resume: " name " is %g in the checkpoint, %g requested", \
                  path, (double)(file_v), (double)(want));                                            \
         rc = SNET_EINVAL;                                                                            \
         goto done;                                                                                   \
@@ -705,8 +695,9 @@ int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_
     OPT_D("t_eps", t_eps, o->t_eps)
     OPT_U("weighting", weighting, o->weighting)
     if (objective != (uint32_t)o->objective) {
-        snprintf(msg, msg_size, "%s: cannot resume: objective is %s in the checkpoint, %s requested",
-                 path, snet_objective_name((snet_objective)objective), snet_objective_name(o->objective));
+        scoresde_error_fail(err, SNET_EINVAL,
+                            "%s: cannot resume: objective is %s in the checkpoint, %s requested",
+                            path, snet_objective_name((snet_objective)objective), snet_objective_name(o->objective));
         rc = SNET_EINVAL;
         goto done;
     }
@@ -718,10 +709,11 @@ int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_
 #undef OPT_D
     if (n != tr->P || c.extra_bytes != head + 8 * tr->P || (has_ema != 0) != (tr->ema != NULL) ||
         (has_ema != 0) != (c.ema != NULL) || step != c.step) {
-        snprintf(msg, msg_size, "%s: training state inconsistent: %llu Adam moments for %zu parameters, "
-                 "%zu bytes, EMA %s/%s, step %llu vs %llu", path, (unsigned long long)n, tr->P,
-                 c.extra_bytes, has_ema ? "yes" : "no", c.ema ? "yes" : "no", (unsigned long long)step,
-                 (unsigned long long)c.step);
+        scoresde_error_fail(err, SNET_EFORMAT,
+                            "%s: training state inconsistent: %llu Adam moments for %zu parameters, "
+                            "%zu bytes, EMA %s/%s, step %llu vs %llu", path, (unsigned long long)n, tr->P,
+                            c.extra_bytes, has_ema ? "yes" : "no", c.ema ? "yes" : "no", (unsigned long long)step,
+                            (unsigned long long)c.step);
         goto done;
     }
     memcpy(tr->model->params, c.model->params, tr->P * sizeof(float));
@@ -747,39 +739,40 @@ static double now_seconds(void)
 }
 
 /* The checkpoint (final 0) or the weights file (final 1), through the hook when there is one. */
-static int save_file(const snet_trainer *tr, const snet_train_options *opt, int final, char *msg, size_t msg_size)
+static int save_file(const snet_trainer *tr, const snet_train_options *opt, int final, scoresde_error *err)
 {
     const snet_train_hooks *h = opt->hooks;
     if (h && h->save)
-        return h->save(tr, opt, final, msg, msg_size, h->ctx);
-    return final ? snet_model_save(tr->model, tr->ema, opt->note, tr->step, opt->out_path, msg, msg_size)
-                 : snet_trainer_save(tr, opt->checkpoint_path, msg, msg_size);
+        return h->save(tr, opt, final, err, h->ctx);
+    return final ? snet_model_save(tr->model, tr->ema, opt->note, tr->step, opt->out_path, err)
+                 : snet_trainer_save(tr, opt->checkpoint_path, err);
 }
 
-/* One optimizer step, through the hook when there is one; failures worded in msg. */
+/* One optimizer step, through the hook when there is one; failures worded in err. */
 static int take_step(snet_trainer *tr, snet_dataset *data, const snet_train_options *opt, snet_train_progress *pr,
-                     int *stop, char *msg, size_t msg_size)
+                     int *stop, scoresde_error *err)
 {
     const snet_train_hooks *h = opt->hooks;
     if (h && h->step)
-        return h->step(tr, data, pr, stop, msg, msg_size, h->ctx);
+        return h->step(tr, data, pr, stop, err, h->ctx);
     int rc = snet_trainer_step(tr, data, pr);
     if (rc == SNET_ENONFINITE)
-        snprintf(msg, msg_size, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
-                 (unsigned long long)pr->step, pr->loss, pr->grad_norm);
+        scoresde_error_fail(err, rc, "step %llu: loss %g, gradient norm %g: not finite (try a lower lr)",
+                            (unsigned long long)pr->step, pr->loss, pr->grad_norm);
     else if (rc)
-        snprintf(msg, msg_size, "step %llu: %s", (unsigned long long)pr->step, snet_strerror(rc));
+        scoresde_error_fail(err, rc, "step %llu: %s", (unsigned long long)pr->step, snet_strerror(rc));
     return rc;
 }
 
 int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
-                   snet_train_report *report, snet_model **model_out, char *msg, size_t msg_size)
+                   snet_train_report *report, snet_model **model_out, scoresde_error *err)
 {
     snet_train_report rep = {0, 0, 0, NAN, NAN, 0.0};
     const snet_train_hooks *hooks = opt->hooks;
     if (model_out)
         *model_out = NULL;
-    msg[0] = 0;
+    if (err)
+        scoresde_error_clear(err);
     if (opt->threads > 0)
         snet_set_num_threads(opt->threads);
     snet_config c = *cfg;
@@ -790,26 +783,25 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
     enum { RECENT = 1000 };
     double t0 = now_seconds(), loss_sum = 0.0;
     uint64_t since_log = 0, n_run = 0;
-    int rc = snet_model_alloc(&model, &c, msg, msg_size);
+    int rc = snet_model_alloc(&model, &c, err);
     if (!rc) {
         snet_model_init(model, opt->seed);
-        rc = snet_trainer_alloc(&tr, model, opt, msg, msg_size);
+        rc = snet_trainer_alloc(&tr, model, opt, err);
     }
     if (!rc && !(recent = calloc(RECENT, sizeof *recent))) {
-        rc = SNET_ENOMEM;
-        snprintf(msg, msg_size, "out of memory");
+        rc = scoresde_error_fail(err, SNET_ENOMEM, "out of memory");
     }
     if (hooks && hooks->begin)
-        rc = hooks->begin(rc ? NULL : tr, rc, msg, msg_size, hooks->ctx);
+        rc = hooks->begin(rc ? NULL : tr, rc, err, hooks->ctx);
     if (rc)
         goto done;
     int resume = opt->resume && opt->checkpoint_path &&
                  (hooks && hooks->resume_from ? hooks->resume_from(opt->checkpoint_path, hooks->ctx)
                                               : access(opt->checkpoint_path, F_OK) == 0);
     if (resume) {
-        rc = snet_trainer_load(tr, opt->checkpoint_path, msg, msg_size);
+        rc = snet_trainer_load(tr, opt->checkpoint_path, err);
         if (hooks && hooks->after_resume)
-            rc = hooks->after_resume(tr, rc, msg, msg_size, hooks->ctx);
+            rc = hooks->after_resume(tr, rc, err, hooks->ctx);
         if (rc)
             goto done;
         rep.resumed = 1;
@@ -819,7 +811,7 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
     while (tr->step < opt->steps) {
         snet_train_progress pr;
         int stop = 0;
-        rc = take_step(tr, data, opt, &pr, &stop, msg, msg_size);
+        rc = take_step(tr, data, opt, &pr, &stop, err);
         if (rc)
             goto done;
         if (n_run == 0)
@@ -829,7 +821,7 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
         loss_sum += pr.loss;
         since_log++;
         if (opt->checkpoint_path && opt->checkpoint_every && tr->step % opt->checkpoint_every == 0 &&
-            tr->step < opt->steps && !stop && (rc = save_file(tr, opt, 0, msg, msg_size)))
+            tr->step < opt->steps && !stop && (rc = save_file(tr, opt, 0, err)))
             goto done;
         if (opt->log && opt->log_every && (tr->step % opt->log_every == 0 || tr->step == opt->steps)) {
             pr.loss_avg = loss_sum / (double)since_log;
@@ -841,17 +833,17 @@ int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_
                 stop = 1;
         }
         if (stop) {
-            if (opt->checkpoint_on_stop && opt->checkpoint_path && (rc = save_file(tr, opt, 0, msg, msg_size)))
+            if (opt->checkpoint_on_stop && opt->checkpoint_path && (rc = save_file(tr, opt, 0, err)))
                 goto done;
-            rc = SNET_ESTOPPED;
-            snprintf(msg, msg_size, "stopped at step %llu of %llu", (unsigned long long)tr->step,
-                     (unsigned long long)opt->steps);
+            rc = scoresde_error_fail(err, SNET_ESTOPPED,
+                                     "stopped at step %llu of %llu", (unsigned long long)tr->step,
+                                     (unsigned long long)opt->steps);
             goto done;
         }
     }
-    if (opt->checkpoint_path && (rc = save_file(tr, opt, 0, msg, msg_size)))
+    if (opt->checkpoint_path && (rc = save_file(tr, opt, 0, err)))
         goto done;
-    if (opt->out_path && (rc = save_file(tr, opt, 1, msg, msg_size)))
+    if (opt->out_path && (rc = save_file(tr, opt, 1, err)))
         goto done;
     rc = SNET_OK;
 done:

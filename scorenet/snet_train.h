@@ -102,24 +102,24 @@ typedef int (*snet_train_log_fn)(const snet_train_progress *p, void *ctx);
 
 /* How snet_train_run takes its steps and writes its files, for a run spread over processes
  * (apps/dist.c drives data-parallel training through these). A NULL member keeps the
- * single-process behaviour; each returns an snet status and words its own failures in msg. */
+ * single-process behaviour; each returns an snet status and words its own failures in err (which may be NULL). */
 typedef struct snet_trainer snet_trainer;
 typedef struct snet_train_options snet_train_options;
 typedef struct snet_train_hooks {
     /* After the model and trainer are made (tr NULL and `status` the failure if that failed
      * here): the status every process agrees on, so that all stop together. */
-    int (*begin)(snet_trainer *tr, int status, char *msg, size_t msg_size, void *ctx);
+    int (*begin)(snet_trainer *tr, int status, scoresde_error *err, void *ctx);
     /* Whether to resume from `path` (default: the file exists). */
     int (*resume_from)(const char *path, void *ctx);
     /* After loading the checkpoint (status: how that went here): the status every process
      * agrees on, SNET_EINVAL when they hold different weights. */
-    int (*after_resume)(const snet_trainer *tr, int status, char *msg, size_t msg_size, void *ctx);
+    int (*after_resume)(const snet_trainer *tr, int status, scoresde_error *err, void *ctx);
     /* One optimizer step (default snet_trainer_step); setting *stop ends the run after it. */
-    int (*step)(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress, int *stop, char *msg,
-                size_t msg_size, void *ctx);
+    int (*step)(snet_trainer *tr, snet_dataset *data, snet_train_progress *progress, int *stop,
+                scoresde_error *err, void *ctx);
     /* Writes the checkpoint (final 0) or the weights file opt->out_path (final 1); default: here. */
-    int (*save)(const snet_trainer *tr, const snet_train_options *opt, int final, char *msg,
-                size_t msg_size, void *ctx);
+    int (*save)(const snet_trainer *tr, const snet_train_options *opt, int final, scoresde_error *err,
+                void *ctx);
     void *ctx;
 } snet_train_hooks;
 
@@ -170,19 +170,19 @@ typedef struct snet_train_report {
  * model_out is not NULL it receives the trained model (EMA parameters when the EMA is on, the
  * raw ones otherwise; caller frees). Resuming checks that the checkpoint's config and options
  * agree with the requested ones and names the first field that does not.
- * Returns SNET_OK, SNET_ESTOPPED, SNET_ENONFINITE (loss or gradient became NaN/inf: msg gives the
- * step), SNET_EINVAL, SNET_EIO, SNET_EFORMAT (bad checkpoint) or SNET_ENOMEM, with msg filled. */
+ * Returns SNET_OK, SNET_ESTOPPED, SNET_ENONFINITE (loss or gradient became NaN/inf: err gives the
+ * step), SNET_EINVAL, SNET_EIO, SNET_EFORMAT (bad checkpoint) or SNET_ENOMEM, with err filled. */
 int snet_train_run(const snet_config *cfg, snet_dataset *data, const snet_train_options *opt,
-                   snet_train_report *report, snet_model **model_out, char *msg, size_t msg_size);
+                   snet_train_report *report, snet_model **model_out, scoresde_error *err);
 
 /* ---- the step-level interface (what snet_train_run is made of) ------------------------------- */
 
 /* Borrows model (its parameters are trained in place) for the trainer's lifetime. Allocates all
  * buffers for opt->batch; nothing allocates per step. The EMA starts as a copy of the params.
- * SNET_EINVAL (msg says why) for bad options, an objective that needs a tangent pass on an
+ * SNET_EINVAL (err says why) for bad options, an objective that needs a tangent pass on an
  * architecture without one, or esm above SNET_ESM_MAX_DIM. */
 int snet_trainer_alloc(snet_trainer **out, snet_model *model, const snet_train_options *opt,
-                       char *msg, size_t msg_size);
+                       scoresde_error *err);
 void snet_trainer_free(snet_trainer *tr);
 /* One step on batch (seed, step) of data; fills *progress (elapsed fields 0). SNET_ENONFINITE if
  * the loss or gradient is not finite (parameters then left as they were). */
@@ -196,9 +196,9 @@ const float *snet_trainer_times(const snet_trainer *tr);
 /* The loss (of the trainer's objective) of the current parameters on batch `step` without training
  * (for evaluation). */
 double snet_trainer_eval_loss(snet_trainer *tr, snet_dataset *data, uint64_t step);
-int snet_trainer_save(const snet_trainer *tr, const char *path, char *msg, size_t msg_size);
+int snet_trainer_save(const snet_trainer *tr, const char *path, scoresde_error *err);
 /* Loads a checkpoint into the trainer (model params, EMA, Adam state, step). */
-int snet_trainer_load(snet_trainer *tr, const char *path, char *msg, size_t msg_size);
+int snet_trainer_load(snet_trainer *tr, const char *path, scoresde_error *err);
 
 /* ---- data-parallel training: a step split into shards of the batch ----------------------------
  * The loss of a step is a sum over the rows of its batch, so its gradient is the sum of the

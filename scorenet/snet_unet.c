@@ -320,14 +320,9 @@ static size_t plan_col_size(const unet_plan *p, size_t B)
 
 /* ---- snet_arch_ops --------------------------------------------------------------------------------- */
 
-static int unet_validate(const snet_config *cfg, char *msg, size_t msg_size)
+static int unet_validate(const snet_config *cfg, scoresde_error *err)
 {
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        if (msg && msg_size)                                                                       \
-            snprintf(msg, msg_size, __VA_ARGS__);                                                  \
-        return SNET_EINVAL;                                                                        \
-    } while (0)
+#define FAIL(...) return scoresde_error_fail(err, SNET_EINVAL, __VA_ARGS__)
     if (!cfg)
         FAIL("unet: config is NULL");
     if (cfg->channels < 1 || cfg->height < 1 || cfg->width < 1)

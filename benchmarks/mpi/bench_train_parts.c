@@ -23,7 +23,7 @@ static double now(void)
 
 static int run(const char *name, snet_dataset *data, snet_config cfg, size_t B)
 {
-    char msg[512];
+    scoresde_error err;
     snet_model *model;
     snet_trainer *tr;
     snet_train_options o;
@@ -32,9 +32,9 @@ static int run(const char *name, snet_dataset *data, snet_config cfg, size_t B)
     o.warmup = 10;
     o.seed = 1;
     snet_dataset_apply_config(data, &cfg);
-    if (snet_model_alloc(&model, &cfg, msg, sizeof msg) || (snet_model_init(model, 1), 0) ||
-        snet_trainer_alloc(&tr, model, &o, msg, sizeof msg)) {
-        fprintf(stderr, "bench_train_parts: %s\n", msg);
+    if (snet_model_alloc(&model, &cfg, &err) || (snet_model_init(model, 1), 0) ||
+        snet_trainer_alloc(&tr, model, &o, &err)) {
+        fprintf(stderr, "bench_train_parts: %s\n", err.message);
         return 1;
     }
     size_t P = snet_trainer_n_params(tr);
@@ -80,16 +80,16 @@ static int run(const char *name, snet_dataset *data, snet_config cfg, size_t B)
 int main(int argc, char **argv)
 {
     const char *which = argc > 1 ? argv[1] : "both";
-    char msg[512];
+    scoresde_error err;
     int rc = 0;
     printf("model,part,value,unit\n");
     if (strcmp(which, "fmnist") != 0) {
         static const char *gmm_text = "2 3\n0.5 -2 0 0.5 0.5\n0.3 2 0 0.5 0.5\n0.2 0 2.5 0.5 0.5\n";
         snet_gmm *gmm;
         snet_dataset *ds;
-        if (snet_gmm_parse(gmm_text, "gmm", &gmm, msg, sizeof msg) ||
-            snet_dataset_toy(&ds, SNET_DATA_GMM, gmm, msg, sizeof msg)) {
-            fprintf(stderr, "bench_train_parts: %s\n", msg);
+        if (snet_gmm_parse(gmm_text, "gmm", &gmm, &err) ||
+            snet_dataset_toy(&ds, SNET_DATA_GMM, gmm, &err)) {
+            fprintf(stderr, "bench_train_parts: %s\n", err.message);
             return 1;
         }
         snet_config cfg;
@@ -100,8 +100,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(which, "gmm2d") != 0) {
         snet_dataset *ds;
-        if (snet_dataset_fashion_mnist(&ds, NULL, 1, SNET_RANGE_MINUS1_1, msg, sizeof msg)) {
-            fprintf(stderr, "bench_train_parts: %s\n", msg);
+        if (snet_dataset_fashion_mnist(&ds, NULL, 1, SNET_RANGE_MINUS1_1, &err)) {
+            fprintf(stderr, "bench_train_parts: %s\n", err.message);
             return 1;
         }
         snet_config cfg;

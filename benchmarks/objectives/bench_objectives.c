@@ -253,7 +253,7 @@ static int cmd_fisher(int argc, char **argv)
     }
 
     int status = 2;
-    char msg[512];
+    scoresde_error serr;
     snet_model *net = NULL;
     sgm_gmm *raw = NULL, *gmm = NULL;
     gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
@@ -262,8 +262,8 @@ static int cmd_fisher(int argc, char **argv)
     sgm_process process;
     if (!rng)
         goto nomem;
-    if (snet_model_load(model_path, SNET_LOAD_EMA, &net, NULL, msg, sizeof msg) != SNET_OK) {
-        fprintf(stderr, "bench_objectives: %s\n", msg);
+    if (snet_model_load(model_path, SNET_LOAD_EMA, &net, NULL, &serr) != SNET_OK) {
+        fprintf(stderr, "bench_objectives: %s\n", serr.message);
         goto done;
     }
     if (sgm_gmm_load(gmm_path, &raw, &err) != SLV_OK) {

@@ -55,10 +55,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: arkode_control MODEL.sgm LATENTS.f64 TOL [TOL ...]\n");
         return 2;
     }
-    char msg[1024];
+    scoresde_error err;
     ctx c = {0};
-    if (snet_model_load(argv[1], SNET_LOAD_EMA, &c.m, NULL, msg, sizeof msg)) {
-        fprintf(stderr, "arkode_control: %s\n", msg);
+    if (snet_model_load(argv[1], SNET_LOAD_EMA, &c.m, NULL, &err)) {
+        fprintf(stderr, "arkode_control: %s\n", err.message);
         return 1;
     }
     if (c.m->cfg.sde != SNET_SDE_VP) {

@@ -237,7 +237,7 @@ static void report(const char *what, double wall, const timed *w, size_t nfe, co
 
 static int cmd_scores(const opts *o)
 {
-    char msg[1024];
+    scoresde_error err;
     snet_model *m = NULL;
     size_t rows, cols;
     double *in = o->in ? f64_read(o->in, &rows, &cols) : NULL;
@@ -246,8 +246,8 @@ static int cmd_scores(const opts *o)
         free(in);
         return 1;
     }
-    if (snet_model_load(o->model, SNET_LOAD_EMA, &m, NULL, msg, sizeof msg)) {
-        fprintf(stderr, "peer_cbench: %s\n", msg);
+    if (snet_model_load(o->model, SNET_LOAD_EMA, &m, NULL, &err)) {
+        fprintf(stderr, "peer_cbench: %s\n", err.message);
         free(in);
         return 1;
     }
@@ -293,7 +293,7 @@ done:
 
 static int cmd_make_model(const opts *o)
 {
-    char msg[1024];
+    scoresde_error err;
     snet_sde_kind sde = 0;
     scoresde_process_kind_parse(o->sde, &sde);
     if (!sde || !o->out) {
@@ -307,8 +307,8 @@ static int cmd_make_model(const opts *o)
         snet_config_default(&cfg, SNET_ARCH_MLP, (uint32_t)o->dim, 1, 1, sde);
     cfg.hidden = (uint32_t)o->hidden;
     snet_model *m;
-    if (snet_model_alloc(&m, &cfg, msg, sizeof msg)) {
-        fprintf(stderr, "peer_cbench make-model: %s\n", msg);
+    if (snet_model_alloc(&m, &cfg, &err)) {
+        fprintf(stderr, "peer_cbench make-model: %s\n", err.message);
         return 1;
     }
     snet_model_init(m, o->seed);
@@ -333,9 +333,9 @@ static int cmd_make_model(const opts *o)
         for (size_t i = 0; i < e->size; i++)
             ema[e->offset + i] = m->params[e->offset + i] + (e->trainable ? noise[e->offset + i] : 0.0f);
     }
-    int rc = snet_model_save(m, ema, "peer_cbench make-model", 0, o->out, msg, sizeof msg);
+    int rc = snet_model_save(m, ema, "peer_cbench make-model", 0, o->out, &err);
     if (rc)
-        fprintf(stderr, "peer_cbench make-model: %s\n", msg);
+        fprintf(stderr, "peer_cbench make-model: %s\n", err.message);
     free(noise), free(ema);
     snet_model_free(m);
     return rc ? 1 : 0;

@@ -189,9 +189,9 @@ int main(int argc, char **argv)
                             SNET_SDE_VP);
         cfg.hidden = models[mi].hidden;
         snet_model *m;
-        char msg[256];
-        if (snet_model_alloc(&m, &cfg, msg, sizeof msg)) {
-            fprintf(stderr, "%s\n", msg);
+        scoresde_error err;
+        if (snet_model_alloc(&m, &cfg, &err)) {
+            fprintf(stderr, "%s\n", err.message);
             return 1;
         }
         snet_model_init(m, 1);
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
         for (size_t j = 0; j < D; j++)
             g.std[j] = 1.0;
         snet_dataset *ds;
-        snet_dataset_toy(&ds, SNET_DATA_GMM, &g, msg, sizeof msg);
+        snet_dataset_toy(&ds, SNET_DATA_GMM, &g, &err);
         snet_dataset_apply_config(ds, &cfg); // same shape; keeps the model's config consistent
         for (size_t bi = 0; bi < 4; bi++) {
             size_t B = batches[bi];
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
             snet_train_options_default(&o);
             o.batch = B;
             o.warmup = 0;
-            snet_trainer_alloc(&c.tr, m, &o, msg, sizeof msg);
+            snet_trainer_alloc(&c.tr, m, &o, &err);
             gemm_ctx gc = {(int)B, (int)H, (int)H, malloc(B * H * 4), malloc(H * H * 4), malloc(B * H * 4)};
             snet_fill_uniform(gc.A, B * H, 1.0f, 1);
             snet_fill_uniform(gc.B, H * H, 1.0f, 2);

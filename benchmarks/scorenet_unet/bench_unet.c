@@ -224,9 +224,9 @@ int main(int argc, char **argv)
     cfg.n_levels = levels;
     cfg.n_groups = groups;
     const snet_arch_ops *ops = snet_arch_get(SNET_ARCH_UNET);
-    char msg[256];
-    if (!ops || ops->validate(&cfg, msg, sizeof msg) != SNET_OK) {
-        fprintf(stderr, "bench_unet: %s\n", ops ? msg : "the U-Net is not linked in");
+    scoresde_error err;
+    if (!ops || ops->validate(&cfg, &err) != SNET_OK) {
+        fprintf(stderr, "bench_unet: %s\n", ops ? err.message : "the U-Net is not linked in");
         return 1;
     }
     size_t n_params = ops->n_params(&cfg);

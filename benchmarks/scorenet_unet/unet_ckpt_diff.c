@@ -56,10 +56,10 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--batch") == 0)
             B = (size_t)strtoul(argv[i + 1], NULL, 10);
     }
-    char msg[512];
+    scoresde_error err;
     snet_model *m = NULL;
-    if (snet_model_load(model_path, SNET_LOAD_EMA, &m, NULL, msg, sizeof msg) != SNET_OK) {
-        fprintf(stderr, "unet_ckpt_diff: %s\n", msg);
+    if (snet_model_load(model_path, SNET_LOAD_EMA, &m, NULL, &err) != SNET_OK) {
+        fprintf(stderr, "unet_ckpt_diff: %s\n", err.message);
         return 1;
     }
     const snet_config *cfg = &m->cfg;

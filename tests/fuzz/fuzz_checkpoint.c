@@ -15,13 +15,13 @@ static void setup(void)
 {
     snet_config cfg;
     snet_train_options opt;
-    char msg[512];
+    scoresde_error err;
     fuzz_model_config(&cfg, 0);
     fuzz_train_options(&opt);
-    if (snet_dataset_toy(&data, SNET_DATA_MOONS, NULL, msg, sizeof msg) ||
-        snet_model_alloc(&model, &cfg, msg, sizeof msg) ||
-        snet_trainer_alloc(&trainer, model, &opt, msg, sizeof msg)) {
-        fprintf(stderr, "fuzz_checkpoint setup: %s\n", msg);
+    if (snet_dataset_toy(&data, SNET_DATA_MOONS, NULL, &err) ||
+        snet_model_alloc(&model, &cfg, &err) ||
+        snet_trainer_alloc(&trainer, model, &opt, &err)) {
+        fprintf(stderr, "fuzz_checkpoint setup: %s\n", err.message);
         abort();
     }
     snet_model_init(model, opt.seed);
@@ -29,11 +29,11 @@ static void setup(void)
 
 static void try_resume(const char *path)
 {
-    char msg[512];
-    memset(msg, 0, sizeof msg);
-    int rc = snet_trainer_load(trainer, path, msg, sizeof msg);
+    scoresde_error err;
+    memset(err.message, 0, sizeof err.message);
+    int rc = snet_trainer_load(trainer, path, &err);
     if (rc != SNET_OK) {
-        fuzz_check_message(msg, sizeof msg);
+        fuzz_check_message(err.message, sizeof err.message);
         return;
     }
     snet_train_progress pr;

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static char path[256];
     if (!path[0])
         fuzz_path(path, sizeof path, "gmm", ".txt");
-    char msg[512];
+    scoresde_error serr;
 
     /* sde/: the stream reader */
     sgm_gmm *a = NULL;
@@ -59,10 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = 0;
     snet_gmm *b = NULL;
-    memset(msg, 0, sizeof msg);
-    int rc_b = snet_gmm_parse(text, "fuzz", &b, msg, sizeof msg);
+    memset(serr.message, 0, sizeof serr.message);
+    int rc_b = snet_gmm_parse(text, "fuzz", &b, &serr);
     if (rc_b != SNET_OK) {
-        fuzz_check_message(msg, sizeof msg);
+        fuzz_check_message(serr.message, sizeof serr.message);
         if (b)
             abort();
     } else if (b->d * b->K <= (1u << 16)) {
@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     snet_gmm *c = NULL;
     fuzz_write_file(path, data, size);
-    int rc_c = snet_gmm_read(path, &c, msg, sizeof msg);
+    int rc_c = snet_gmm_read(path, &c, &serr);
     unlink(path);
     if (rc_c == SNET_OK && (rc_b != SNET_OK || c->d != b->d || c->K != b->K))
         abort(); /* the file reader must agree with the parser on NUL-free text */

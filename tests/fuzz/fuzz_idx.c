@@ -16,11 +16,11 @@ static void check_read(const char *path)
 {
     uint8_t *pixels = (uint8_t *)1;
     uint32_t dims[3], nd = 99;
-    char msg[512];
-    memset(msg, 0, sizeof msg);
-    int rc = snet_idx_read(path, &pixels, dims, &nd, msg, sizeof msg);
+    scoresde_error err;
+    memset(err.message, 0, sizeof err.message);
+    int rc = snet_idx_read(path, &pixels, dims, &nd, &err);
     if (rc != SNET_OK) {
-        fuzz_check_message(msg, sizeof msg);
+        fuzz_check_message(err.message, sizeof err.message);
         if (pixels || nd != 0)
             abort();
         return;
@@ -45,16 +45,17 @@ static void write_gz(const char *path, const uint8_t *data, size_t size)
 static void check_dataset(const char *dir, const uint8_t *img, size_t img_size, const uint8_t *lab,
                           size_t lab_size)
 {
-    char path[512], msg[512];
+    char path[512];
+    scoresde_error err;
     snprintf(path, sizeof path, "%s/train-images-idx3-ubyte", dir);
     fuzz_write_file(path, img, img_size);
     snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
     fuzz_write_file(path, lab, lab_size);
     snet_dataset *ds = NULL;
-    memset(msg, 0, sizeof msg);
-    int rc = snet_dataset_fashion_mnist(&ds, dir, 1, SNET_RANGE_MINUS1_1, msg, sizeof msg);
+    memset(err.message, 0, sizeof err.message);
+    int rc = snet_dataset_fashion_mnist(&ds, dir, 1, SNET_RANGE_MINUS1_1, &err);
     if (rc != SNET_OK) {
-        fuzz_check_message(msg, sizeof msg);
+        fuzz_check_message(err.message, sizeof err.message);
         if (ds)
             abort();
         return;

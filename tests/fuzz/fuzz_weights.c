@@ -9,12 +9,12 @@
 
 static void try_load(const char *path)
 {
-    char msg[512];
+    scoresde_error err;
     snet_file_contents c;
-    memset(msg, 0, sizeof msg);
-    int rc = snet_io_read(path, &c, msg, sizeof msg);
+    memset(err.message, 0, sizeof err.message);
+    int rc = snet_io_read(path, &c, &err);
     if (rc != SNET_OK) {
-        fuzz_check_message(msg, sizeof msg);
+        fuzz_check_message(err.message, sizeof err.message);
         if (c.model || c.ema || c.note || c.extra)
             abort(); /* "on failure out holds nothing" */
         return;
@@ -42,7 +42,7 @@ static void try_load(const char *path)
 
     snet_model *loaded = NULL;
     snet_file_contents info;
-    rc = snet_model_load(path, SNET_LOAD_EMA, &loaded, &info, msg, sizeof msg);
+    rc = snet_model_load(path, SNET_LOAD_EMA, &loaded, &info, &err);
     if (rc != SNET_OK || !loaded)
         abort(); /* the same file, read the same way */
     free(info.note);

@@ -45,6 +45,7 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     char path[1024], msg[512];
+    scoresde_error err;
     mkdir(dir, 0755);
 
     /* weights */
@@ -54,8 +55,8 @@ int main(int argc, char **argv)
         fuzz_model_config(&cfg, vp);
         if (vp)
             cfg.layer_norm = 0;
-        if (snet_model_alloc(&m, &cfg, msg, sizeof msg))
-            die("model", msg);
+        if (snet_model_alloc(&m, &cfg, &err))
+            die("model", err.message);
         snet_model_init(m, 1);
         float *ema = NULL;
         if (vp) {
@@ -64,8 +65,8 @@ int main(int argc, char **argv)
                 ema[i] = 0.5f * m->params[i];
         }
         out_path(path, sizeof path, dir, "weights", vp ? "vp-ema-note.sgm" : "ve.sgm");
-        if (snet_model_save(m, ema, vp ? "fuzz seed" : NULL, 3, path, msg, sizeof msg))
-            die(path, msg);
+        if (snet_model_save(m, ema, vp ? "fuzz seed" : NULL, 3, path, &err))
+            die(path, err.message);
         free(ema);
         snet_model_free(m);
     }
@@ -79,12 +80,12 @@ int main(int argc, char **argv)
         cfg.n_levels = 2;
         cfg.n_groups = 1;
         cfg.n_fourier = 2;
-        if (snet_model_alloc(&m, &cfg, msg, sizeof msg))
-            die("unet", msg);
+        if (snet_model_alloc(&m, &cfg, &err))
+            die("unet", err.message);
         snet_model_init(m, 2);
         out_path(path, sizeof path, dir, "weights", "unet-1x4x4.sgm");
-        if (snet_model_save(m, NULL, NULL, 0, path, msg, sizeof msg))
-            die(path, msg);
+        if (snet_model_save(m, NULL, NULL, 0, path, &err))
+            die(path, err.message);
         snet_model_free(m);
     }
 
@@ -98,18 +99,18 @@ int main(int argc, char **argv)
         out_path(path, sizeof path, dir, "checkpoint", "step3.sgm");
         opt.steps = 3;
         opt.checkpoint_path = path;
-        if (snet_dataset_toy(&data, SNET_DATA_MOONS, NULL, msg, sizeof msg))
-            die("data", msg);
-        if (snet_train_run(&cfg, data, &opt, NULL, NULL, msg, sizeof msg))
-            die(path, msg);
+        if (snet_dataset_toy(&data, SNET_DATA_MOONS, NULL, &err))
+            die("data", err.message);
+        if (snet_train_run(&cfg, data, &opt, NULL, NULL, &err))
+            die(path, err.message);
         snet_dataset_free(data);
         /* also a weights file for the same model: the loader's "not a checkpoint" path */
         snet_model *m;
-        if (snet_model_alloc(&m, &cfg, msg, sizeof msg))
-            die("model", msg);
+        if (snet_model_alloc(&m, &cfg, &err))
+            die("model", err.message);
         out_path(path, sizeof path, dir, "checkpoint", "weights-only.sgm");
-        if (snet_model_save(m, NULL, NULL, 0, path, msg, sizeof msg))
-            die(path, msg);
+        if (snet_model_save(m, NULL, NULL, 0, path, &err))
+            die(path, err.message);
         snet_model_free(m);
     }
 

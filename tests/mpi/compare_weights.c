@@ -35,9 +35,9 @@ int main(int argc, char **argv)
         return 2;
     }
     snet_file_contents a, b;
-    char msg[512];
-    if (snet_io_read(argv[1], &a, msg, sizeof msg) || snet_io_read(argv[2], &b, msg, sizeof msg)) {
-        fprintf(stderr, "compare_weights: %s\n", msg);
+    scoresde_error err;
+    if (snet_io_read(argv[1], &a, &err) || snet_io_read(argv[2], &b, &err)) {
+        fprintf(stderr, "compare_weights: %s\n", err.message);
         return 2;
     }
     if (a.model->n_params != b.model->n_params || !a.ema != !b.ema || a.step != b.step) {

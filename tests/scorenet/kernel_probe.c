@@ -29,13 +29,13 @@ static const char *GMM_TEXT = "# three modes\n2 3\n"
 
 static int train_weights(FILE *out)
 {
-    char msg[256];
+    scoresde_error err;
     snet_gmm *g = NULL;
     snet_dataset *ds = NULL;
     snet_model *m = NULL;
-    int rc = snet_gmm_parse(GMM_TEXT, "probe", &g, msg, sizeof msg);
+    int rc = snet_gmm_parse(GMM_TEXT, "probe", &g, &err);
     if (!rc)
-        rc = snet_dataset_toy(&ds, SNET_DATA_GMM, g, msg, sizeof msg);
+        rc = snet_dataset_toy(&ds, SNET_DATA_GMM, g, &err);
     if (!rc) {
         snet_config cfg;
         snet_config_default(&cfg, SNET_ARCH_MLP, 2, 1, 1, SNET_SDE_VP);
@@ -51,10 +51,10 @@ static int train_weights(FILE *out)
         o.checkpoint_every = 0;
         o.log_every = 0;
         snet_train_report rep;
-        rc = snet_train_run(&cfg, ds, &o, &rep, &m, msg, sizeof msg);
+        rc = snet_train_run(&cfg, ds, &o, &rep, &m, &err);
     }
     if (rc)
-        fprintf(stderr, "kernel_probe: training: %s\n", msg);
+        fprintf(stderr, "kernel_probe: training: %s\n", err.message);
     else /* the trained tensors only: the fixed Fourier frequencies (up to ~50) would set the scale */
         for (size_t k = 0; k < m->n_tensors; k++)
             if (m->tensors[k].trainable)
@@ -68,13 +68,13 @@ static int train_weights(FILE *out)
 
 static int forward_outputs(FILE *out)
 {
-    char msg[256];
+    scoresde_error err;
     snet_config cfg;
     snet_config_default(&cfg, SNET_ARCH_MLP, 1, 28, 28, SNET_SDE_VP);
     cfg.hidden = 512;
     snet_model *m;
-    if (snet_model_alloc(&m, &cfg, msg, sizeof msg)) {
-        fprintf(stderr, "kernel_probe: model: %s\n", msg);
+    if (snet_model_alloc(&m, &cfg, &err)) {
+        fprintf(stderr, "kernel_probe: model: %s\n", err.message);
         return 1;
     }
     snet_model_init(m, 3);

@@ -20,12 +20,12 @@ static void write_file(const char *path, const void *d, size_t n)
 START_TEST(test_gmm_file_parses_and_rejects_with_line_numbers)
 {
     snet_gmm *g;
-    char msg[256];
+    scoresde_error err;
     const char *good = "# three modes\n2 3\n"
                        "1 -2 0 0.5 0.5   # left\n"
                        "2 2 0 0.5 0.25\n\n"
                        "1 0 3 1 1\n";
-    ck_assert_msg(snet_gmm_parse(good, "g.txt", &g, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_gmm_parse(good, "g.txt", &g, &err) == SNET_OK, "%s", err.message);
     ck_assert_uint_eq(g->d, 2);
     ck_assert_uint_eq(g->K, 3);
     ck_assert_double_eq_tol(g->weight[1], 0.5, 1e-15);
@@ -45,12 +45,12 @@ START_TEST(test_gmm_file_parses_and_rejects_with_line_numbers)
         {"2 1\n1 0 nan 1 1\n", "g.txt:2: component 1: mean_2 is nan, expected a finite number"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_int_eq(snet_gmm_parse(bad[i].text, "g.txt", &g, msg, sizeof msg), SNET_EFORMAT);
+        ck_assert_int_eq(snet_gmm_parse(bad[i].text, "g.txt", &g, &err), SNET_EFORMAT);
         ck_assert_ptr_null(g);
-        ck_assert_msg(strstr(msg, bad[i].needle), "case %zu: '%s' lacks '%s'", i, msg, bad[i].needle);
+        ck_assert_msg(strstr(err.message, bad[i].needle), "case %zu: '%s' lacks '%s'", i, err.message, bad[i].needle);
     }
-    ck_assert_int_eq(snet_gmm_read("no-such.gmm", &g, msg, sizeof msg), SNET_EIO);
-    ck_assert_msg(strstr(msg, "no-such.gmm: cannot open"), "%s", msg);
+    ck_assert_int_eq(snet_gmm_read("no-such.gmm", &g, &err), SNET_EIO);
+    ck_assert_msg(strstr(err.message, "no-such.gmm: cannot open"), "%s", err.message);
 }
 END_TEST
 
@@ -59,8 +59,8 @@ START_TEST(test_gmm_samples_have_the_mixture_moments)
     // mean Σ w μ, variance Σ w (σ² + μ²) − mean²; n = 200000 draws: the sample mean's standard
     // error is sd/√n ≈ 0.005 for sd ≈ 2.2; bound 5 standard errors
     snet_gmm *g;
-    char msg[256];
-    ck_assert_int_eq(snet_gmm_parse("2 2\n1 -2 1 0.5 1\n3 2 0 1 0.5\n", "m", &g, msg, sizeof msg), SNET_OK);
+    scoresde_error err;
+    ck_assert_int_eq(snet_gmm_parse("2 2\n1 -2 1 0.5 1\n3 2 0 1 0.5\n", "m", &g, &err), SNET_OK);
     const size_t n = 200000;
     float *x = malloc(n * 2 * sizeof(float));
     snet_gmm_sample(g, 42, 0, n, x);
@@ -87,10 +87,10 @@ START_TEST(test_toy_sets_have_their_shapes)
 {
     const size_t B = 20000;
     float *x = malloc(B * 2 * sizeof(float));
-    char msg[256];
+    scoresde_error err;
     snet_dataset *ds;
     for (snet_data_kind k = SNET_DATA_SWISSROLL; k <= SNET_DATA_PINWHEEL; k++) {
-        ck_assert_int_eq(snet_dataset_toy(&ds, k, NULL, msg, sizeof msg), SNET_OK);
+        ck_assert_int_eq(snet_dataset_toy(&ds, k, NULL, &err), SNET_OK);
         ck_assert_uint_eq(snet_dataset_dim(ds), 2);
         ck_assert_uint_eq(snet_dataset_size(ds), 0);
         ck_assert_int_eq(snet_dataset_batch(ds, 1, 0, B, x), SNET_OK);
@@ -151,12 +151,12 @@ START_TEST(test_bad_idx_files_are_rejected_with_precise_messages)
 {
     uint8_t *d;
     uint32_t dims[3], nd;
-    char msg[512];
+    scoresde_error err;
     uint8_t px[10 * 2 * 3];
     for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)i;
     uint32_t good_dims[3] = {10, 2, 3};
     write_idx("idx_good", 3, good_dims, px, sizeof px);
-    ck_assert_msg(snet_idx_read("idx_good", &d, dims, &nd, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_idx_read("idx_good", &d, dims, &nd, &err) == SNET_OK, "%s", err.message);
     ck_assert_uint_eq(nd, 3);
     ck_assert_uint_eq(dims[0], 10);
     ck_assert_uint_eq(dims[2], 3);
@@ -164,36 +164,36 @@ START_TEST(test_bad_idx_files_are_rejected_with_precise_messages)
     free(d);
 
     write_idx("idx_short", 3, good_dims, px, 40);
-    ck_assert_int_eq(snet_idx_read("idx_short", &d, dims, &nd, msg, sizeof msg), SNET_EFORMAT);
+    ck_assert_int_eq(snet_idx_read("idx_short", &d, dims, &nd, &err), SNET_EFORMAT);
     ck_assert_ptr_null(d);
-    ck_assert_msg(strstr(msg, "idx_short: truncated: header says 10×2×3 = 60 bytes, file holds 40"), "%s", msg);
+    ck_assert_msg(strstr(err.message, "idx_short: truncated: header says 10×2×3 = 60 bytes, file holds 40"), "%s", err.message);
 
     write_idx("idx_long", 3, good_dims, px, sizeof px);
     FILE *f = fopen("idx_long", "ab");
     fputc(0, f);
     fclose(f);
-    ck_assert_int_eq(snet_idx_read("idx_long", &d, dims, &nd, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "idx_long: trailing data after the 10×2×3 = 60 bytes"), "%s", msg);
+    ck_assert_int_eq(snet_idx_read("idx_long", &d, dims, &nd, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "idx_long: trailing data after the 10×2×3 = 60 bytes"), "%s", err.message);
 
     write_file("idx_magic", "\x00\x00\x0d\x03\x00\x00\x00\x01", 8);
-    ck_assert_int_eq(snet_idx_read("idx_magic", &d, dims, &nd, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "idx_magic: bad IDX magic 00 00 0d 03"), "%s", msg);
+    ck_assert_int_eq(snet_idx_read("idx_magic", &d, dims, &nd, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "idx_magic: bad IDX magic 00 00 0d 03"), "%s", err.message);
 
     write_file("idx_head", "\x00\x00\x08\x03\x00\x00\x00\x01\x00\x00", 10);
-    ck_assert_int_eq(snet_idx_read("idx_head", &d, dims, &nd, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "announces 3 dimensions, file ends after 6 of their 12 bytes"), "%s", msg);
+    ck_assert_int_eq(snet_idx_read("idx_head", &d, dims, &nd, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "announces 3 dimensions, file ends after 6 of their 12 bytes"), "%s", err.message);
 
     write_file("idx_tiny", "\x00\x00", 2);
-    ck_assert_int_eq(snet_idx_read("idx_tiny", &d, dims, &nd, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "idx_tiny: truncated: file holds 2 bytes"), "%s", msg);
+    ck_assert_int_eq(snet_idx_read("idx_tiny", &d, dims, &nd, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "idx_tiny: truncated: file holds 2 bytes"), "%s", err.message);
 
     uint32_t zero_dims[3] = {10, 0, 3};
     write_idx("idx_zero", 3, zero_dims, px, 0);
-    ck_assert_int_eq(snet_idx_read("idx_zero", &d, dims, &nd, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "dimension 1 is 0"), "%s", msg);
+    ck_assert_int_eq(snet_idx_read("idx_zero", &d, dims, &nd, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "dimension 1 is 0"), "%s", err.message);
 
-    ck_assert_int_eq(snet_idx_read("idx_missing", &d, dims, &nd, msg, sizeof msg), SNET_EIO);
-    ck_assert_msg(strstr(msg, "idx_missing: cannot open: No such file"), "%s", msg);
+    ck_assert_int_eq(snet_idx_read("idx_missing", &d, dims, &nd, &err), SNET_EIO);
+    ck_assert_msg(strstr(err.message, "idx_missing: cannot open: No such file"), "%s", err.message);
 
     // a gzip stream cut short (the first 2000 bytes of the real training labels, if installed)
     FILE *real = fopen(SNET_FASHION_MNIST_DIR "/train-labels-idx1-ubyte.gz", "rb");
@@ -202,11 +202,11 @@ START_TEST(test_bad_idx_files_are_rejected_with_precise_messages)
         size_t got = fread(buf, 1, sizeof buf, real);
         fclose(real);
         write_file("idx_cut.gz", buf, got);
-        int rc = snet_idx_read("idx_cut.gz", &d, dims, &nd, msg, sizeof msg);
+        int rc = snet_idx_read("idx_cut.gz", &d, dims, &nd, &err);
         ck_assert_int_eq(rc, SNET_EFORMAT);
         ck_assert_ptr_null(d);
-        ck_assert_msg(strstr(msg, "idx_cut.gz: ") && (strstr(msg, "truncated") || strstr(msg, "unexpected end")),
-                      "%s", msg);
+        ck_assert_msg(strstr(err.message, "idx_cut.gz: ") && (strstr(err.message, "truncated") || strstr(err.message, "unexpected end")),
+                      "%s", err.message);
     }
     const char *names[] = {"idx_good", "idx_short", "idx_long", "idx_magic", "idx_head", "idx_tiny",
                            "idx_zero", "idx_cut.gz"};
@@ -229,9 +229,9 @@ START_TEST(test_stored_set_batches_walk_each_epoch_once_with_dequantisation)
     write_idx("fm_tiny/train-images-idx3-ubyte", 3, idims, px, sizeof px);
     write_idx("fm_tiny/train-labels-idx1-ubyte", 1, ldims, lab, sizeof lab);
     snet_dataset *ds;
-    char msg[256];
-    ck_assert_msg(snet_dataset_fashion_mnist(&ds, "fm_tiny", 1, SNET_RANGE_MINUS1_1, msg, sizeof msg) == SNET_OK,
-                  "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_dataset_fashion_mnist(&ds, "fm_tiny", 1, SNET_RANGE_MINUS1_1, &err) == SNET_OK,
+                  "%s", err.message);
     ck_assert_uint_eq(snet_dataset_size(ds), 12);
     ck_assert_uint_eq(snet_dataset_dim(ds), 2);
     snet_config cfg;
@@ -266,10 +266,10 @@ START_TEST(test_stored_set_batches_walk_each_epoch_once_with_dequantisation)
     // labels disagreeing with the images
     uint32_t bad_ldims[1] = {11};
     write_idx("fm_tiny/train-labels-idx1-ubyte", 1, bad_ldims, lab, 11);
-    ck_assert_int_eq(snet_dataset_fashion_mnist(&ds, "fm_tiny", 1, SNET_RANGE_0_1, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "11 labels in 1 dimension(s), expected 12 labels"), "%s", msg);
-    ck_assert_int_eq(snet_dataset_fashion_mnist(&ds, "fm_tiny", 0, SNET_RANGE_0_1, msg, sizeof msg), SNET_EIO);
-    ck_assert_msg(strstr(msg, "fm_tiny/t10k-images-idx3-ubyte: cannot open"), "%s", msg);
+    ck_assert_int_eq(snet_dataset_fashion_mnist(&ds, "fm_tiny", 1, SNET_RANGE_0_1, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "11 labels in 1 dimension(s), expected 12 labels"), "%s", err.message);
+    ck_assert_int_eq(snet_dataset_fashion_mnist(&ds, "fm_tiny", 0, SNET_RANGE_0_1, &err), SNET_EIO);
+    ck_assert_msg(strstr(err.message, "fm_tiny/t10k-images-idx3-ubyte: cannot open"), "%s", err.message);
     unlink("fm_tiny/train-images-idx3-ubyte");
     unlink("fm_tiny/train-labels-idx1-ubyte");
     rmdir("fm_tiny");
@@ -279,13 +279,13 @@ END_TEST
 START_TEST(test_fashion_mnist_as_installed)
 {
     snet_dataset *ds;
-    char msg[512];
-    int rc = snet_dataset_fashion_mnist(&ds, NULL, 1, SNET_RANGE_MINUS1_1, msg, sizeof msg);
+    scoresde_error err;
+    int rc = snet_dataset_fashion_mnist(&ds, NULL, 1, SNET_RANGE_MINUS1_1, &err);
     if (rc == SNET_EIO) { // package dataset-fashion-mnist not installed: nothing to check
-        printf("skipped: %s\n", msg);
+        printf("skipped: %s\n", err.message);
         return;
     }
-    ck_assert_msg(rc == SNET_OK, "%s", msg);
+    ck_assert_msg(rc == SNET_OK, "%s", err.message);
     ck_assert_uint_eq(snet_dataset_size(ds), 60000);
     ck_assert_uint_eq(snet_dataset_dim(ds), 784);
     int count[10] = {0};
@@ -298,7 +298,7 @@ START_TEST(test_fashion_mnist_as_installed)
     for (int j = 0; j < 784; j++)
         ck_assert(x[j] >= -1.0f && x[j] < 1.0f);
     snet_dataset_free(ds);
-    ck_assert_int_eq(snet_dataset_fashion_mnist(&ds, NULL, 0, SNET_RANGE_0_1, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_dataset_fashion_mnist(&ds, NULL, 0, SNET_RANGE_0_1, &err), SNET_OK);
     ck_assert_uint_eq(snet_dataset_size(ds), 10000);
     snet_dataset_free(ds);
 }

@@ -86,11 +86,11 @@ START_TEST(test_gmm_header_larger_than_its_text_is_rejected_before_allocating)
 {
     long before = peak_vm_kb();
     snet_gmm *g = (snet_gmm *)0x1;
-    char msg[512];
-    int rc = snet_gmm_parse(gmm_inputs[_i].text, "big.txt", &g, msg, sizeof msg);
+    scoresde_error err;
+    int rc = snet_gmm_parse(gmm_inputs[_i].text, "big.txt", &g, &err);
     ck_assert_int_eq(rc, SNET_EFORMAT);
     ck_assert_ptr_null(g);
-    ck_assert_msg(strstr(msg, gmm_inputs[_i].message), "message '%s', expected '%s'", msg,
+    ck_assert_msg(strstr(err.message, gmm_inputs[_i].message), "message '%s', expected '%s'", err.message,
                   gmm_inputs[_i].message);
     long grown = peak_vm_kb() - before;
     ck_assert_msg(grown < 64 * 1024, "peak virtual memory grew by %ld KiB", grown);
@@ -117,15 +117,15 @@ START_TEST(test_gmm_shortest_possible_text_still_parses)
     }
     text[len] = '\0';
     snet_gmm *g = NULL;
-    char msg[512];
-    ck_assert_msg(snet_gmm_parse(text, "tight.txt", &g, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_gmm_parse(text, "tight.txt", &g, &err) == SNET_OK, "%s", err.message);
     ck_assert_uint_eq(g->K, K);
     ck_assert_double_eq(g->mean[K * d - 1], -1.0);
     ck_assert_double_eq(g->std[K * d - 1], 1.0);
     snet_gmm_free(g);
     text[len - 1] = '\0';
-    ck_assert_int_eq(snet_gmm_parse(text, "tight.txt", &g, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "tight.txt:100001: component 100000: expected 1 + 2d = 23 numbers"), "%s", msg);
+    ck_assert_int_eq(snet_gmm_parse(text, "tight.txt", &g, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "tight.txt:100001: component 100000: expected 1 + 2d = 23 numbers"), "%s", err.message);
     free(text);
 }
 END_TEST
@@ -143,13 +143,13 @@ START_TEST(test_idx_header_of_2_gib_on_a_short_file_costs_no_memory)
         long before = peak_vm_kb();
         uint8_t *data = (uint8_t *)0x1;
         uint32_t dims[3], nd;
-        char msg[512];
-        int rc = snet_idx_read(paths[k], &data, dims, &nd, msg, sizeof msg);
+        scoresde_error err;
+        int rc = snet_idx_read(paths[k], &data, dims, &nd, &err);
         ck_assert_int_eq(rc, SNET_EFORMAT);
         ck_assert_ptr_null(data);
-        ck_assert_msg(strstr(msg, ": truncated: header says 16777216×128 = 2147483648 bytes, file holds 2"),
-                      "%s", msg);
-        ck_assert_msg(strncmp(msg, paths[k], strlen(paths[k])) == 0, "%s", msg);
+        ck_assert_msg(strstr(err.message, ": truncated: header says 16777216×128 = 2147483648 bytes, file holds 2"),
+                      "%s", err.message);
+        ck_assert_msg(strncmp(err.message, paths[k], strlen(paths[k])) == 0, "%s", err.message);
         long grown = peak_vm_kb() - before;
         ck_assert_msg(grown < 64 * 1024, "%s: peak virtual memory grew by %ld KiB", paths[k], grown);
         unlink(paths[k]);
@@ -177,8 +177,8 @@ START_TEST(test_idx_larger_than_one_chunk_reads_back_exactly)
     for (int k = 0; k < 2; k++) {
         uint8_t *data;
         uint32_t dims[3], nd;
-        char msg[512];
-        ck_assert_msg(snet_idx_read(paths[k], &data, dims, &nd, msg, sizeof msg) == SNET_OK, "%s", msg);
+        scoresde_error err;
+        ck_assert_msg(snet_idx_read(paths[k], &data, dims, &nd, &err) == SNET_OK, "%s", err.message);
         ck_assert_uint_eq(nd, 3);
         ck_assert_uint_eq(dims[2], w);
         ck_assert_int_eq(memcmp(data, bytes + 16, total), 0);
@@ -201,17 +201,17 @@ START_TEST(test_unet_config_too_large_to_count_is_invalid)
     if (!ops)
         return; /* U-Net not built in */
     snet_config cfg;
-    char msg[256];
+    scoresde_error err;
     snet_config_default(&cfg, SNET_ARCH_UNET, 1, 32, 32, SNET_SDE_VP);
     cfg.n_levels = 2;
     cfg.n_groups = 1;
     cfg.base_channels = 1u << 28;
-    ck_assert_int_eq(snet_config_validate(&cfg, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "base_channels = 268435456, expected 1 to 65536"), "%s", msg);
+    ck_assert_int_eq(snet_config_validate(&cfg, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "base_channels = 268435456, expected 1 to 65536"), "%s", err.message);
     cfg.base_channels = 8;
     cfg.n_fourier = 1u << 31;
-    ck_assert_int_eq(snet_config_validate(&cfg, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "n_fourier = 2147483648, expected 1 to 16384"), "%s", msg);
+    ck_assert_int_eq(snet_config_validate(&cfg, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "n_fourier = 2147483648, expected 1 to 16384"), "%s", err.message);
     /* the largest allowed config counts without wrapping: a 3×3 convolution of base·2 channels
      * alone has 9·(2·base)² weights, and the count grows with the base */
     cfg.n_fourier = 1u << 14;
@@ -219,7 +219,7 @@ START_TEST(test_unet_config_too_large_to_count_is_invalid)
     size_t previous = 0;
     for (uint32_t base = 1u << 10; base <= (1u << 16); base *= 2) {
         cfg.base_channels = base;
-        ck_assert_msg(snet_config_validate(&cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+        ck_assert_msg(snet_config_validate(&cfg, &err) == SNET_OK, "%s", err.message);
         size_t n = ops->n_params(&cfg);
         ck_assert_msg(n > previous && (double)n >= 9.0 * 4.0 * (double)base * (double)base,
                       "base %u: %zu parameters", base, n);

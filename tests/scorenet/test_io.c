@@ -20,8 +20,8 @@ static snet_model *small_model(void)
     cfg.n_blocks = 2;
     cfg.n_fourier = 4;
     snet_model *m;
-    char msg[256];
-    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_model_alloc(&m, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(m, 3);
     snet_fill_uniform(m->params, m->n_params, 1.0f, 5); // every float distinct and non-zero
     return m;
@@ -72,12 +72,12 @@ static void fix_crc(unsigned char *d, size_t size)
 static void expect_reject(const char *path, int code, const char *needle)
 {
     snet_model *m = (snet_model *)1;
-    char msg[512] = "";
-    int rc = snet_model_load(path, SNET_LOAD_EMA, &m, NULL, msg, sizeof msg);
-    ck_assert_msg(rc == code, "expected status %d, got %d (%s)", code, rc, msg);
+    scoresde_error err = {0};
+    int rc = snet_model_load(path, SNET_LOAD_EMA, &m, NULL, &err);
+    ck_assert_msg(rc == code, "expected status %d, got %d (%s)", code, rc, err.message);
     ck_assert_ptr_null(m);
-    ck_assert_msg(strstr(msg, needle) != NULL, "message '%s' lacks '%s'", msg, needle);
-    ck_assert_msg(strncmp(msg, path, strlen(path)) == 0, "message '%s' does not name the file", msg);
+    ck_assert_msg(strstr(err.message, needle) != NULL, "message '%s' lacks '%s'", err.message, needle);
+    ck_assert_msg(strncmp(err.message, path, strlen(path)) == 0, "message '%s' does not name the file", err.message);
 }
 
 START_TEST(test_round_trip_is_bit_exact_with_ema_note_and_extra)
@@ -87,11 +87,11 @@ START_TEST(test_round_trip_is_bit_exact_with_ema_note_and_extra)
     for (size_t i = 0; i < m->n_params; i++)
         ema[i] = m->params[i] * 0.5f - 1e-30f;
     const char extra[] = "training state \x01\x02";
-    char msg[256];
+    scoresde_error err;
     ck_assert_msg(snet_io_write(PATH, m, ema, "scoresde train --data moons", 1234, extra, sizeof extra,
-                                msg, sizeof msg) == SNET_OK, "%s", msg);
+                                &err) == SNET_OK, "%s", err.message);
     snet_file_contents c;
-    ck_assert_msg(snet_io_read(PATH, &c, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_io_read(PATH, &c, &err) == SNET_OK, "%s", err.message);
     ck_assert_int_eq(memcmp(&c.model->cfg, &m->cfg, sizeof m->cfg), 0);
     ck_assert_uint_eq(c.model->n_params, m->n_params);
     ck_assert_int_eq(memcmp(c.model->params, m->params, m->n_params * sizeof(float)), 0);
@@ -106,18 +106,18 @@ START_TEST(test_round_trip_is_bit_exact_with_ema_note_and_extra)
     // the common load takes the EMA copy by default, the raw one on request
     snet_model *l;
     snet_file_contents info;
-    ck_assert_int_eq(snet_model_load(PATH, SNET_LOAD_EMA, &l, &info, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_model_load(PATH, SNET_LOAD_EMA, &l, &info, &err), SNET_OK);
     ck_assert_int_eq(memcmp(l->params, ema, m->n_params * sizeof(float)), 0);
     ck_assert_uint_eq(info.step, 1234);
     free(info.note);
     snet_model_free(l);
-    ck_assert_int_eq(snet_model_load(PATH, SNET_LOAD_RAW, &l, NULL, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_model_load(PATH, SNET_LOAD_RAW, &l, NULL, &err), SNET_OK);
     ck_assert_int_eq(memcmp(l->params, m->params, m->n_params * sizeof(float)), 0);
     snet_model_free(l);
 
     // without EMA, note or extra
-    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, PATH, msg, sizeof msg), SNET_OK);
-    ck_assert_int_eq(snet_model_load(PATH, SNET_LOAD_EMA, &l, NULL, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, PATH, &err), SNET_OK);
+    ck_assert_int_eq(snet_model_load(PATH, SNET_LOAD_EMA, &l, NULL, &err), SNET_OK);
     ck_assert_int_eq(memcmp(l->params, m->params, m->n_params * sizeof(float)), 0);
     snet_model_free(l);
 
@@ -135,11 +135,11 @@ END_TEST
 START_TEST(test_unwritable_and_missing_files_are_io_errors)
 {
     snet_model *m = small_model(), *l;
-    char msg[256];
-    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, "no-such-dir/x.sgm", msg, sizeof msg), SNET_EIO);
-    ck_assert_msg(strstr(msg, "no-such-dir/x.sgm") && strstr(msg, "No such file"), "%s", msg);
-    ck_assert_int_eq(snet_model_load("no-such-file.sgm", SNET_LOAD_EMA, &l, NULL, msg, sizeof msg), SNET_EIO);
-    ck_assert_msg(strstr(msg, "no-such-file.sgm: cannot open: No such file"), "%s", msg);
+    scoresde_error err;
+    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, "no-such-dir/x.sgm", &err), SNET_EIO);
+    ck_assert_msg(strstr(err.message, "no-such-dir/x.sgm") && strstr(err.message, "No such file"), "%s", err.message);
+    ck_assert_int_eq(snet_model_load("no-such-file.sgm", SNET_LOAD_EMA, &l, NULL, &err), SNET_EIO);
+    ck_assert_msg(strstr(err.message, "no-such-file.sgm: cannot open: No such file"), "%s", err.message);
     snet_model_free(m);
 }
 END_TEST
@@ -147,8 +147,8 @@ END_TEST
 START_TEST(test_truncated_files_are_rejected_at_every_point)
 {
     snet_model *m = small_model();
-    char msg[256];
-    ck_assert_int_eq(snet_model_save(m, m->params, "note", 7, PATH, msg, sizeof msg), SNET_OK);
+    scoresde_error err;
+    ck_assert_int_eq(snet_model_save(m, m->params, "note", 7, PATH, &err), SNET_OK);
     size_t size;
     unsigned char *d = slurp(PATH, &size);
     const char *cut = "test_io_cut.sgm";
@@ -180,8 +180,8 @@ END_TEST
 START_TEST(test_bad_magic_version_and_checksum_are_named)
 {
     snet_model *m = small_model();
-    char msg[256];
-    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, PATH, msg, sizeof msg), SNET_OK);
+    scoresde_error err;
+    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, PATH, &err), SNET_OK);
     size_t size;
     unsigned char *d = slurp(PATH, &size);
     const char *bad = "test_io_bad.sgm";
@@ -215,8 +215,8 @@ END_TEST
 START_TEST(test_shapes_that_disagree_with_the_config_are_named)
 {
     snet_model *m = small_model();
-    char msg[256];
-    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, PATH, msg, sizeof msg), SNET_OK);
+    scoresde_error err;
+    ck_assert_int_eq(snet_model_save(m, NULL, NULL, 0, PATH, &err), SNET_OK);
     size_t size;
     unsigned char *d = slurp(PATH, &size);
     const char *bad = "test_io_shape.sgm";
@@ -269,8 +269,8 @@ START_TEST(test_corrupted_header_bytes_never_crash)
     // every header and table byte set to 0xff (checksum repaired so the parser sees it): the loader
     // must answer with a status, never crash (run under ASan in the sanitizer build)
     snet_model *m = small_model();
-    char msg[512];
-    ck_assert_int_eq(snet_model_save(m, m->params, "n", 1, PATH, msg, sizeof msg), SNET_OK);
+    scoresde_error err;
+    ck_assert_int_eq(snet_model_save(m, m->params, "n", 1, PATH, &err), SNET_OK);
     size_t size;
     unsigned char *d = slurp(PATH, &size);
     size_t header = 100 + 1 + 20 + 68 * m->n_tensors;
@@ -282,11 +282,11 @@ START_TEST(test_corrupted_header_bytes_never_crash)
         fix_crc(d, size);
         spit(bad, d, size);
         snet_model *l = NULL;
-        int rc = snet_model_load(bad, SNET_LOAD_EMA, &l, NULL, msg, sizeof msg);
+        int rc = snet_model_load(bad, SNET_LOAD_EMA, &l, NULL, &err);
         if (rc != SNET_OK) {
             rejected++;
             ck_assert_ptr_null(l);
-            ck_assert_msg(strlen(msg) > strlen(bad) + 2, "empty message at byte %zu", i);
+            ck_assert_msg(strlen(err.message) > strlen(bad) + 2, "empty message at byte %zu", i);
         }
         snet_model_free(l);
         d[i] = keep;

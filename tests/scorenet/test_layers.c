@@ -262,8 +262,8 @@ static snet_model *tiny_model(int variant)
     snet_config cfg;
     tiny_config(&cfg, variant);
     snet_model *m;
-    char msg[256];
-    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_model_alloc(&m, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(m, 7);
     float *tmp = malloc(m->n_params * sizeof *tmp);
     fill(tmp, m->n_params, 99 + (unsigned long)variant, 0.5f);
@@ -390,23 +390,23 @@ END_TEST
 START_TEST(test_model_rejects_bad_configs_and_batches)
 {
     snet_config cfg;
-    char msg[256];
+    scoresde_error err;
     snet_model *m;
     snet_config_default(&cfg, SNET_ARCH_MLP, 2, 1, 1, SNET_SDE_VP);
     cfg.hidden = 0;
-    ck_assert_int_eq(snet_model_alloc(&m, &cfg, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_int_eq(snet_model_alloc(&m, &cfg, &err), SNET_EINVAL);
     ck_assert_ptr_null(m);
-    ck_assert_msg(strstr(msg, "hidden = 0"), "%s", msg);
+    ck_assert_msg(strstr(err.message, "hidden = 0"), "%s", err.message);
     snet_config_default(&cfg, SNET_ARCH_MLP, 2, 1, 1, SNET_SDE_VE);
     cfg.sigma_max = 0.001f;
-    ck_assert_int_eq(snet_model_alloc(&m, &cfg, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "sigma_min"), "%s", msg);
+    ck_assert_int_eq(snet_model_alloc(&m, &cfg, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "sigma_min"), "%s", err.message);
     snet_config_default(&cfg, SNET_ARCH_MLP, 2, 1, 1, (snet_sde_kind)9);
-    ck_assert_int_eq(snet_model_alloc(&m, &cfg, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "sde = 9"), "%s", msg);
+    ck_assert_int_eq(snet_model_alloc(&m, &cfg, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "sde = 9"), "%s", err.message);
 
     snet_config_default(&cfg, SNET_ARCH_MLP, 2, 1, 1, SNET_SDE_VP);
-    ck_assert_int_eq(snet_model_alloc(&m, &cfg, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_model_alloc(&m, &cfg, &err), SNET_OK);
     snet_model_init(m, 1);
     snet_workspace *ws = snet_workspace_alloc(m, 4);
     float x[10] = {0}, t[5] = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f}, s[10];
@@ -455,8 +455,8 @@ START_TEST(test_one_time_batch_equals_per_row_forwards_to_rounding)
     cfg.hidden = 96;
     cfg.n_blocks = 2;
     snet_model *m;
-    char msg[256];
-    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_model_alloc(&m, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(m, 3);
     fill(m->params, m->n_params, 4, 0.2f);
     const size_t B = 37, D = 64;
@@ -492,8 +492,8 @@ START_TEST(test_mlp_bits_do_not_depend_on_the_thread_count)
     cfg.n_blocks = 1;
     cfg.n_fourier = 8;
     snet_model *m;
-    char msg[256];
-    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_model_alloc(&m, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(m, 5);
     fill(m->params, m->n_params, 6, 0.2f);
     const size_t B = 1000, D = 784, P = m->n_params;

@@ -194,8 +194,8 @@ static snet_model *small_mlp(snet_sde_kind sde, uint32_t D, int layer_norm, uint
     cfg.layer_norm = (uint32_t)layer_norm;
     cfg.sigma_max = 5.0f;
     snet_model *m;
-    char msg[256];
-    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_model_alloc(&m, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(m, seed);
     // move every weight off its initial value so that no block is the identity (fc2 starts at 0)
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -271,9 +271,9 @@ static snet_dataset *gaussian_dataset(void)
     static const char *text = "# one 2-D Gaussian\n2 1\n1.0  1.0 -1.0  1.0 1.5\n";
     snet_gmm *g;
     snet_dataset *ds;
-    char msg[256];
-    ck_assert_msg(snet_gmm_parse(text, "test", &g, msg, sizeof msg) == SNET_OK, "%s", msg);
-    ck_assert_msg(snet_dataset_toy(&ds, SNET_DATA_GMM, g, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_gmm_parse(text, "test", &g, &err) == SNET_OK, "%s", err.message);
+    ck_assert_msg(snet_dataset_toy(&ds, SNET_DATA_GMM, g, &err) == SNET_OK, "%s", err.message);
     snet_gmm_free(g); // the data set keeps its own copy
     return ds;
 }
@@ -305,8 +305,8 @@ START_TEST(test_trainer_gradient_matches_finite_differences)
         opt.ema_decay = 0.0;
         opt.t_eps = 0.05; // away from the steepest times, where float differences lose digits
         snet_trainer *tr;
-        char msg[256];
-        ck_assert_msg(snet_trainer_alloc(&tr, m, &opt, msg, sizeof msg) == SNET_OK, "%s", msg);
+        scoresde_error err;
+        ck_assert_msg(snet_trainer_alloc(&tr, m, &opt, &err) == SNET_OK, "%s", err.message);
         float *grad = malloc(m->n_params * sizeof *grad), *dir = malloc(m->n_params * sizeof *dir);
         float *saved = malloc(m->n_params * sizeof *saved);
         double loss;
@@ -382,8 +382,8 @@ START_TEST(test_each_objective_trains_the_mlp_to_the_perturbed_score)
         opt.log_every = 0;
         snet_model *m;
         snet_train_report rep;
-        char msg[256];
-        ck_assert_msg(snet_train_run(&cfg, data, &opt, &rep, &m, msg, sizeof msg) == SNET_OK, "%s", msg);
+        scoresde_error serr;
+        ck_assert_msg(snet_train_run(&cfg, data, &opt, &rep, &m, &serr) == SNET_OK, "%s", serr.message);
         snet_workspace *ws = snet_workspace_alloc(m, 512);
         float x[512 * 2], t[512], score[512 * 2];
         gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
@@ -445,9 +445,9 @@ START_TEST(test_discrete_schedules_are_ncsn_and_ddpm)
     ck_assert_msg(fabs(alpha_bar - 4.04e-5) < 0.05e-5, "ᾱ_N = %g", alpha_bar);
     cfg.sde = SNET_SDE_SUBVP;
     ck_assert_int_eq(snet_discrete_time(&cfg, 0, &t, &mean, &std), SNET_EINVAL);
-    char msg[256];
-    ck_assert_int_eq(snet_config_validate(&cfg, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "discrete_steps"), "%s", msg);
+    scoresde_error err;
+    ck_assert_int_eq(snet_config_validate(&cfg, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "discrete_steps"), "%s", err.message);
 }
 END_TEST
 
@@ -479,18 +479,18 @@ START_TEST(test_discrete_training_uses_the_grid_and_is_saved)
     ck_assert_int_ge(fd, 0);
     close(fd);
     opt.out_path = path;
-    char msg[256];
-    ck_assert_msg(snet_train_run(&cfg, data, &opt, NULL, NULL, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_train_run(&cfg, data, &opt, NULL, NULL, &err) == SNET_OK, "%s", err.message);
     snet_model *m;
     snet_file_contents info;
-    ck_assert_msg(snet_model_load(path, SNET_LOAD_EMA, &m, &info, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_model_load(path, SNET_LOAD_EMA, &m, &info, &err) == SNET_OK, "%s", err.message);
     ck_assert_uint_eq(m->cfg.discrete_steps, 5);
     ck_assert_uint_eq(info.version, 2);
     snet_file_contents_free(&info);
     unlink(path);
     // every drawn time is a level t_i = i/4, and 64 draws meet all 5 levels
     snet_trainer *tr;
-    ck_assert_msg(snet_trainer_alloc(&tr, m, &opt, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_trainer_alloc(&tr, m, &opt, &err) == SNET_OK, "%s", err.message);
     ck_assert(isfinite(snet_trainer_eval_loss(tr, data, 0)));
     const float *t = snet_trainer_times(tr);
     int seen[5] = {0};
@@ -510,7 +510,7 @@ END_TEST
 
 START_TEST(test_objectives_refuse_what_they_cannot_do)
 {
-    char msg[256];
+    scoresde_error err;
     snet_train_options opt;
     snet_train_options_default(&opt);
     opt.batch = 4;
@@ -518,14 +518,14 @@ START_TEST(test_objectives_refuse_what_they_cannot_do)
     // esm above SNET_ESM_MAX_DIM
     snet_model *big = small_mlp(SNET_SDE_VP, SNET_ESM_MAX_DIM + 1, 0, 1);
     opt.objective = SNET_OBJECTIVE_ESM;
-    ck_assert_int_eq(snet_trainer_alloc(&tr, big, &opt, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "esm") && strstr(msg, "65") && strstr(msg, "64"), "%s", msg);
+    ck_assert_int_eq(snet_trainer_alloc(&tr, big, &opt, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "esm") && strstr(err.message, "65") && strstr(err.message, "64"), "%s", err.message);
     opt.objective = SNET_OBJECTIVE_SSM;
-    ck_assert_int_eq(snet_trainer_alloc(&tr, big, &opt, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_trainer_alloc(&tr, big, &opt, &err), SNET_OK);
     snet_trainer_free(tr);
     opt.projections = 0;
-    ck_assert_int_eq(snet_trainer_alloc(&tr, big, &opt, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "projections"), "%s", msg);
+    ck_assert_int_eq(snet_trainer_alloc(&tr, big, &opt, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "projections"), "%s", err.message);
     snet_model_free(big);
     // an architecture without a tangent pass
     snet_model *m = small_mlp(SNET_SDE_VP, 2, 0, 1);
@@ -534,10 +534,10 @@ START_TEST(test_objectives_refuse_what_they_cannot_do)
     no_tangent.tangent_backward = NULL;
     m->arch = &no_tangent;
     opt.projections = 1;
-    ck_assert_int_eq(snet_trainer_alloc(&tr, m, &opt, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "tangent"), "%s", msg);
+    ck_assert_int_eq(snet_trainer_alloc(&tr, m, &opt, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "tangent"), "%s", err.message);
     opt.objective = SNET_OBJECTIVE_DSM;
-    ck_assert_int_eq(snet_trainer_alloc(&tr, m, &opt, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_trainer_alloc(&tr, m, &opt, &err), SNET_OK);
     snet_trainer_free(tr);
     snet_model_free(m);
     // names
@@ -561,15 +561,15 @@ START_TEST(test_resume_refuses_another_objective)
     ck_assert_int_ge(fd, 0);
     close(fd);
     opt.checkpoint_path = path;
-    char msg[256];
-    ck_assert_msg(snet_train_run(&cfg, data, &opt, NULL, NULL, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_train_run(&cfg, data, &opt, NULL, NULL, &err) == SNET_OK, "%s", err.message);
     opt.steps = 4;
     opt.resume = 1;
-    ck_assert_msg(snet_train_run(&cfg, data, &opt, NULL, NULL, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_train_run(&cfg, data, &opt, NULL, NULL, &err) == SNET_OK, "%s", err.message);
     opt.objective = SNET_OBJECTIVE_SSM;
     opt.steps = 6;
-    ck_assert_int_eq(snet_train_run(&cfg, data, &opt, NULL, NULL, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "objective is ssm-vr in the checkpoint, ssm requested"), "%s", msg);
+    ck_assert_int_eq(snet_train_run(&cfg, data, &opt, NULL, NULL, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "objective is ssm-vr in the checkpoint, ssm requested"), "%s", err.message);
     unlink(path);
     snet_dataset_free(data);
 }

@@ -186,8 +186,8 @@ static snet_model *tiny_model(int variant)
     snet_config cfg;
     tiny_config(&cfg, variant);
     snet_model *m;
-    char msg[256];
-    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_model_alloc(&m, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(m, 7);
     float *tmp = malloc(m->n_params * sizeof *tmp);
     fill(tmp, m->n_params, 99 + (unsigned long)variant, 0.5f);

@@ -19,16 +19,16 @@ static const char *GMM_TEXT = "# three modes\n2 3\n"
 static snet_gmm *test_gmm(void)
 {
     snet_gmm *g;
-    char msg[256];
-    ck_assert_msg(snet_gmm_parse(GMM_TEXT, "test", &g, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_gmm_parse(GMM_TEXT, "test", &g, &err) == SNET_OK, "%s", err.message);
     return g;
 }
 
 static snet_dataset *gmm_data(const snet_gmm *g)
 {
     snet_dataset *ds;
-    char msg[256];
-    ck_assert_msg(snet_dataset_toy(&ds, SNET_DATA_GMM, g, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_dataset_toy(&ds, SNET_DATA_GMM, g, &err) == SNET_OK, "%s", err.message);
     return ds;
 }
 
@@ -91,8 +91,8 @@ START_TEST(test_dsm_learns_the_exact_gmm_score_at_moderate_t)
     snet_train_options o = short_run(800);
     snet_train_report rep;
     snet_model *m;
-    char msg[256];
-    ck_assert_msg(snet_train_run(&cfg, ds, &o, &rep, &m, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error serr;
+    ck_assert_msg(snet_train_run(&cfg, ds, &o, &rep, &m, &serr) == SNET_OK, "%s", serr.message);
     printf("DSM on a 3-mode GMM (VP, MLP 64×2, 800 steps of 256): loss %.4f → %.4f in %.1f s\n",
            rep.first_loss, rep.final_loss_avg, rep.seconds);
     // the loss cannot reach 0 (its minimum is the irreducible DSM variance); at initialisation r ≈ 0
@@ -107,7 +107,7 @@ START_TEST(test_dsm_learns_the_exact_gmm_score_at_moderate_t)
     float *t = malloc(n * sizeof(float)), *s = malloc(n * 2 * sizeof(float));
     snet_workspace *ws = snet_workspace_alloc(m, n);
     snet_gmm *unit;
-    ck_assert_int_eq(snet_gmm_parse("2 1\n1 0 0 1 1\n", "unit", &unit, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_gmm_parse("2 1\n1 0 0 1 1\n", "unit", &unit, &serr), SNET_OK);
     const double times[] = {0.3, 0.4};
     for (int it = 0; it < 2; it++) {
         double tt = times[it], mt = snet_marginal_mean(&m->cfg, tt), st = snet_marginal_std(&m->cfg, tt);
@@ -155,10 +155,10 @@ END_TEST
 static snet_model *run_to(const snet_config *cfg, snet_dataset *ds, const snet_train_options *o)
 {
     snet_model *m;
-    char msg[256];
+    scoresde_error err;
     snet_train_report rep;
-    int rc = snet_train_run(cfg, ds, o, &rep, &m, msg, sizeof msg);
-    ck_assert_msg(rc == SNET_OK, "%s", msg);
+    int rc = snet_train_run(cfg, ds, o, &rep, &m, &err);
+    ck_assert_msg(rc == SNET_OK, "%s", err.message);
     return m;
 }
 
@@ -202,7 +202,7 @@ START_TEST(test_checkpoint_stop_resume_equals_uninterrupted_run)
     snet_config cfg = small_mlp(SNET_SDE_SUBVP, 32);
     const char *ck = "test_train_ck.sgm", *out_a = "test_train_a.sgm", *out_b = "test_train_b.sgm";
     unlink(ck);
-    char msg[256];
+    scoresde_error err;
 
     snet_train_options o = short_run(40);
     o.weighting = SNET_WEIGHT_LIKELIHOOD;
@@ -217,12 +217,12 @@ START_TEST(test_checkpoint_stop_resume_equals_uninterrupted_run)
     s.log = stop_at_25;
     snet_train_report rep;
     snet_model *partial;
-    ck_assert_int_eq(snet_train_run(&cfg, ds, &s, &rep, &partial, msg, sizeof msg), SNET_ESTOPPED);
+    ck_assert_int_eq(snet_train_run(&cfg, ds, &s, &rep, &partial, &err), SNET_ESTOPPED);
     ck_assert_uint_eq(rep.end_step, 25);
     snet_model_free(partial);
     snet_file_contents info;
     snet_model *ckm;
-    ck_assert_int_eq(snet_model_load(ck, SNET_LOAD_EMA, &ckm, &info, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_model_load(ck, SNET_LOAD_EMA, &ckm, &info, &err), SNET_OK);
     ck_assert_uint_eq(info.step, 15); // the last checkpoint before the stop
     free(info.note);
     snet_model_free(ckm);
@@ -230,32 +230,32 @@ START_TEST(test_checkpoint_stop_resume_equals_uninterrupted_run)
     s.log = NULL;
     s.resume = 1;
     snet_model *resumed;
-    ck_assert_msg(snet_train_run(&cfg, ds, &s, &rep, &resumed, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_train_run(&cfg, ds, &s, &rep, &resumed, &err) == SNET_OK, "%s", err.message);
     ck_assert_int_eq(rep.resumed, 1);
     ck_assert_uint_eq(rep.start_step, 15);
     ck_assert_uint_eq(rep.end_step, 40);
     // EMA weights (returned) and raw weights (in the files) identical to the last bit
     ck_assert_int_eq(memcmp(straight->params, resumed->params, straight->n_params * sizeof(float)), 0);
     snet_model *ra, *rb;
-    ck_assert_int_eq(snet_model_load(out_a, SNET_LOAD_RAW, &ra, NULL, msg, sizeof msg), SNET_OK);
-    ck_assert_int_eq(snet_model_load(out_b, SNET_LOAD_RAW, &rb, NULL, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(snet_model_load(out_a, SNET_LOAD_RAW, &ra, NULL, &err), SNET_OK);
+    ck_assert_int_eq(snet_model_load(out_b, SNET_LOAD_RAW, &rb, NULL, &err), SNET_OK);
     ck_assert_int_eq(memcmp(ra->params, rb->params, ra->n_params * sizeof(float)), 0);
     ck_assert_int_ne(memcmp(ra->params, straight->params, ra->n_params * sizeof(float)), 0); // EMA ≠ raw
 
     // resuming with other settings is refused, naming what differs
     s.steps = 60;
     s.batch = 128;
-    ck_assert_int_eq(snet_train_run(&cfg, ds, &s, &rep, NULL, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "cannot resume: batch is 256 in the checkpoint, 128 requested"), "%s", msg);
+    ck_assert_int_eq(snet_train_run(&cfg, ds, &s, &rep, NULL, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "cannot resume: batch is 256 in the checkpoint, 128 requested"), "%s", err.message);
     s.batch = 256;
     snet_config other = cfg;
     other.hidden = 16;
-    ck_assert_int_eq(snet_train_run(&other, ds, &s, &rep, NULL, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "cannot resume: hidden is 32 in the checkpoint, 16 requested"), "%s", msg);
+    ck_assert_int_eq(snet_train_run(&other, ds, &s, &rep, NULL, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "cannot resume: hidden is 32 in the checkpoint, 16 requested"), "%s", err.message);
     // a plain weights file is not a checkpoint
     s.checkpoint_path = out_a;
-    ck_assert_int_eq(snet_train_run(&cfg, ds, &s, &rep, NULL, msg, sizeof msg), SNET_EFORMAT);
-    ck_assert_msg(strstr(msg, "without training state"), "%s", msg);
+    ck_assert_int_eq(snet_train_run(&cfg, ds, &s, &rep, NULL, &err), SNET_EFORMAT);
+    ck_assert_msg(strstr(err.message, "without training state"), "%s", err.message);
 
     snet_model_free(ra), snet_model_free(rb), snet_model_free(straight), snet_model_free(resumed);
     unlink(ck), unlink(out_a), unlink(out_b);
@@ -278,10 +278,10 @@ START_TEST(test_every_sde_and_weighting_lowers_the_loss)
     o.weighting = (snet_weighting)(_i / 3);
     snet_model *m;
     snet_trainer *tr;
-    char msg[256];
-    ck_assert_msg(snet_model_alloc(&m, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_model_alloc(&m, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(m, o.seed);
-    ck_assert_msg(snet_trainer_alloc(&tr, m, &o, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_trainer_alloc(&tr, m, &o, &err) == SNET_OK, "%s", err.message);
     enum { N_EVAL = 20 };
     const uint64_t eval_from = 1000000; // batches no training step uses
     double before[N_EVAL], diff_sum = 0, diff_sq = 0, mean_before = 0, mean_after = 0;
@@ -311,17 +311,17 @@ START_TEST(test_non_finite_loss_stops_with_the_step)
 {
     snet_set_num_threads(1);
     snet_gmm *g;
-    char msg[256];
-    ck_assert_int_eq(snet_gmm_parse("2 1\n1 3e38 0 1 1\n", "huge", &g, msg, sizeof msg), SNET_OK);
+    scoresde_error err;
+    ck_assert_int_eq(snet_gmm_parse("2 1\n1 3e38 0 1 1\n", "huge", &g, &err), SNET_OK);
     snet_dataset *ds = gmm_data(g);
     snet_config cfg = small_mlp(SNET_SDE_VP, 8);
     snet_train_options o = short_run(5);
     snet_train_report rep;
-    ck_assert_int_eq(snet_train_run(&cfg, ds, &o, &rep, NULL, msg, sizeof msg), SNET_ENONFINITE);
-    ck_assert_msg(strstr(msg, "step 1: loss"), "%s", msg);
+    ck_assert_int_eq(snet_train_run(&cfg, ds, &o, &rep, NULL, &err), SNET_ENONFINITE);
+    ck_assert_msg(strstr(err.message, "step 1: loss"), "%s", err.message);
     o.batch = 0;
-    ck_assert_int_eq(snet_train_run(&cfg, ds, &o, &rep, NULL, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "batch = 0"), "%s", msg);
+    ck_assert_int_eq(snet_train_run(&cfg, ds, &o, &rep, NULL, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "batch = 0"), "%s", err.message);
     snet_dataset_free(ds);
     snet_gmm_free(g);
 }

@@ -35,19 +35,19 @@ static snet_train_options options(void)
 
 static void setup(fixture *f, snet_arch_kind arch)
 {
-    char msg[256];
-    ck_assert_msg(snet_gmm_parse(GMM_TEXT, "test", &f->gmm, msg, sizeof msg) == SNET_OK, "%s", msg);
-    ck_assert_msg(snet_dataset_toy(&f->data, SNET_DATA_GMM, f->gmm, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(snet_gmm_parse(GMM_TEXT, "test", &f->gmm, &err) == SNET_OK, "%s", err.message);
+    ck_assert_msg(snet_dataset_toy(&f->data, SNET_DATA_GMM, f->gmm, &err) == SNET_OK, "%s", err.message);
     snet_config cfg;
     snet_config_default(&cfg, arch, 2, 1, 1, SNET_SDE_VP);
     cfg.hidden = 32;
     cfg.n_blocks = 2;
     cfg.n_fourier = 16;
     snet_dataset_apply_config(f->data, &cfg);
-    ck_assert_msg(snet_model_alloc(&f->model, &cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_model_alloc(&f->model, &cfg, &err) == SNET_OK, "%s", err.message);
     snet_model_init(f->model, 3);
     snet_train_options o = options();
-    ck_assert_msg(snet_trainer_alloc(&f->tr, f->model, &o, msg, sizeof msg) == SNET_OK, "%s", msg);
+    ck_assert_msg(snet_trainer_alloc(&f->tr, f->model, &o, &err) == SNET_OK, "%s", err.message);
 }
 
 static void teardown(fixture *f)

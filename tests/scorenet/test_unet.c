@@ -72,8 +72,8 @@ static void net_make(net *n, const snet_config *cfg, size_t B, uint64_t seed)
 {
     n->cfg = *cfg;
     n->ops = &snet_arch_unet;
-    char msg[256];
-    ck_assert_msg(n->ops->validate(cfg, msg, sizeof msg) == SNET_OK, "%s", msg);
+    scoresde_error err;
+    ck_assert_msg(n->ops->validate(cfg, &err) == SNET_OK, "%s", err.message);
     n->B = B;
     n->D = (size_t)cfg->channels * cfg->height * cfg->width;
     n->n_params = n->ops->n_params(cfg);
@@ -374,31 +374,31 @@ END_TEST
 START_TEST(test_unet_validate_rejects_bad_configs)
 {
     const snet_arch_ops *ops = &snet_arch_unet;
-    char msg[256];
+    scoresde_error err;
     snet_config ok = tiny_config(1, 28, 28, 32, 3, 8, SNET_SDE_VP), c;
-    ck_assert_int_eq(ops->validate(&ok, msg, sizeof msg), SNET_OK);
+    ck_assert_int_eq(ops->validate(&ok, &err), SNET_OK);
     c = ok, c.n_levels = 4; // 28 cannot be halved 3 times
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "n_levels = 4") != NULL, "%s", msg);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "n_levels = 4") != NULL, "%s", err.message);
     c = ok, c.n_groups = 3;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "n_groups = 3") != NULL, "%s", msg);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "n_groups = 3") != NULL, "%s", err.message);
     c = ok, c.n_levels = 0;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
     c = ok, c.n_levels = 7;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
     c = ok, c.base_channels = 0;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "base_channels") != NULL, "%s", msg);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "base_channels") != NULL, "%s", err.message);
     c = ok, c.n_fourier = 0;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
     c = ok, c.fourier_scale = NAN;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
     c = ok, c.sde = SNET_SDE_VE, c.sigma_min = 0.0f;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
     c = ok, c.width = 0;
-    ck_assert_int_eq(ops->validate(&c, msg, sizeof msg), SNET_EINVAL);
-    ck_assert_msg(strstr(msg, "28×0") != NULL, "%s", msg);
+    ck_assert_int_eq(ops->validate(&c, &err), SNET_EINVAL);
+    ck_assert_msg(strstr(err.message, "28×0") != NULL, "%s", err.message);
 }
 END_TEST
 
