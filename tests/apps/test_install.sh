@@ -40,7 +40,8 @@ check_libraries() {
     test -z "$outside" || fail "$1 loads scoresde libraries from outside $prefix: $outside"
     test -n "$(echo "$deps" | grep 'libscoresde_solvers\.so')" || fail "$1: no libscoresde_solvers in: $deps"
 }
-for f in "$scoresde" "$libdir/libscoresde_solvers.so" "$libdir/libscoresde_sde.so" "$libdir/libscorenet.so"; do
+for f in "$scoresde" "$libdir/libscoresde_base.so" "$libdir/libscoresde_solvers.so" "$libdir/libscoresde_sde.so" \
+    "$libdir/libscorenet.so" "$libdir/libscoresde_netscore.so"; do
     runpath=$(readelf -d "$f" | grep -E '\((RUNPATH|RPATH)\)' || true)
     # shellcheck disable=SC2016 # $ORIGIN is literal
     echo "$runpath" | grep -q 'RUNPATH.*\[\$ORIGIN' || fail "$f: no RUNPATH relative to \$ORIGIN: '$runpath'"
@@ -50,6 +51,7 @@ for f in "$scoresde" "$libdir/libscoresde_solvers.so" "$libdir/libscoresde_sde.s
     case $f in *.so) ;; *) check_libraries "$f" ;; esac
 done
 check_libraries "$libdir/libscoresde_sde.so"
+check_libraries "$libdir/libscoresde_netscore.so"
 
 "$scoresde" --version | grep -q '^scoresde [0-9]' || fail "scoresde --version: no version line"
 
