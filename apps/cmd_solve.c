@@ -330,7 +330,23 @@ static const cli_command solve_command = {
     "--sde NAME [options]",
     "scoresde solve --sde gbm --param mu=0.1 --param sigma=0.3 --method sri2 --steps 256 --paths 10000 --out gbm.csv"};
 
-int cmd_solve(int argc, char **argv)
+/* What the command line asks for, checked. */
+typedef struct solve_request {
+    const builtin_sde *sde;
+    solve_params params;           /* the SDE's parameters (and its time span, for the callbacks) */
+    double x0[MAX_DIM];
+    const char *method, *out_path, *plot_prefix;
+    const slv_sde_step_type *type; /* the stepper; adaptive: the one with an error estimate */
+    int adaptive;
+    double rtol, atol;
+    size_t steps, paths, save_every;
+    uint64_t seed;
+    long threads;
+} solve_request;
+
+enum { SOLVE_GO_ON = -1 }; /* parse_request: the command runs; any other value is its exit status */
+
+static int parse_request(int argc, char **argv, solve_request *r)
 {
     const char *sde_name = "gbm", *method = "em", *out_path = NULL, *x0_text = NULL, *plot_prefix = NULL;
     double t0 = 0.0, t1 = 1.0, rtol = 1e-3, atol = 1e-3;
@@ -380,9 +396,11 @@ int cmd_solve(int argc, char **argv)
     if (!(t1 > t0))
         return cli_usage_error(&solve_command, "--t1 %g must be greater than --t0 %g", t1, t0);
 
-    solve_params sp = {{0}, b, t0, t1, t0};
-    double *p = sp.p;
-    memcpy(p, b->param_defaults, sizeof sp.p);
+    *r = (solve_request){.sde = b, .params = {{0}, b, t0, t1, t0}, .method = method, .out_path = out_path,
+                         .plot_prefix = plot_prefix, .rtol = rtol, .atol = atol, .steps = steps,
+                         .paths = paths, .save_every = save_every, .seed = seed, .threads = threads};
+    double *p = r->params.p;
+    memcpy(p, b->param_defaults, sizeof r->params.p);
     for (int i = 0; i < params.count; i++) {
         int found = 0;
         for (int k = 0; k < MAX_PARAMS && b->param_names[k]; k++)
@@ -397,181 +415,110 @@ int cmd_solve(int argc, char **argv)
     if (strcmp(b->name, "ou") == 0 && !(p[0] > 0))
         return cli_usage_error(&solve_command, "--param theta=%g: ou needs theta > 0", p[0]);
 
-    size_t d = b->dim, m = d;
-    double x0[MAX_DIM];
+    size_t d = b->dim;
     for (size_t i = 0; i < d; i++)
-        x0[i] = b->x0_default;
+        r->x0[i] = b->x0_default;
     if (x0_text) {
         char msg[256];
-        int count = cli_parse_doubles(x0_text, x0, MAX_DIM, msg, sizeof msg);
+        int count = cli_parse_doubles(x0_text, r->x0, MAX_DIM, msg, sizeof msg);
         if (count < 0)
             return cli_usage_error(&solve_command, "--x0: %s", msg);
         if (count == 1)
             for (size_t i = 1; i < d; i++)
-                x0[i] = x0[0];
+                r->x0[i] = r->x0[0];
         else if ((size_t)count != d)
             return cli_usage_error(&solve_command, "--x0: %d values given, '%s' has dimension %zu",
                                    count, b->name, d);
     }
 
-    int adaptive = strcmp(method, "adaptive") == 0;
-    const slv_sde_step_type *type =
-        adaptive ? (b->additive ? slv_sde_step_sra1 : slv_sde_step_sriw1) : slv_sde_step_type_by_name(method);
-    if (!type)
+    r->adaptive = strcmp(method, "adaptive") == 0;
+    r->type = r->adaptive ? (b->additive ? slv_sde_step_sra1 : slv_sde_step_sriw1) : slv_sde_step_type_by_name(method);
+    if (!r->type)
         return cli_usage_error(&solve_command, "--method: '%s' is not available", method);
-    if (type->needs_additive && !b->additive)
+    if (r->type->needs_additive && !b->additive)
         return cli_usage_error(&solve_command,
                                "--method %s needs additive noise; '%s' has multiplicative noise "
                                "(use em, milstein, sri2 or adaptive)", method, b->name);
-    if (adaptive && save_every)
+    if (r->adaptive && save_every)
         return cli_usage_error(&solve_command, "--save-every works with fixed-step methods only");
+    return SOLVE_GO_ON;
+}
 
-    slv_sde sys = {tracked_drift, tracked_diffusion, b->diffusion_dx ? tracked_diffusion_dx : NULL, d, m,
-                   b->noise, b->additive, &sp};
-    double *x = malloc(paths * d * sizeof *x), *w = malloc(paths * m * sizeof *w);
-    slv_sde_solver *solver = slv_sde_solver_alloc(type, &sys, paths);
-    atomic_file af = {0};
-    solve_output sink = {NULL, m, t1, NULL, 0, save_every, 0, NULL, NULL, plot_prefix != NULL, NULL, NULL, 0, 0, 0};
-    char msg[512];
-    int status = 1;
-    if (!x || !w || !solver) {
-        cli_fail("solve", "out of memory for %zu paths of dimension %zu", paths, d);
-        goto done;
-    }
-    if (save_every && out_path) {
-        double root = slv_brownian_root_length(fabs(t1 - t0), steps, &sink.level);
-        sink.bm = root > 0 ? slv_brownian_alloc(paths, m, root, seed, 0) : NULL;
-        sink.w = malloc(paths * m * sizeof *sink.w);
-        sink.dw = malloc(paths * m * sizeof *sink.dw);
-        if (!sink.bm || !sink.w || !sink.dw) {
-            cli_fail("solve", "out of memory for the Brownian paths of %zu paths", paths);
-            goto done;
-        }
-    }
+/* --plot: the histogram of x0 at t1 against the exact density, and the first paths over time. */
+static int plot_solution(const solve_request *r, const double *x, const solve_output *sink)
+{
+    const builtin_sde *b = r->sde;
+    const size_t d = b->dim, paths = r->paths;
+    const double t0 = r->params.t0, t1 = r->params.t1;
+    char path[1024], title[128], msg[512];
+    double *x0s = malloc(paths * sizeof *x0s);
+    if (!x0s)
+        return cli_fail("solve", "out of memory");
     for (size_t i = 0; i < paths; i++)
-        memcpy(x + i * d, x0, d * sizeof *x);
-    slv_sde_solver_set_seed(solver, seed, 0);
-    slv_sde_solver_set_threads(solver, (int)threads);
-    slv_sde_solver_set_interrupt(solver, &cli_interrupted);
-    if (out_path) {
-        if (atomic_open(&af, out_path, msg, sizeof msg)) {
-            cli_fail("solve", "--out %s", msg);
-            goto done;
-        }
-        fprintf(af.fp, "path");
-        for (size_t i = 0; i < d; i++)
-            fprintf(af.fp, ",x%zu", i);
-        for (size_t k = 0; k < m; k++)
-            fprintf(af.fp, ",w%zu", k);
-        fprintf(af.fp, save_every ? ",t\n" : "\n");
-        sink.fp = af.fp;
-    }
-    if (save_every && (out_path || plot_prefix))
-        slv_sde_solver_set_observer(solver, observe_rows, &sink, save_every);
-
-    double start = wall_seconds();
-    if (adaptive) {
-        slv_sde_solver_set_tolerances(solver, rtol, atol);
-        rc = slv_sde_solver_solve_adaptive(solver, t0, t1, x, w);
-    } else {
-        rc = slv_sde_solver_solve_fixed(solver, t0, t1, steps, x, w);
-    }
-    double seconds = wall_seconds() - start;
-    if (rc != SLV_OK) {
-        const slv_error *e = slv_sde_solver_get_error(solver);
-        if (rc == SLV_EINTERRUPTED && adaptive) {
-            cli_fail("solve", "interrupted after %.2f s; the paths, which advance separately, had reached "
-                     "at most t = %g (%.0f%% of the span); nothing written", seconds, sp.t_far,
-                     100.0 * (sp.t_far - t0) / (t1 - t0));
-            status = EXIT_INTERRUPTED;
-        } else if (rc == SLV_EINTERRUPTED) {
-            cli_fail("solve", "interrupted at t = %g after %.2f s (%zu of %zu steps); nothing written", e->t,
-                     seconds, slv_sde_solver_get_n_steps(solver), steps);
-            status = EXIT_INTERRUPTED;
-        } else {
-            cli_fail("solve", "%s at t = %g, path %ld: %s", slv_strerror(rc), e->t, e->path, e->message);
-        }
-        goto done;
-    }
-    if (out_path) {
-        /* With --save-every the observer wrote the earlier rows; these carry W(t1). */
-        write_rows(af.fp, t1, paths, d, x, m, w, save_every > 0);
-        if (atomic_commit(&af, msg, sizeof msg)) {
-            cli_fail("solve", "--out %s", msg);
-            goto done;
-        }
-    }
-
-    if (plot_prefix) {
-        char path[1024];
-        double *x0s = malloc(paths * sizeof *x0s);
-        if (!x0s) {
-            cli_fail("solve", "out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < paths; i++)
-            x0s[i] = x[i * d];
-        exact_pdf_params pdf = {b, p, x0[0], t1 - t0};
-        char title[128];
-        snprintf(title, sizeof title, "%s, %s: x0 at t = %g (%zu paths)", b->name, type->name, t1, paths);
-        snprintf(path, sizeof path, "%s_hist.png", plot_prefix);
-        rc = plot_histogram(path, title, x0s, paths, 60, b->exact_pdf ? exact_pdf_at : NULL, &pdf, msg,
+        x0s[i] = x[i * d];
+    exact_pdf_params pdf = {b, r->params.p, r->x0[0], t1 - t0};
+    snprintf(title, sizeof title, "%s, %s: x0 at t = %g (%zu paths)", b->name, r->type->name, t1, paths);
+    snprintf(path, sizeof path, "%s_hist.png", r->plot_prefix);
+    int rc = plot_histogram(path, title, x0s, paths, 60, b->exact_pdf ? exact_pdf_at : NULL, &pdf, msg,
                             sizeof msg);
-        free(x0s);
-        if (rc) {
-            cli_fail("solve", "--plot %s", msg);
-            goto done;
-        }
-        if (sink.n_times > 1) {
-            /* plot_line_chart wants x per line: repeat the times for each path */
-            size_t T = sink.n_times, P = sink.n_plot;
-            double *xs = malloc(T * P * sizeof *xs), *ys = malloc(T * P * sizeof *ys);
-            if (!xs || !ys) {
-                free(xs), free(ys);
-                cli_fail("solve", "out of memory");
-                goto done;
-            }
-            for (size_t l = 0; l < P; l++)
-                for (size_t k = 0; k < T; k++) {
-                    xs[l * T + k] = sink.times[k];
-                    ys[l * T + k] = sink.values[k * PLOT_PATHS + l];
-                }
-            snprintf(title, sizeof title, "%s, %s: x0 of %zu paths", b->name, type->name, P);
-            plot_lines chart = {title, "t", "x0", 0, 0, P, T, xs, ys, NULL, 0};
-            snprintf(path, sizeof path, "%s_paths.png", plot_prefix);
-            rc = plot_line_chart(path, &chart, msg, sizeof msg);
-            free(xs), free(ys);
-            if (rc) {
-                cli_fail("solve", "--plot %s", msg);
-                goto done;
-            }
-        }
+    free(x0s);
+    if (rc)
+        return cli_fail("solve", "--plot %s", msg);
+    if (sink->n_times <= 1)
+        return 0;
+    /* plot_line_chart wants x per line: repeat the times for each path */
+    size_t T = sink->n_times, P = sink->n_plot;
+    double *xs = malloc(T * P * sizeof *xs), *ys = malloc(T * P * sizeof *ys);
+    if (!xs || !ys) {
+        free(xs), free(ys);
+        return cli_fail("solve", "out of memory");
     }
+    for (size_t l = 0; l < P; l++)
+        for (size_t k = 0; k < T; k++) {
+            xs[l * T + k] = sink->times[k];
+            ys[l * T + k] = sink->values[k * PLOT_PATHS + l];
+        }
+    snprintf(title, sizeof title, "%s, %s: x0 of %zu paths", b->name, r->type->name, P);
+    plot_lines chart = {title, "t", "x0", 0, 0, P, T, xs, ys, NULL, 0};
+    snprintf(path, sizeof path, "%s_paths.png", r->plot_prefix);
+    rc = plot_line_chart(path, &chart, msg, sizeof msg);
+    free(xs), free(ys);
+    return rc ? cli_fail("solve", "--plot %s", msg) : 0;
+}
+
+/* The summary: what ran, its counters, and each component's moments against the exact ones. */
+static void report_solution(const solve_request *r, const slv_sde_solver *solver, const double *x, double seconds)
+{
+    const builtin_sde *b = r->sde;
+    const slv_sde_step_type *type = r->type;
+    const size_t d = b->dim, paths = r->paths;
+    const double t0 = r->params.t0, t1 = r->params.t1;
     printf("sde        %s (%s)\n", b->name, b->description);
-    if (adaptive)
-        printf("method     adaptive: %s with error control per path, rtol %g, atol %g\n", type->name, rtol, atol);
-    else if (strcmp(method, type->name) != 0)
-        printf("method     %s (another name for %s)\n", method, type->name);
+    if (r->adaptive)
+        printf("method     adaptive: %s with error control per path, rtol %g, atol %g\n", type->name, r->rtol,
+               r->atol);
+    else if (strcmp(r->method, type->name) != 0)
+        printf("method     %s (another name for %s)\n", r->method, type->name);
     else
         printf("method     %s\n", type->name);
-    printf("paths      %zu   t0 %g   t1 %g   seed %llu\n", paths, t0, t1, (unsigned long long)seed);
+    printf("paths      %zu   t0 %g   t1 %g   seed %llu\n", paths, t0, t1, (unsigned long long)r->seed);
     size_t n_steps = slv_sde_solver_get_n_steps(solver), n_drift = slv_sde_solver_get_n_drift_evals(solver),
            n_diffusion = slv_sde_solver_get_n_diffusion_evals(solver);
-    if (adaptive) {
+    if (r->adaptive) {
         printf("steps      %zu accepted, %zu rejected, summed over the %zu paths (%.1f accepted per path; "
                "each path has its own steps)\n", n_steps, slv_sde_solver_get_n_rejected(solver), paths,
                (double)n_steps / (double)paths);
         printf("evals      %zu drift, %zu diffusion: batched calls, each on every path due at that time\n",
                n_drift, n_diffusion);
     } else {
-        printf("steps      %zu of h = %g, the same for every path\n", n_steps, (t1 - t0) / (double)steps);
+        printf("steps      %zu of h = %g, the same for every path\n", n_steps, (t1 - t0) / (double)r->steps);
         printf("evals      %zu drift, %zu diffusion: batched calls, each on all %zu paths\n", n_drift,
                n_diffusion, paths);
     }
     printf("wall time  %.3f s\n", seconds);
-    if (out_path)
-        printf("written    %s (%s)\n", out_path, save_every ? "every path at t0, every --save-every steps and t1"
-                                                          : "every path at t1");
+    if (r->out_path)
+        printf("written    %s (%s)\n", r->out_path,
+               r->save_every ? "every path at t0, every --save-every steps and t1" : "every path at t1");
     printf("\n");
     printf("%-10s %14s %14s %14s %14s %12s\n", "component", "mean", "exact mean", "variance",
            "exact var", "mean SE");
@@ -586,13 +533,104 @@ int cmd_solve(int argc, char **argv)
         char exact_mean[32] = "-", exact_var[32] = "-";
         if (b->exact_moments) {
             double em, ev;
-            b->exact_moments(p, x0[i], t1 - t0, &em, &ev);
+            b->exact_moments(r->params.p, r->x0[i], t1 - t0, &em, &ev);
             snprintf(exact_mean, sizeof exact_mean, "%.6g", em);
             snprintf(exact_var, sizeof exact_var, "%.6g", ev);
         }
         printf("x%-9zu %14.6g %14s %14.6g %14s %12.2g\n", i, mean, exact_mean, var, exact_var,
                sqrt(var / (double)paths));
     }
+}
+
+int cmd_solve(int argc, char **argv)
+{
+    solve_request r;
+    int rc = parse_request(argc, argv, &r);
+    if (rc != SOLVE_GO_ON)
+        return rc;
+    const builtin_sde *b = r.sde;
+    const size_t d = b->dim, m = d, paths = r.paths;
+    const double t0 = r.params.t0, t1 = r.params.t1;
+    solve_params *sp = &r.params;
+
+    slv_sde sys = {tracked_drift, tracked_diffusion, b->diffusion_dx ? tracked_diffusion_dx : NULL, d, m,
+                   b->noise, b->additive, sp};
+    double *x = malloc(paths * d * sizeof *x), *w = malloc(paths * m * sizeof *w);
+    slv_sde_solver *solver = slv_sde_solver_alloc(r.type, &sys, paths);
+    atomic_file af = {0};
+    solve_output sink = {NULL, m, t1, NULL, 0, r.save_every, 0, NULL, NULL, r.plot_prefix != NULL, NULL, NULL, 0, 0, 0};
+    char msg[512];
+    int status = 1;
+    if (!x || !w || !solver) {
+        cli_fail("solve", "out of memory for %zu paths of dimension %zu", paths, d);
+        goto done;
+    }
+    if (r.save_every && r.out_path) {
+        double root = slv_brownian_root_length(fabs(t1 - t0), r.steps, &sink.level);
+        sink.bm = root > 0 ? slv_brownian_alloc(paths, m, root, r.seed, 0) : NULL;
+        sink.w = malloc(paths * m * sizeof *sink.w);
+        sink.dw = malloc(paths * m * sizeof *sink.dw);
+        if (!sink.bm || !sink.w || !sink.dw) {
+            cli_fail("solve", "out of memory for the Brownian paths of %zu paths", paths);
+            goto done;
+        }
+    }
+    for (size_t i = 0; i < paths; i++)
+        memcpy(x + i * d, r.x0, d * sizeof *x);
+    slv_sde_solver_set_seed(solver, r.seed, 0);
+    slv_sde_solver_set_threads(solver, (int)r.threads);
+    slv_sde_solver_set_interrupt(solver, &cli_interrupted);
+    if (r.out_path) {
+        if (atomic_open(&af, r.out_path, msg, sizeof msg)) {
+            cli_fail("solve", "--out %s", msg);
+            goto done;
+        }
+        fprintf(af.fp, "path");
+        for (size_t i = 0; i < d; i++)
+            fprintf(af.fp, ",x%zu", i);
+        for (size_t k = 0; k < m; k++)
+            fprintf(af.fp, ",w%zu", k);
+        fprintf(af.fp, r.save_every ? ",t\n" : "\n");
+        sink.fp = af.fp;
+    }
+    if (r.save_every && (r.out_path || r.plot_prefix))
+        slv_sde_solver_set_observer(solver, observe_rows, &sink, r.save_every);
+
+    double start = wall_seconds();
+    if (r.adaptive) {
+        slv_sde_solver_set_tolerances(solver, r.rtol, r.atol);
+        rc = slv_sde_solver_solve_adaptive(solver, t0, t1, x, w);
+    } else {
+        rc = slv_sde_solver_solve_fixed(solver, t0, t1, r.steps, x, w);
+    }
+    double seconds = wall_seconds() - start;
+    if (rc != SLV_OK) {
+        const slv_error *e = slv_sde_solver_get_error(solver);
+        if (rc == SLV_EINTERRUPTED && r.adaptive) {
+            cli_fail("solve", "interrupted after %.2f s; the paths, which advance separately, had reached "
+                     "at most t = %g (%.0f%% of the span); nothing written", seconds, sp->t_far,
+                     100.0 * (sp->t_far - t0) / (t1 - t0));
+            status = EXIT_INTERRUPTED;
+        } else if (rc == SLV_EINTERRUPTED) {
+            cli_fail("solve", "interrupted at t = %g after %.2f s (%zu of %zu steps); nothing written", e->t,
+                     seconds, slv_sde_solver_get_n_steps(solver), r.steps);
+            status = EXIT_INTERRUPTED;
+        } else {
+            cli_fail("solve", "%s at t = %g, path %ld: %s", slv_strerror(rc), e->t, e->path, e->message);
+        }
+        goto done;
+    }
+    if (r.out_path) {
+        /* With --save-every the observer wrote the earlier rows; these carry W(t1). */
+        write_rows(af.fp, t1, paths, d, x, m, w, r.save_every > 0);
+        if (atomic_commit(&af, msg, sizeof msg)) {
+            cli_fail("solve", "--out %s", msg);
+            goto done;
+        }
+    }
+    if (r.plot_prefix && plot_solution(&r, x, &sink))
+        goto done;
+    report_solution(&r, solver, x, seconds);
     status = 0;
 done:
     if (af.fp)
