@@ -186,12 +186,9 @@ int cmd_likelihood(int argc, char **argv)
     double start = wall_seconds();
     if ((rc = dist_run_chunks(&chunks))) {
         status = rc;
-        if (rc == EXIT_INTERRUPTED && writing && !has_extension(c.out, ".npy") && chunks.delivered &&
-            table_commit(&tw, msg, sizeof msg) == 0) {
+        if (rc == EXIT_INTERRUPTED && writing &&
+            table_keep_completed(&tw, "likelihood", c.out, chunks.delivered, "points"))
             writing = 0;
-            fprintf(stderr, "scoresde likelihood: the %zu completed points are in %s\n", chunks.delivered,
-                    c.out);
-        }
         goto done;
     }
     double seconds = wall_seconds() - start;

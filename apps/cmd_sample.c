@@ -276,12 +276,9 @@ int cmd_sample(int argc, char **argv)
     double start = wall_seconds();
     if ((rc = dist_run_chunks(&chunks))) {
         status = rc;
-        /* A CSV holds whole rows: keep the completed batches (a .npy header promised --num). */
-        if (rc == EXIT_INTERRUPTED && writing && !has_extension(c.out, ".npy") && chunks.delivered > 0 &&
-            table_commit(&tw, msg, sizeof msg) == 0) {
+        if (rc == EXIT_INTERRUPTED && writing && table_keep_completed(&tw, "sample", c.out, chunks.delivered,
+                                                                      "samples"))
             writing = 0;
-            fprintf(stderr, "scoresde sample: the %zu completed samples are in %s\n", chunks.delivered, c.out);
-        }
         goto done;
     }
     double seconds = wall_seconds() - start, nfe_total = job.nfe_total;

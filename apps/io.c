@@ -451,6 +451,15 @@ void table_abort(table_writer *tw)
     atomic_abort(&tw->file);
 }
 
+int table_keep_completed(table_writer *tw, const char *cmd, const char *path, size_t n_rows, const char *what)
+{
+    char msg[512];
+    if (tw->npy || n_rows == 0 || table_commit(tw, msg, sizeof msg) != 0)
+        return 0;
+    fprintf(stderr, "scoresde %s: the %zu completed %s are in %s\n", cmd, n_rows, what, path);
+    return 1;
+}
+
 int matrix_write(const char *path, const double *x, size_t n, size_t d, char *msg, size_t msg_size)
 {
     return matrix_write_as(path, x, n, d, 0, msg, msg_size);

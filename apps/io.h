@@ -43,6 +43,10 @@ int table_open_as(table_writer *tw, const char *path, size_t n_cols, const char 
 int table_write_rows(table_writer *tw, size_t n_rows, const double *rows, char *msg, size_t msg_size);
 int table_commit(table_writer *tw, char *msg, size_t msg_size);
 void table_abort(table_writer *tw);
+/* After an interrupted run: a CSV keeps the n_rows completed rows already written (committed, and
+ * "scoresde CMD: the N completed WHAT are in PATH" on stderr); a .npy, whose header promised every
+ * row, or an empty table is left to table_abort. Returns 1 when the rows were kept. */
+int table_keep_completed(table_writer *tw, const char *cmd, const char *path, size_t n_rows, const char *what);
 
 /* Writes an n×d batch with columns x0..x{d-1} in one call (float32 .npy). */
 int matrix_write(const char *path, const double *x, size_t n, size_t d, char *msg, size_t msg_size);
