@@ -162,7 +162,20 @@ typedef struct compare_oracle {
     double entropy, entropy_se;
     compare_images *images;  /* NULL: not an image model */
     flow_reference flow;     /* flow.z NULL: no flow error */
+    /* owned: */
+    sgm_gmm *ref_gmm;        /* --reference gmm:FILE */
+    matrix ref;              /* the points behind `points` */
+    char sw2_words[1200], flow_words[200]; /* for the report: what SW2 and the flow error are against */
 } compare_oracle;
+
+static void compare_oracle_free(compare_oracle *o)
+{
+    matrix_free(&o->ref);
+    sgm_gmm_free(o->ref_gmm);
+    sw2_reference_free(o->sw2);
+    compare_images_free(o->images);
+    free(o->flow.z), free(o->flow.x_eps), free(o->flow.x_end);
+}
 
 static int measure_run(compare_oracle *o, app_model *m, const compare_row *row, const double *x, size_t n,
                        uint64_t seed, compare_run *run, int quiet)
@@ -244,41 +257,50 @@ static int write_sampler_grid(const char *prefix, const app_model *m, const samp
     return 0;
 }
 
-int cmd_compare(int argc, char **argv)
-{
+
+/* What the command line asks for, checked. */
+typedef struct compare_request {
     common_options c;
-    common_options_init(&c);
-    c.num = 1000;
-    c.batch = 1000;
-    const char *samplers = "pc:reverse_diffusion+langevin,pc:euler_maruyama,ode:rk45,ode:heun@50,"
-                           "sde:sra1@200,sde:adaptive@1e-2";
-    const char *prefix = "compare", *reference = NULL;
-    size_t repeats = 1;
-    double flow_tol = 0;
+    const char *samplers, *prefix, *reference;
+    size_t repeats;
+    double flow_tol;
+} compare_request;
+
+enum { COMPARE_GO_ON = -1 }; /* parse_request: the command runs; any other value is its exit status */
+
+static int parse_request(int argc, char **argv, compare_request *r)
+{
+    *r = (compare_request){.samplers = "pc:reverse_diffusion+langevin,pc:euler_maruyama,ode:rk45,ode:heun@50,"
+                                       "sde:sra1@200,sde:adaptive@1e-2",
+                           .prefix = "compare", .repeats = 1};
+    common_options *c = &r->c;
+    common_options_init(c);
+    c->num = 1000;
+    c->batch = 1000;
     cli_option opts[64];
     size_t count = 0;
-    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_NUM);
-    opts[count++] = (cli_option){"samplers", CLI_STRING, &samplers, "comma-separated samplers (above)",
+    common_options_add(opts, &count, c, OPTS_MODEL | OPTS_NUM);
+    opts[count++] = (cli_option){"samplers", CLI_STRING, &r->samplers, "comma-separated samplers (above)",
                                  NULL, 0, 0, 0, NULL, 0};
-    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol,
+    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c->rtol,
                                  "relative tolerance of adaptive samplers given without @TOL", NULL, 0, 1, 1,
                                  NULL, 0};
-    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol,
+    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c->atol,
                                  "absolute tolerance of adaptive samplers given without @TOL", NULL, 0, 1e6, 1,
                                  NULL, 0};
-    opts[count++] = (cli_option){"snr", CLI_DOUBLE, &c.snr, "Langevin corrector signal-to-noise ratio",
+    opts[count++] = (cli_option){"snr", CLI_DOUBLE, &c->snr, "Langevin corrector signal-to-noise ratio",
                                  NULL, 0, 10, 1, NULL, 0};
-    opts[count++] = (cli_option){"reference", CLI_STRING, &reference,
+    opts[count++] = (cli_option){"reference", CLI_STRING, &r->reference,
                                  "what non-gmm models are measured against (gmm:FILE, file, toy:NAME)", NULL, 0,
                                  0, 0, NULL, 0};
-    opts[count++] = (cli_option){"repeats", CLI_SIZE, &repeats,
+    opts[count++] = (cli_option){"repeats", CLI_SIZE, &r->repeats,
                                  "runs of every sampler, seeds SEED .. SEED+R-1 (means, error bars)", NULL, 1,
                                  1000, 0, NULL, 0};
-    opts[count++] = (cli_option){"flow-tol", CLI_DOUBLE, &flow_tol,
+    opts[count++] = (cli_option){"flow-tol", CLI_DOUBLE, &r->flow_tol,
                                  "rtol = atol of the reference flow (rk45)"
                                  CLI_DEFAULT_IS("1e-10 for gmm: models; 1e-7 for networks"),
                                  NULL, 0, 1e-2, 1, NULL, 0};
-    opts[count++] = (cli_option){"out", CLI_STRING, &prefix, "prefix of the .csv/.md/.png reports", NULL,
+    opts[count++] = (cli_option){"out", CLI_STRING, &r->prefix, "prefix of the .csv/.md/.png reports", NULL,
                                  0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
     common_options_describe(opts);
@@ -287,21 +309,191 @@ int cmd_compare(int argc, char **argv)
     int rc = cli_parse(&compare_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
-    common_options_finish(&c, opts);
-    if (!c.model)
+    common_options_finish(c, opts);
+    if (!c->model)
         return cli_usage_error(&compare_command, "--model is required");
-    if (c.num < 2)
+    if (c->num < 2)
         return cli_usage_error(&compare_command, "--num: %zu, compare needs at least 2 samples per sampler",
-                               c.num);
+                               c->num);
+    return COMPARE_GO_ON;
+}
+
+/* The rows of --samplers, each with room for its repeats. Returns 0, or the exit status after a
+ * message (the rows made so far are counted in *n_rows). */
+static int parse_samplers(const compare_request *r, const app_model *m, compare_row *rows, size_t *n_rows)
+{
+    char *list = strdup(r->samplers), msg[1024];
+    int status = 1;
+    if (!list) {
+        cli_fail("compare", "out of memory");
+        goto done;
+    }
+    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n_rows == MAX_SAMPLERS) {
+            status = cli_usage_error(&compare_command, "--samplers: more than %d samplers", MAX_SAMPLERS);
+            goto done;
+        }
+        compare_row *row = &rows[*n_rows];
+        if (sampler_parse(tok, &m->process, &r->c, &row->spec, msg, sizeof msg)) {
+            status = cli_usage_error(&compare_command, "--samplers: %s", msg);
+            goto done;
+        }
+        row->deterministic = sampler_ode_options(&row->spec) != NULL;
+        row->runs = calloc(r->repeats, sizeof *row->runs);
+        ++*n_rows;
+        if (!row->runs) {
+            cli_fail("compare", "out of memory");
+            goto done;
+        }
+    }
+    if (*n_rows == 0) {
+        status = cli_usage_error(&compare_command, "--samplers: empty list");
+        goto done;
+    }
+    status = 0;
+done:
+    free(list);
+    return status;
+}
+
+/* The reference: the mixture (m's, or --reference gmm:FILE) and n exact samples of it, or the
+ * --reference points. Returns 0 or 1 after a message. */
+static int load_reference(const compare_request *r, app_model *m, compare_oracle *o)
+{
+    const size_t d = m->dim, n = r->c.num;
+    const char *reference = r->reference;
+    if (!m->gmm && reference && strncmp(reference, "gmm:", 4) == 0) {
+        slv_error err;
+        if (sgm_gmm_load(reference + 4, &o->ref_gmm, &err) != SLV_OK)
+            return cli_fail("compare", "--reference %s", err.message);
+        if (o->ref_gmm->dim != d)
+            return cli_fail("compare", "--reference %s has dimension %zu, the model %zu", reference,
+                            o->ref_gmm->dim, d);
+    }
+    o->gmm = m->gmm ? m->gmm : o->ref_gmm;
+    if (o->gmm) {
+        o->ref.n = n;
+        o->ref.d = d;
+        o->ref.x = malloc(n * d * sizeof *o->ref.x);
+        if (!o->ref.x || sgm_gmm_sample(o->gmm, NULL, 0.0, n, r->c.seed ^ 0x5eed, 0, o->ref.x, NULL))
+            return cli_fail("compare", "out of memory for the reference samples");
+    } else if (reference) {
+        char msg[1024];
+        if (load_points(reference, m, n, r->c.seed ^ 0x5eed, &o->ref, msg, sizeof msg))
+            return cli_fail("compare", "--reference %s", msg);
+    }
+    o->points = o->ref.x ? &o->ref : NULL;
+    return 0;
+}
+
+/* Rank 0: what the measures need beyond the reference — SW2's projections and H(p) of a mixture,
+ * the reference flow's room, the image features and their floor. Returns 0 or 1 after a message. */
+static int prepare_measures(const compare_request *r, const app_model *m, compare_oracle *o,
+                            metric_value *frechet_floor)
+{
+    const size_t d = m->dim, n = r->c.num;
+    const uint64_t seed = r->c.seed;
+    const size_t dirs = d <= 2 ? SW2_DIRECTIONS_2D : SW2_DIRECTIONS;
+    if (o->gmm) {
+        double *big = malloc((size_t)SW2_REFERENCE_SAMPLES * d * sizeof *big);
+        if (big && sgm_gmm_sample(o->gmm, NULL, 0.0, SW2_REFERENCE_SAMPLES, seed ^ 0x5a2, 0, big, NULL) == 0)
+            o->sw2 = sw2_reference_alloc(d, big, SW2_REFERENCE_SAMPLES, dirs, seed ^ 0xd1);
+        free(big);
+        if (!o->sw2 || gmm_entropy(o->gmm, ENTROPY_SAMPLES, seed ^ 0xe7, &o->entropy, &o->entropy_se))
+            return cli_fail("compare", "out of memory for the exact reference samples");
+        snprintf(o->sw2_words, sizeof o->sw2_words, "%d exact samples of the mixture, %zu directions",
+                 SW2_REFERENCE_SAMPLES, dirs);
+    } else if (o->ref.x && !m->is_image) {
+        if (!(o->sw2 = sw2_reference_alloc(d, o->ref.x, o->ref.n, dirs, seed ^ 0xd1)))
+            return cli_fail("compare", "out of memory for the reference points");
+        snprintf(o->sw2_words, sizeof o->sw2_words, "the %zu points of --reference %s, %zu directions",
+                 o->ref.n, r->reference, dirs);
+    }
+    if (o->gmm && !m->is_image) { /* the reference flow: where the score is the oracle's or close to it */
+        o->flow.tol = r->flow_tol > 0 ? r->flow_tol : m->gmm ? 1e-10 : 1e-7;
+        o->flow.z = malloc(n * d * sizeof *o->flow.z);
+        o->flow.x_eps = malloc(n * d * sizeof *o->flow.x_eps);
+        o->flow.x_end = malloc(n * d * sizeof *o->flow.x_end);
+        if (!o->flow.z || !o->flow.x_eps || !o->flow.x_end)
+            return cli_fail("compare", "out of memory for the reference flow");
+        snprintf(o->flow_words, sizeof o->flow_words,
+                 "the model's probability-flow ODE from the same latents, rk45 at rtol = atol = %g", o->flow.tol);
+    }
+    char msg[1024];
+    if (m->is_image && m->dim == 784 && compare_images_alloc(&o->images, n, seed, frechet_floor, msg, sizeof msg))
+        return cli_fail("compare", "%s", msg);
+    return 0;
+}
+
+/* Every sampler --repeats times over the ranks, into x (rank 0: (n, d)); rank 0 measures each run
+ * and, for image models, writes the first repeat's grid. Returns 0 or the exit status. */
+static int run_samplers(const compare_request *r, app_model *m, compare_row *rows, size_t n_rows,
+                        compare_oracle *o, double *x)
+{
+    const common_options *c = &r->c;
+    const size_t d = m->dim, n = c->num;
+    for (size_t i = 0; i < n_rows; i++) {
+        compare_row *row = &rows[i];
+        for (size_t k = 0; k < r->repeats; k++) {
+            const uint64_t seed = c->seed + k;
+            if (!c->quiet && dist_is_root())
+                fprintf(stderr, r->repeats > 1 ? "compare: %s (seed %llu) ...\n" : "compare: %s ...\n",
+                        row->spec.label, (unsigned long long)seed);
+            double start = wall_seconds();
+            compare_job job = {&row->spec, m, seed, x, 0.0};
+            dist_chunks chunks = {n, c->batch, d, 1, compare_chunk, compare_deliver, &job, row->spec.label,
+                                  c->quiet, 0, NULL};
+            int rc = dist_run_chunks(&chunks);
+            if (rc)
+                return rc;
+            if (!dist_is_root()) /* rank 0 judges the samples */
+                continue;
+            compare_run *run = &row->runs[k];
+            run->seconds = wall_seconds() - start;
+            run->nfe = job.nfe / (double)n;
+            if (measure_run(o, m, row, x, n, seed, run, c->quiet))
+                return 1;
+            if (k == 0 && m->is_image && write_sampler_grid(r->prefix, m, &row->spec, x, n))
+                return 1;
+        }
+        compare_row_summarise(row, r->repeats);
+    }
+    return 0;
+}
+
+/* Rank 0: the floors, then the table, CSV, Markdown and plots. Returns 0 or 1 after a message. */
+static int report_comparison(const compare_request *r, const app_model *m, const compare_row *rows,
+                             size_t n_rows, const compare_oracle *o, compare_report *report)
+{
+    /* Floors: what exact samples score. The energy distance of two independent exact sets is its
+     * noise; SW2 of n exact samples is the distance a perfect sampler would show. */
+    if (o->gmm && sw2_floor(o, r->c.num, r->c.seed, &report->sw2_floor, &report->energy_floor, &o->ref))
+        return cli_fail("compare", "out of memory for the floor");
+    report->m = m;
+    report->rows = rows;
+    report->n_rows = n_rows;
+    report->num = r->c.num;
+    report->repeats = r->repeats;
+    report->seed = r->c.seed;
+    report->entropy = o->entropy;
+    report->entropy_se = o->entropy_se;
+    report->sw2_reference = o->sw2_words[0] ? o->sw2_words : NULL;
+    report->flow_reference = o->flow_words[0] ? o->flow_words : NULL;
+    report->prefix = r->prefix;
+    return compare_write_reports(report);
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    compare_request r;
+    int rc = parse_request(argc, argv, &r);
+    if (rc != COMPARE_GO_ON)
+        return rc;
     app_model m;
-    if (load_model_or_fail("compare", &c, &m))
+    if (load_model_or_fail("compare", &r.c, &m))
         return 1;
-    const size_t d = m.dim, n = c.num;
     compare_row *rows = calloc(MAX_SAMPLERS, sizeof *rows);
-    char *list = strdup(samplers), msg[1024], sw2_words[1200] = "", flow_words[200] = "";
-    double *x = malloc((dist_is_root() ? n : 1) * d * sizeof *x);
-    matrix ref = {0};
-    sgm_gmm *ref_gmm = NULL; /* --reference gmm:FILE */
+    double *x = malloc((dist_is_root() ? r.c.num : 1) * m.dim * sizeof *x);
     compare_oracle oracle = {0};
     oracle.entropy = oracle.entropy_se = NAN;
     compare_report report = {0};
@@ -309,159 +501,23 @@ int cmd_compare(int argc, char **argv)
     report.energy_floor = report.entropy = report.entropy_se = NAN;
     size_t n_rows = 0;
     int status = 1;
-    if (!rows || !list || !x) {
+    if (!rows || !x) {
         cli_fail("compare", "out of memory");
         goto done;
     }
-    for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
-        if (n_rows == MAX_SAMPLERS) {
-            status = cli_usage_error(&compare_command, "--samplers: more than %d samplers", MAX_SAMPLERS);
-            goto done;
-        }
-        if (sampler_parse(tok, &m.process, &c, &rows[n_rows].spec, msg, sizeof msg)) {
-            status = cli_usage_error(&compare_command, "--samplers: %s", msg);
-            goto done;
-        }
-        rows[n_rows].deterministic = sampler_ode_options(&rows[n_rows].spec) != NULL;
-        rows[n_rows].runs = calloc(repeats, sizeof *rows[n_rows].runs);
-        if (!rows[n_rows++].runs) {
-            cli_fail("compare", "out of memory");
-            goto done;
-        }
-    }
-    if (n_rows == 0) {
-        status = cli_usage_error(&compare_command, "--samplers: empty list");
+    if ((status = parse_samplers(&r, &m, rows, &n_rows)) || (status = load_reference(&r, &m, &oracle)))
         goto done;
-    }
-    /* The reference: the mixture (exact samples and density), or the given points. */
-    if (!m.gmm && reference && strncmp(reference, "gmm:", 4) == 0) {
-        slv_error err;
-        if (sgm_gmm_load(reference + 4, &ref_gmm, &err) != SLV_OK) {
-            cli_fail("compare", "--reference %s", err.message);
-            goto done;
-        }
-        if (ref_gmm->dim != d) {
-            cli_fail("compare", "--reference %s has dimension %zu, the model %zu", reference, ref_gmm->dim, d);
-            goto done;
-        }
-    }
-    oracle.gmm = m.gmm ? m.gmm : ref_gmm;
-    if (oracle.gmm) {
-        ref.n = n;
-        ref.d = d;
-        ref.x = malloc(n * d * sizeof *ref.x);
-        if (!ref.x || sgm_gmm_sample(oracle.gmm, NULL, 0.0, n, c.seed ^ 0x5eed, 0, ref.x, NULL)) {
-            cli_fail("compare", "out of memory for the reference samples");
-            goto done;
-        }
-    } else if (reference) {
-        if (load_points(reference, &m, n, c.seed ^ 0x5eed, &ref, msg, sizeof msg)) {
-            cli_fail("compare", "--reference %s", msg);
-            goto done;
-        }
-    }
-    oracle.points = ref.x ? &ref : NULL;
-    if (dist_is_root()) {
-        const size_t dirs = d <= 2 ? SW2_DIRECTIONS_2D : SW2_DIRECTIONS;
-        if (oracle.gmm) {
-            double *big = malloc((size_t)SW2_REFERENCE_SAMPLES * d * sizeof *big);
-            if (big && sgm_gmm_sample(oracle.gmm, NULL, 0.0, SW2_REFERENCE_SAMPLES, c.seed ^ 0x5a2, 0, big, NULL) == 0)
-                oracle.sw2 = sw2_reference_alloc(d, big, SW2_REFERENCE_SAMPLES, dirs, c.seed ^ 0xd1);
-            free(big);
-            if (!oracle.sw2 || gmm_entropy(oracle.gmm, ENTROPY_SAMPLES, c.seed ^ 0xe7, &oracle.entropy,
-                                           &oracle.entropy_se)) {
-                cli_fail("compare", "out of memory for the exact reference samples");
-                goto done;
-            }
-            snprintf(sw2_words, sizeof sw2_words, "%d exact samples of the mixture, %zu directions",
-                     SW2_REFERENCE_SAMPLES, dirs);
-        } else if (ref.x && !m.is_image) {
-            if (!(oracle.sw2 = sw2_reference_alloc(d, ref.x, ref.n, dirs, c.seed ^ 0xd1))) {
-                cli_fail("compare", "out of memory for the reference points");
-                goto done;
-            }
-            snprintf(sw2_words, sizeof sw2_words, "the %zu points of --reference %s, %zu directions", ref.n,
-                     reference, dirs);
-        }
-        if (oracle.gmm && !m.is_image) { /* the reference flow: where the score is the oracle's or close to it */
-            oracle.flow.tol = flow_tol > 0 ? flow_tol : m.gmm ? 1e-10 : 1e-7;
-            oracle.flow.z = malloc(n * d * sizeof *oracle.flow.z);
-            oracle.flow.x_eps = malloc(n * d * sizeof *oracle.flow.x_eps);
-            oracle.flow.x_end = malloc(n * d * sizeof *oracle.flow.x_end);
-            if (!oracle.flow.z || !oracle.flow.x_eps || !oracle.flow.x_end) {
-                cli_fail("compare", "out of memory for the reference flow");
-                goto done;
-            }
-            snprintf(flow_words, sizeof flow_words,
-                     "the model's probability-flow ODE from the same latents, rk45 at rtol = atol = %g",
-                     oracle.flow.tol);
-        }
-        if (m.is_image && m.dim == 784 && compare_images_alloc(&oracle.images, n, c.seed, &report.frechet_floor,
-                                                               msg, sizeof msg)) {
-            cli_fail("compare", "%s", msg);
-            goto done;
-        }
-    }
-    for (size_t r = 0; r < n_rows; r++) {
-        compare_row *row = &rows[r];
-        for (size_t k = 0; k < repeats; k++) {
-            const uint64_t seed = c.seed + k;
-            if (!c.quiet && dist_is_root())
-                fprintf(stderr, repeats > 1 ? "compare: %s (seed %llu) ...\n" : "compare: %s ...\n",
-                        row->spec.label, (unsigned long long)seed);
-            double start = wall_seconds();
-            compare_job job = {&row->spec, &m, seed, x, 0.0};
-            dist_chunks chunks = {n, c.batch, d, 1, compare_chunk, compare_deliver, &job, row->spec.label,
-                                  c.quiet, 0, NULL};
-            if ((rc = dist_run_chunks(&chunks))) {
-                status = rc;
-                goto done;
-            }
-            if (!dist_is_root()) /* rank 0 judges the samples */
-                continue;
-            compare_run *run = &row->runs[k];
-            run->seconds = wall_seconds() - start;
-            run->nfe = job.nfe / (double)n;
-            if (measure_run(&oracle, &m, row, x, n, seed, run, c.quiet))
-                goto done;
-            if (k == 0 && m.is_image && write_sampler_grid(prefix, &m, &row->spec, x, n))
-                goto done;
-        }
-        compare_row_summarise(row, repeats);
-    }
-    if (!dist_is_root()) {
-        status = 0;
+    if (dist_is_root() && (status = prepare_measures(&r, &m, &oracle, &report.frechet_floor)))
         goto done;
-    }
-    /* Floors: what exact samples score. The energy distance of two independent exact sets is its
-     * noise; SW2 of n exact samples is the distance a perfect sampler would show. */
-    if (oracle.gmm && sw2_floor(&oracle, n, c.seed, &report.sw2_floor, &report.energy_floor, &ref)) {
-        cli_fail("compare", "out of memory for the floor");
+    if ((status = run_samplers(&r, &m, rows, n_rows, &oracle, x)) || !dist_is_root()) /* rank 0 reports */
         goto done;
-    }
-    report.m = &m;
-    report.rows = rows;
-    report.n_rows = n_rows;
-    report.num = n;
-    report.repeats = repeats;
-    report.seed = c.seed;
-    report.entropy = oracle.entropy;
-    report.entropy_se = oracle.entropy_se;
-    report.sw2_reference = sw2_words[0] ? sw2_words : NULL;
-    report.flow_reference = flow_words[0] ? flow_words : NULL;
-    report.prefix = prefix;
-    status = compare_write_reports(&report);
+    status = report_comparison(&r, &m, rows, n_rows, &oracle, &report);
 done:
-    for (size_t r = 0; rows && r < n_rows; r++)
-        free(rows[r].runs);
+    for (size_t i = 0; rows && i < n_rows; i++)
+        free(rows[i].runs);
     free(rows);
-    free(list);
     free(x);
-    matrix_free(&ref);
-    sgm_gmm_free(ref_gmm);
-    sw2_reference_free(oracle.sw2);
-    compare_images_free(oracle.images);
-    free(oracle.flow.z), free(oracle.flow.x_eps), free(oracle.flow.x_end);
+    compare_oracle_free(&oracle);
     app_model_free(&m);
     return status;
 }
