@@ -2,6 +2,7 @@
 #include "scoresde_schedule.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -107,4 +108,30 @@ double scoresde_schedule_std(const scoresde_schedule *s, double t)
     case SCORESDE_PROCESS_SUBVP: return -expm1(2.0 * scoresde_schedule_log_mean_coef(s, t));
     }
     return NAN;
+}
+
+double scoresde_schedule_network_time(const scoresde_schedule *s, double t)
+{
+    if (s->kind != SCORESDE_PROCESS_VE)
+        return t;
+    return log(s->sigma_min) + t * log(s->sigma_max / s->sigma_min);
+}
+
+double scoresde_schedule_output_sign(const scoresde_schedule *s)
+{
+    return s->kind == SCORESDE_PROCESS_VE ? 1.0 : -1.0;
+}
+
+const char *scoresde_process_kind_list(const char *sep)
+{
+    static const scoresde_process_kind kinds[] = {SCORESDE_PROCESS_VE, SCORESDE_PROCESS_VP, SCORESDE_PROCESS_SUBVP};
+    static char lists[2][64]; /* [sep is not ","] */
+    char *buf = lists[strcmp(sep, ",") != 0];
+    if (buf[0])
+        return buf;
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        used += (size_t)snprintf(buf + used, sizeof lists[0] - used, "%s%s", i ? sep : "",
+                                 scoresde_process_kind_name(kinds[i]));
+    return buf;
 }

@@ -53,6 +53,17 @@ double scoresde_schedule_diffusion_sq(const scoresde_schedule *s, double t);  /*
 double scoresde_schedule_mean_coef(const scoresde_schedule *s, double t);     /* m(t) */
 double scoresde_schedule_std(const scoresde_schedule *s, double t);           /* s(t) */
 
+/* How a network is conditioned on t and what it predicts, by process (the official NCSN++ and
+ * DDPM++ conventions), so that the network library has no branch of its own on the kind:
+ *   VE:          τ = ln σ(t) = ln σ_min + t ln(σ_max/σ_min),  score = +r / σ(t)  (r ≈ σ·score)
+ *   VP, sub-VP:  τ = t,                                    score = −r / s(t)  (r ≈ the noise)
+ * network_time is τ; output_sign the sign in score = sign · r / s(t). */
+double scoresde_schedule_network_time(const scoresde_schedule *s, double t);
+double scoresde_schedule_output_sign(const scoresde_schedule *s);
+
+/* The kinds' names joined by sep ("ve,vp,subvp" with ","), for choice lists and messages. */
+const char *scoresde_process_kind_list(const char *sep);
+
 #ifdef __cplusplus
 }
 #endif

@@ -80,6 +80,9 @@ void snet_config_default(snet_config *cfg, snet_arch_kind arch, uint32_t channel
                          uint32_t width, snet_sde_kind sde);
 size_t snet_config_dim(const snet_config *cfg); /* D */
 
+/* The config's process as the shared base evaluates it (scoresde_schedule.h): its coefficients and
+ * the network conventions (time input, output sign) of its kind. */
+scoresde_schedule snet_config_schedule(const snet_config *cfg);
 /* Marginal std s(t) of the configured SDE (VE: σ(t); VP: √(1−e^{2L}); sub-VP: 1−e^{2L}). */
 double snet_marginal_std(const snet_config *cfg, double t);
 /* Marginal mean coefficient m(t) (VE: 1; VP/sub-VP: e^{L(t)}). */

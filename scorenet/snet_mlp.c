@@ -1,8 +1,8 @@
 /* snet_mlp.c — the residual MLP score architecture (snet_arch_mlp).
  *
  * Time embedding (shared by all blocks):
- *   τ = log σ(t) for VE (as the official NCSN++ feeds its Gaussian Fourier projection), τ = t for
- *   VP and sub-VP;
+ *   τ = the process's network time (scoresde_schedule_network_time: log σ(t) for VE, as the official
+ *   NCSN++ feeds its Gaussian Fourier projection; t for VP and sub-VP);
  *   ff = [sin 2πWτ, cos 2πWτ]                       (B, 2F)   W (F) fixed, N(0, fourier_scale²)
  *   te = SiLU(ff · Wteᵀ + bte)                      (B, H)
  *   tp = te · Wtpᵀ + btp                            (B, nb·H) one GEMM for every block's projection
@@ -258,13 +258,9 @@ static size_t mlp_scratch_size(const snet_config *cfg, size_t B)
 /* τ: the scalar fed to the Fourier features (see the file comment). */
 static void mlp_time_input(const snet_config *cfg, size_t B, const float *t, float *tau)
 {
-    if (cfg->sde == SNET_SDE_VE) {
-        double lo = log((double)cfg->sigma_min), span = log((double)cfg->sigma_max / cfg->sigma_min);
-        for (size_t b = 0; b < B; b++)
-            tau[b] = (float)(lo + (double)t[b] * span);
-    } else {
-        memcpy(tau, t, B * sizeof *tau);
-    }
+    scoresde_schedule s = snet_config_schedule(cfg);
+    for (size_t b = 0; b < B; b++)
+        tau[b] = (float)scoresde_schedule_network_time(&s, (double)t[b]);
 }
 
 /* Whether all n times are the same number. */

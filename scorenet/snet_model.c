@@ -92,19 +92,13 @@ int snet_config_validate(const snet_config *cfg, scoresde_error *err)
         return scoresde_error_fail(err, SNET_EINVAL,
                                    "data shape %u×%u×%u: expected non-zero dimensions, at most 2^24 in all",
                                    cfg->channels, cfg->height, cfg->width);
-    if (cfg->sde != SNET_SDE_VE && cfg->sde != SNET_SDE_VP && cfg->sde != SNET_SDE_SUBVP)
-        return scoresde_error_fail(err, SNET_EINVAL,
-                                   "sde = %d: expected 1 (ve), 2 (vp) or 3 (subvp)", (int)cfg->sde);
-    if (cfg->sde == SNET_SDE_VE &&
-        !(cfg->sigma_min > 0.0f && cfg->sigma_max > cfg->sigma_min && isfinite(cfg->sigma_max)))
-        return scoresde_error_fail(err, SNET_EINVAL,
-                                   "sigma_min = %g, sigma_max = %g: expected 0 < sigma_min < sigma_max",
-                                   (double)cfg->sigma_min, (double)cfg->sigma_max);
-    if (cfg->sde != SNET_SDE_VE &&
-        !(cfg->beta_min > 0.0f && cfg->beta_max > cfg->beta_min && isfinite(cfg->beta_max)))
-        return scoresde_error_fail(err, SNET_EINVAL,
-                                   "beta_min = %g, beta_max = %g: expected 0 < beta_min < beta_max",
-                                   (double)cfg->beta_min, (double)cfg->beta_max);
+    if (strcmp(scoresde_process_kind_name(cfg->sde), "unknown") == 0)
+        return scoresde_error_fail(err, SNET_EINVAL, "sde = %d: expected one of %s (1, 2, 3)", (int)cfg->sde,
+                                   scoresde_process_kind_list(", "));
+    scoresde_schedule schedule = snet_config_schedule(cfg); /* its parameters */
+    int status = scoresde_schedule_validate(&schedule, err);
+    if (status)
+        return status;
     if (!(cfg->data_scale != 0.0f && isfinite(cfg->data_scale) && isfinite(cfg->data_shift)))
         return scoresde_error_fail(err, SNET_EINVAL,
                                    "data_scale = %g, data_shift = %g: expected finite, scale non-zero",
@@ -120,8 +114,7 @@ int snet_config_validate(const snet_config *cfg, scoresde_error *err)
     return ops->validate ? ops->validate(cfg, err) : SNET_OK;
 }
 
-/* The config's schedule as the shared base evaluates it. */
-static scoresde_schedule schedule_of(const snet_config *cfg)
+scoresde_schedule snet_config_schedule(const snet_config *cfg)
 {
     return (scoresde_schedule){.kind = cfg->sde,
                                .sigma_min = cfg->sigma_min,
@@ -132,13 +125,13 @@ static scoresde_schedule schedule_of(const snet_config *cfg)
 
 double snet_marginal_std(const snet_config *cfg, double t)
 {
-    scoresde_schedule s = schedule_of(cfg);
+    scoresde_schedule s = snet_config_schedule(cfg);
     return scoresde_schedule_std(&s, t);
 }
 
 double snet_marginal_mean(const snet_config *cfg, double t)
 {
-    scoresde_schedule s = schedule_of(cfg);
+    scoresde_schedule s = snet_config_schedule(cfg);
     return scoresde_schedule_mean_coef(&s, t);
 }
 
@@ -166,7 +159,7 @@ int snet_discrete_time(const snet_config *cfg, uint32_t i, double *t, double *me
 
 double snet_diffusion_sq(const snet_config *cfg, double t)
 {
-    scoresde_schedule s = schedule_of(cfg);
+    scoresde_schedule s = snet_config_schedule(cfg);
     return scoresde_schedule_diffusion_sq(&s, t);
 }
 
@@ -272,8 +265,8 @@ size_t snet_model_n_trainable(const snet_model *m)
 
 double snet_model_output_scale(const snet_model *m, double t)
 {
-    double s = snet_marginal_std(&m->cfg, t);
-    return m->cfg.sde == SNET_SDE_VE ? 1.0 / s : -1.0 / s;
+    scoresde_schedule s = snet_config_schedule(&m->cfg);
+    return scoresde_schedule_output_sign(&s) / scoresde_schedule_std(&s, t);
 }
 
 double snet_model_forward_flops(const snet_model *m, size_t B)

@@ -268,6 +268,8 @@ static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
     if (tr->drawn_data == data && tr->drawn_step == step)
         return SNET_OK;
     const snet_config *cfg = &tr->model->cfg;
+    const scoresde_schedule schedule = snet_config_schedule(cfg);
+    const double sign = scoresde_schedule_output_sign(&schedule); /* score = sign · r / s(t) */
     const snet_train_options *o = &tr->opt;
     size_t B = tr->B, D = tr->D;
     tr->drawn_data = NULL;
@@ -289,7 +291,7 @@ static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
             std = snet_marginal_std(cfg, t);
         }
         double lambda = o->weighting == SNET_WEIGHT_STD2 ? std * std : snet_diffusion_sq(cfg, t);
-        double c = cfg->sde == SNET_SDE_VE ? 1.0 / std : -1.0 / std;
+        double c = sign / std;
         tr->lambda_c[b] = lambda * c;
         tr->inv_std[b] = 1.0 / std;
         for (size_t d = 0; d < D; d++) {
@@ -324,7 +326,8 @@ static int dsm_draw(snet_trainer *tr, snet_dataset *data, uint64_t step)
 /* c(t_b) of row b of the drawn batch: s_θ = c·r (snet_model.h). */
 static double output_scale(const snet_trainer *tr, size_t b)
 {
-    return tr->model->cfg.sde == SNET_SDE_VE ? tr->inv_std[b] : -tr->inv_std[b];
+    scoresde_schedule s = snet_config_schedule(&tr->model->cfg);
+    return scoresde_schedule_output_sign(&s) * tr->inv_std[b];
 }
 
 /* The forward pass on rows [first, first + n) of the drawn batch: returns their part of the loss

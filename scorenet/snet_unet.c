@@ -73,8 +73,7 @@ typedef struct unet_block {
 
 typedef struct unet_plan {
     size_t C, H, W, L, G, F, E, P;
-    int log_sigma; /* 1: τ = log σ(t) (VE) */
-    double log_sigma_min, log_sigma_ratio;
+    scoresde_schedule schedule; /* τ = its network time (log σ(t) for VE, t otherwise) */
     size_t ch[UNET_MAX_LEVELS], h[UNET_MAX_LEVELS], w[UNET_MAX_LEVELS], hw[UNET_MAX_LEVELS];
     /* parameters */
     size_t freq, fc1_w, fc1_b, fc2_w, fc2_b, proj_w, proj_b, in_w, in_b;
@@ -201,11 +200,7 @@ static void plan_make(unet_plan *p, const snet_config *cfg, snet_tensor *table, 
     p->G = cfg->n_groups;
     p->F = cfg->n_fourier;
     p->E = 4 * (size_t)cfg->base_channels;
-    p->log_sigma = cfg->sde == SNET_SDE_VE;
-    if (p->log_sigma) {
-        p->log_sigma_min = log((double)cfg->sigma_min);
-        p->log_sigma_ratio = log((double)cfg->sigma_max / (double)cfg->sigma_min);
-    }
+    p->schedule = snet_config_schedule(cfg);
     for (size_t l = 0; l < p->L; l++) {
         p->ch[l] = (size_t)cfg->base_channels * (l == 0 ? 1 : 2);
         p->h[l] = p->H >> l;
@@ -347,11 +342,9 @@ static int unet_validate(const snet_config *cfg, scoresde_error *err)
         FAIL("unet: n_fourier = %u, expected 1 to 16384", cfg->n_fourier);
     if (!(cfg->fourier_scale > 0.0f) || !isfinite(cfg->fourier_scale))
         FAIL("unet: fourier_scale = %g, expected a finite value > 0", (double)cfg->fourier_scale);
-    if (cfg->sde == SNET_SDE_VE && !(cfg->sigma_min > 0.0f && cfg->sigma_max > cfg->sigma_min))
-        FAIL("unet: VE time embedding uses log σ(t): need 0 < sigma_min < sigma_max, have %g, %g",
-             (double)cfg->sigma_min, (double)cfg->sigma_max);
-    if (cfg->sde != SNET_SDE_VE && cfg->sde != SNET_SDE_VP && cfg->sde != SNET_SDE_SUBVP)
-        FAIL("unet: sde = %d, expected VE (1), VP (2) or sub-VP (3)", (int)cfg->sde);
+    scoresde_schedule schedule = snet_config_schedule(cfg); /* the time input needs a valid process */
+    if (scoresde_schedule_validate(&schedule, err))
+        return SNET_EINVAL;
     return SNET_OK;
 #undef FAIL
 }
@@ -676,7 +669,7 @@ static void forward_shard(const unet_plan *p, const float *params, size_t B, con
     // time embedding
     float *tau = ACT(p->tau); // (B)
     for (size_t b = 0; b < B; b++)
-        tau[b] = p->log_sigma ? (float)(p->log_sigma_min + (double)t[b] * p->log_sigma_ratio) : t[b];
+        tau[b] = (float)scoresde_schedule_network_time(&p->schedule, (double)t[b]);
     float *emb0 = ACT(p->emb0), *emb1 = ACT(p->emb1), *emb1s = ACT(p->emb1s); // (B, 2F), (B, E), (B, E)
     float *emb2 = ACT(p->emb2), *emb2s = ACT(p->emb2s), *proj = ACT(p->proj); // (B, E), (B, E), (B, P)
     snet_fourier_forward(emb0, tau, params + p->freq, B, p->F);
