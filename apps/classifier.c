@@ -297,13 +297,13 @@ static double get_f64(const unsigned char *p)
     return v;
 }
 
-int classifier_save(const classifier *c, const char *path, char *msg, size_t msg_size)
+int classifier_save(const classifier *c, const char *path, scoresde_error *err)
 {
     size_t header = HEADER_V1_BYTES + (c->F ? HEADER_V2_EXTRA : 0);
     size_t bytes = header + 4 * c->n_params + 4;
     unsigned char *buf = malloc(bytes), *p = buf;
     if (!buf) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         return -1;
     }
     memcpy(p, "SGC1", 4);
@@ -329,17 +329,12 @@ int classifier_save(const classifier *c, const char *path, char *msg, size_t msg
         put_u32(p + header + 4 * i, u);
     }
     put_u32(p + bytes - 4, (uint32_t)crc32(0L, buf, (uInt)(bytes - 4)));
-    scoresde_error err;
-    int rc = 0;
-    if (snet_write_atomic(path, buf, bytes, &err) != SNET_OK) {
-        snprintf(msg, msg_size, "%s", err.message);
-        rc = -1;
-    }
+    int rc = snet_write_atomic(path, buf, bytes, err) == SNET_OK ? 0 : -1;
     free(buf);
     return rc;
 }
 
-int classifier_load(classifier *c, const char *path, size_t max_batch, char *msg, size_t msg_size)
+int classifier_load(classifier *c, const char *path, size_t max_batch, scoresde_error *err)
 {
     memset(c, 0, sizeof *c);
     FILE *fp = fopen(path, "rb");
@@ -347,26 +342,26 @@ int classifier_load(classifier *c, const char *path, size_t max_batch, char *msg
     size_t header_bytes = HEADER_V1_BYTES;
     int rc = -1;
     if (!fp) {
-        snprintf(msg, msg_size, "%s: cannot open", path);
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: cannot open", path);
         return -1;
     }
     if (fread(header, 1, HEADER_V1_BYTES, fp) != HEADER_V1_BYTES) {
-        snprintf(msg, msg_size, "%s: truncated header (expected %d bytes)", path, HEADER_V1_BYTES);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: truncated header (expected %d bytes)", path, HEADER_V1_BYTES);
         goto done;
     }
     if (memcmp(header, "SGC1", 4) != 0) {
-        snprintf(msg, msg_size, "%s: bad magic (expected 'SGC1': not a classifier file)", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: bad magic (expected 'SGC1': not a classifier file)", path);
         goto done;
     }
     uint32_t version = get_u32(header + 4);
     if (version != 1 && version != 2) {
-        snprintf(msg, msg_size, "%s: version %u not supported (expected 1 or 2)", path, version);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: version %u not supported (expected 1 or 2)", path, version);
         goto done;
     }
     if (version == 2) {
         header_bytes += HEADER_V2_EXTRA;
         if (fread(header + HEADER_V1_BYTES, 1, HEADER_V2_EXTRA, fp) != HEADER_V2_EXTRA) {
-            snprintf(msg, msg_size, "%s: truncated header (expected %d bytes)", path,
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: truncated header (expected %d bytes)", path,
                      HEADER_V1_BYTES + HEADER_V2_EXTRA);
             goto done;
         }
@@ -377,13 +372,13 @@ int classifier_load(classifier *c, const char *path, size_t max_batch, char *msg
                                        .sigma_max = get_f64(q + 16),
                                        .beta_min = get_f64(q + 24),
                                        .beta_max = get_f64(q + 32)};
-        scoresde_error err;
+        scoresde_error why;
         if (c->F == 0 || c->F % 2 || c->F > 256) {
-            snprintf(msg, msg_size, "%s: %zu time features (expected an even number 2..256)", path, c->F);
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: %zu time features (expected an even number 2..256)", path, c->F);
             goto done;
         }
-        if (scoresde_schedule_validate(&c->noise, &err)) {
-            snprintf(msg, msg_size, "%s: %s", path, err.message);
+        if (scoresde_schedule_validate(&c->noise, &why)) {
+            scoresde_error_fail(err, why.status, "%s: %s", path, why.message);
             goto done;
         }
     }
@@ -391,31 +386,31 @@ int classifier_load(classifier *c, const char *path, size_t max_batch, char *msg
     c->K = get_u32(header + 20);
     uint64_t n = get_u32(header + 24) | (uint64_t)get_u32(header + 28) << 32;
     if (c->D != 784 || c->K != 10 || c->H1 == 0 || c->H2 == 0 || c->H1 > 65536 || c->H2 > 65536) {
-        snprintf(msg, msg_size, "%s: shape %zu-%zu-%zu-%zu (expected 784 inputs and 10 classes)", path,
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: shape %zu-%zu-%zu-%zu (expected 784 inputs and 10 classes)", path,
                  c->D, c->H1, c->H2, c->K);
         goto done;
     }
     if (alloc_buffers(c, max_batch) || n != c->n_params) {
-        snprintf(msg, msg_size, "%s: header says %llu parameters, the shape needs %zu", path,
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: header says %llu parameters, the shape needs %zu", path,
                  (unsigned long long)n, c->n_params);
         goto done;
     }
     size_t bytes = 4 * c->n_params + 4;
     buf = malloc(header_bytes + bytes);
     if (!buf || fread(buf + header_bytes, 1, bytes, fp) != bytes || fgetc(fp) != EOF) {
-        snprintf(msg, msg_size, "%s: size does not match the header (%zu parameters)", path, c->n_params);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: size does not match the header (%zu parameters)", path, c->n_params);
         goto done;
     }
     memcpy(buf, header, header_bytes);
     if ((uint32_t)crc32(0L, buf, (uInt)(header_bytes + bytes - 4)) != get_u32(buf + header_bytes + bytes - 4)) {
-        snprintf(msg, msg_size, "%s: checksum mismatch (the file is corrupt)", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: checksum mismatch (the file is corrupt)", path);
         goto done;
     }
     for (size_t i = 0; i < c->n_params; i++) {
         uint32_t u = get_u32(buf + header_bytes + 4 * i);
         memcpy(&c->params[i], &u, 4);
         if (!isfinite(c->params[i])) {
-            snprintf(msg, msg_size, "%s: parameter %zu is not finite", path, i);
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: parameter %zu is not finite", path, i);
             goto done;
         }
     }
@@ -428,19 +423,15 @@ done:
     return rc;
 }
 
-int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, char *msg,
-                          size_t msg_size)
+int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, scoresde_error *err)
 {
     snet_dataset *ds;
     const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
     *images = NULL;
     if (labels)
         *labels = NULL;
-    scoresde_error err;
-    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, &err) != SNET_OK) {
-        snprintf(msg, msg_size, "%s", err.message);
+    if (snet_dataset_fashion_mnist(&ds, dir, train, SNET_RANGE_MINUS1_1, err) != SNET_OK)
         return -1;
-    }
     *n = snet_dataset_size(ds);
     *images = malloc(*n * 784 * sizeof **images);
     if (labels)
@@ -453,7 +444,7 @@ int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **la
             free(*labels);
             *labels = NULL;
         }
-        snprintf(msg, msg_size, "out of memory for Fashion-MNIST");
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "out of memory for Fashion-MNIST");
         return -1;
     }
     snet_dataset_items(ds, 0, *n, seed, *images);
@@ -484,10 +475,10 @@ void classifier_features(classifier *c, const float *images, size_t n, double *f
     free(logits);
 }
 
-int classifier_check_process(const classifier *c, const sgm_process *p, char *msg, size_t msg_size)
+int classifier_check_process(const classifier *c, const sgm_process *p, scoresde_error *err)
 {
     if (c->F == 0) {
-        snprintf(msg, msg_size, "a clean classifier (no time input): guidance needs a time-dependent one "
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "a clean classifier (no time input): guidance needs a time-dependent one "
                                 "(scoresde evaluate --train-classifier --time-dependent)");
         return -1;
     }
@@ -496,7 +487,7 @@ int classifier_check_process(const classifier *c, const sgm_process *p, char *ms
                (s->kind == SCORESDE_PROCESS_VE ? s->sigma_min == p->sigma_min && s->sigma_max == p->sigma_max
                                                : s->beta_min == p->beta_min && s->beta_max == p->beta_max);
     if (!same) {
-        snprintf(msg, msg_size, "trained for %s (sigma %g..%g, beta %g..%g), the model's process is %s "
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "trained for %s (sigma %g..%g, beta %g..%g), the model's process is %s "
                  "(sigma %g..%g, beta %g..%g)", scoresde_process_kind_name(s->kind), s->sigma_min, s->sigma_max,
                  s->beta_min, s->beta_max, sgm_process_kind_name(p->kind), p->sigma_min, p->sigma_max,
                  p->beta_min, p->beta_max);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "scoresde_schedule.h"
+#include "scoresde_status.h"
 #include "sgm_process.h"
 
 typedef struct classifier {
@@ -60,21 +61,20 @@ int classifier_train(classifier *c, const float *images, const uint8_t *labels, 
 /* Fraction of correctly classified images. */
 double classifier_accuracy(classifier *c, const float *images, const uint8_t *labels, size_t n);
 
-int classifier_save(const classifier *c, const char *path, char *msg, size_t msg_size);
+int classifier_save(const classifier *c, const char *path, scoresde_error *err);
 /* Loads and checks (magic, version, sizes, checksum); messages name the file and the fault. */
-int classifier_load(classifier *c, const char *path, size_t max_batch, char *msg, size_t msg_size);
+int classifier_load(classifier *c, const char *path, size_t max_batch, scoresde_error *err);
 
 /* A Fashion-MNIST split (train 1: the 60 000 training images, 0: the 10 000 test images) as floats
- * in [−1, 1) with dequantisation noise from seed; labels (may be NULL) copied. 0, or −1 with msg. */
-int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, char *msg,
-                          size_t msg_size);
+ * in [−1, 1) with dequantisation noise from seed; labels (may be NULL) copied. 0, or −1 with err filled. */
+int classifier_load_split(int train, uint64_t seed, float **images, uint8_t **labels, size_t *n, scoresde_error *err);
 /* The penultimate-layer features (n, H2) of n images, the Fréchet distance's; predicted (K, may be
  * NULL) counts each image under its most likely class. */
 void classifier_features(classifier *c, const float *images, size_t n, double *features, size_t *predicted);
 
-/* The classifier's process against a sampler's: 0, or −1 with msg naming the difference (a clean
+/* The classifier's process against a sampler's: 0, or −1 with err naming the difference (a clean
  * classifier has none). */
-int classifier_check_process(const classifier *c, const sgm_process *p, char *msg, size_t msg_size);
+int classifier_check_process(const classifier *c, const sgm_process *p, scoresde_error *err);
 
 /* Classifier guidance for sgm_guided_score_alloc: out = ∇ₓ log p_t(k | x) of a time-dependent
  * classifier, in chunks of its max_batch (an sgm_score_fn; params: a classifier_guidance). */

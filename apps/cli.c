@@ -57,7 +57,7 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 static int parse_value(const cli_command *cmd, cli_option *o, const char *value)
 {
     char *end = NULL;
-    char msg[256];
+    scoresde_error error;
     errno = 0;
     switch (o->kind) {
     case CLI_FLAG:
@@ -112,9 +112,9 @@ static int parse_value(const cli_command *cmd, cli_option *o, const char *value)
         *(const char **)o->dest = value;
         return 0;
     case CLI_REPEAT:
-        msg[0] = '\0';
-        if (o->repeat(value, o->dest, msg, sizeof msg) != 0)
-            return cli_usage_error(cmd, "--%s: %s", o->name, msg);
+        scoresde_error_clear(&error);
+        if (o->repeat(value, o->dest, &error) != 0)
+            return cli_usage_error(cmd, "--%s: %s", o->name, error.message);
         return 0;
     }
     return cli_usage_error(cmd, "--%s: internal error (unknown option kind)", o->name);
@@ -380,7 +380,7 @@ void cli_print_options(const cli_option *opts, FILE *out)
     }
 }
 
-int cli_parse_doubles(const char *text, double *out, int max, char *msg, size_t msg_size)
+int cli_parse_doubles(const char *text, double *out, int max, scoresde_error *err)
 {
     int count = 0;
     const char *p = text;
@@ -389,37 +389,29 @@ int cli_parse_doubles(const char *text, double *out, int max, char *msg, size_t 
         errno = 0;
         double v = strtod(p, &end);
         if (end == p || !isfinite(v) || (*end && *end != ',')) {
-            snprintf(msg, msg_size, "'%s' is not a comma-separated list of finite numbers", text);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' is not a comma-separated list of finite numbers", text);
             return -1;
         }
         if (count == max) {
-            snprintf(msg, msg_size, "'%s' has more than %d values", text, max);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' has more than %d values", text, max);
             return -1;
         }
         out[count++] = v;
         p = *end ? end + 1 : end;
     }
     if (count == 0)
-        snprintf(msg, msg_size, "empty list");
+        scoresde_error_fail(err, SCORESDE_EINVAL, "empty list");
     return count ? count : -1;
 }
 
-int atomic_open(atomic_file *af, const char *path, char *msg, size_t msg_size)
+int atomic_open(atomic_file *af, const char *path, scoresde_error *err)
 {
-    scoresde_error err;
-    if (scoresde_file_open(af, path, &err) == SCORESDE_OK)
-        return 0;
-    snprintf(msg, msg_size, "%s", err.message);
-    return -1;
+    return scoresde_file_open(af, path, err) == SCORESDE_OK ? 0 : -1;
 }
 
-int atomic_commit(atomic_file *af, char *msg, size_t msg_size)
+int atomic_commit(atomic_file *af, scoresde_error *err)
 {
-    scoresde_error err;
-    if (scoresde_file_commit(af, &err) == SCORESDE_OK)
-        return 0;
-    snprintf(msg, msg_size, "%s", err.message);
-    return -1;
+    return scoresde_file_commit(af, err) == SCORESDE_OK ? 0 : -1;
 }
 
 void atomic_abort(atomic_file *af)

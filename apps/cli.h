@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "scoresde_file.h"
+#include "scoresde_status.h"
 
 enum { EXIT_USAGE = 2, EXIT_INTERRUPTED = 130 };
 
@@ -42,7 +43,7 @@ typedef struct cli_option {
     const char *choices;
     double min, max;    /* numeric range (ignored when min == max == 0) */
     int min_open;       /* 1: the minimum itself is not allowed */
-    int (*repeat)(const char *value, void *dest, char *msg, size_t msg_size);
+    int (*repeat)(const char *value, void *dest, scoresde_error *err);
     int was_set;        /* filled by the parser */
 } cli_option;
 
@@ -88,14 +89,14 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__(
 /* Reports a runtime failure for `cmd` (message on stderr) and returns 1. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parses "1,2.5,-3" into at most max doubles; returns the count or -1 (msg filled). */
-int cli_parse_doubles(const char *text, double *out, int max, char *msg, size_t msg_size);
+/* Parses "1,2.5,-3" into at most max doubles; returns the count or -1 (err filled). */
+int cli_parse_doubles(const char *text, double *out, int max, scoresde_error *err);
 
 /* ---- Atomic output (scoresde_file.h): a temporary beside the target, fsync, rename. ---- */
 typedef scoresde_file atomic_file;
-/* Returns 0 or -1 with msg naming the path and the errno text. */
-int atomic_open(atomic_file *af, const char *path, char *msg, size_t msg_size);
-int atomic_commit(atomic_file *af, char *msg, size_t msg_size); /* closes; the file appears whole */
+/* Returns 0 or -1 with err naming the path and the errno text. */
+int atomic_open(atomic_file *af, const char *path, scoresde_error *err);
+int atomic_commit(atomic_file *af, scoresde_error *err); /* closes; the file appears whole */
 void atomic_abort(atomic_file *af);                             /* closes and removes the temporary */
 
 /* ---- Interrupts: SIGINT/SIGTERM raise this flag; solvers poll it and stop cleanly. SIGXFSZ is

@@ -249,11 +249,12 @@ static int sw2_floor(const compare_oracle *o, size_t n, uint64_t seed, metric_va
 static int write_sampler_grid(const char *prefix, const app_model *m, const sampler_spec *spec, const double *x,
                               size_t n)
 {
-    char name[128], path[1200], msg[1400];
+    char name[128], path[1200];
+    scoresde_error error;
     compare_file_name(spec->label, name, sizeof name);
     snprintf(path, sizeof path, "%s_%s.png", prefix, name);
-    if (png_write_grid(path, m, x, n < GRID_IMAGES ? n : GRID_IMAGES, 8, 0, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
+    if (png_write_grid(path, m, x, n < GRID_IMAGES ? n : GRID_IMAGES, 8, 0, &error))
+        return cli_fail("compare", "--out %s", error.message);
     return 0;
 }
 
@@ -322,7 +323,8 @@ static int parse_request(int argc, char **argv, compare_request *r)
  * message (the rows made so far are counted in *n_rows). */
 static int parse_samplers(const compare_request *r, const app_model *m, compare_row *rows, size_t *n_rows)
 {
-    char *list = strdup(r->samplers), msg[1024];
+    char *list = strdup(r->samplers);
+    scoresde_error error;
     int status = 1;
     if (!list) {
         cli_fail("compare", "out of memory");
@@ -334,8 +336,9 @@ static int parse_samplers(const compare_request *r, const app_model *m, compare_
             goto done;
         }
         compare_row *row = &rows[*n_rows];
-        if (sampler_parse(tok, &m->process, &r->c, &row->spec, msg, sizeof msg)) {
-            status = cli_usage_error(&compare_command, "--samplers: %s", msg);
+        if (sampler_parse(tok, &m->process, &r->c, &row->spec, &error)) {
+            status = cli_usage_error(&compare_command, "--samplers: sampler '%s': %s", tok,
+                                     error.message);
             goto done;
         }
         row->deterministic = sampler_ode_options(&row->spec) != NULL;
@@ -378,9 +381,9 @@ static int load_reference(const compare_request *r, app_model *m, compare_oracle
         if (!o->ref.x || sgm_gmm_sample(o->gmm, NULL, 0.0, n, r->c.seed ^ 0x5eed, 0, o->ref.x, NULL))
             return cli_fail("compare", "out of memory for the reference samples");
     } else if (reference) {
-        char msg[1024];
-        if (load_points(reference, m, n, r->c.seed ^ 0x5eed, &o->ref, msg, sizeof msg))
-            return cli_fail("compare", "--reference %s", msg);
+        scoresde_error error;
+        if (load_points(reference, m, n, r->c.seed ^ 0x5eed, &o->ref, &error))
+            return cli_fail("compare", "--reference %s", error.message);
     }
     o->points = o->ref.x ? &o->ref : NULL;
     return 0;
@@ -419,9 +422,9 @@ static int prepare_measures(const compare_request *r, const app_model *m, compar
         snprintf(o->flow_words, sizeof o->flow_words,
                  "the model's probability-flow ODE from the same latents, rk45 at rtol = atol = %g", o->flow.tol);
     }
-    char msg[1024];
-    if (m->is_image && m->dim == 784 && compare_images_alloc(&o->images, n, seed, frechet_floor, msg, sizeof msg))
-        return cli_fail("compare", "%s", msg);
+    scoresde_error error;
+    if (m->is_image && m->dim == 784 && compare_images_alloc(&o->images, n, seed, frechet_floor, &error))
+        return cli_fail("compare", "%s", error.message);
     return 0;
 }
 

@@ -72,7 +72,7 @@ static int train_time_dependent(common_options *c, const char *path, size_t epoc
     float *train = NULL, *test = NULL, *x = NULL, *t = NULL;
     uint8_t *train_labels = NULL, *test_labels = NULL;
     size_t n_train = 0, n_test = 0;
-    char msg[4096];
+    scoresde_error error;
     const sgm_process *p = &m.process;
     const scoresde_schedule noise = {.kind = p->kind, .sigma_min = p->sigma_min, .sigma_max = p->sigma_max,
                                      .beta_min = p->beta_min, .beta_max = p->beta_max};
@@ -81,9 +81,9 @@ static int train_time_dependent(common_options *c, const char *path, size_t epoc
                  "range -1..1 (dimension %zu, range %g..%g)", m.name, m.dim, m.data_lo, m.data_lo + m.data_width);
         goto done;
     }
-    if (classifier_load_split(1, c->seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
-        classifier_load_split(0, c->seed, &test, &test_labels, &n_test, msg, sizeof msg)) {
-        cli_fail("evaluate", "%s", msg);
+    if (classifier_load_split(1, c->seed, &train, &train_labels, &n_train, &error) ||
+        classifier_load_split(0, c->seed, &test, &test_labels, &n_test, &error)) {
+        cli_fail("evaluate", "%s", error.message);
         goto done;
     }
     if (classifier_alloc_timed(&cls, 256, c->seed, 32, &noise)) {
@@ -128,8 +128,8 @@ static int train_time_dependent(common_options *c, const char *path, size_t epoc
         gsl_rng_free(rng);
         printf("test accuracy at t = %.1f   %.4f\n", times[i], (double)correct / (double)n_test);
     }
-    if (classifier_save(&cls, path, msg, sizeof msg)) {
-        cli_fail("evaluate", "--classifier %s", msg);
+    if (classifier_save(&cls, path, &error)) {
+        cli_fail("evaluate", "--classifier %s", error.message);
         goto done;
     }
     printf("classifier written to %s\n", path);
@@ -188,13 +188,12 @@ static int parse_request(int argc, char **argv, evaluate_request *r)
         return rc == 1 ? 0 : rc;
     common_options_finish(&r->c, opts);
     if (!r->classifier_path) {
-        char msg[4096];
+        scoresde_error error;
         /* the shipped classifier is read, never overwritten (it may sit in an installed tree) */
         if (r->train_classifier)
             return cli_usage_error(&evaluate_command, "--train-classifier needs --classifier FILE to write");
-        if (shipped_model_path("fmnist_classifier.sgc", r->shipped_classifier, sizeof r->shipped_classifier, msg,
-                               sizeof msg))
-            return cli_fail("evaluate", "no --classifier given, and %s", msg);
+        if (shipped_model_path("fmnist_classifier.sgc", r->shipped_classifier, sizeof r->shipped_classifier, &error))
+            return cli_fail("evaluate", "no --classifier given, and %s", error.message);
         r->classifier_path = r->shipped_classifier;
     }
     return EVALUATE_GO_ON;
@@ -217,31 +216,31 @@ typedef struct evaluate_data {
 static int prepare_classifier(const evaluate_request *r, evaluate_data *e)
 {
     const common_options *c = &r->c;
-    char msg[4096];
+    scoresde_error error;
     if (r->train_classifier) {
         float *train = NULL;
         uint8_t *train_labels = NULL;
         size_t n_train = 0;
         int status = 1;
-        if (classifier_load_split(1, c->seed, &train, &train_labels, &n_train, msg, sizeof msg) ||
+        if (classifier_load_split(1, c->seed, &train, &train_labels, &n_train, &error) ||
             classifier_alloc(&e->cls, 256, c->seed))
-            cli_fail("evaluate", "%s", msg);
+            cli_fail("evaluate", "%s", error.message);
         else if (classifier_train(&e->cls, train, train_labels, n_train, r->epochs, 128, 1e-3, c->seed,
                                   c->quiet ? NULL : print_epoch, NULL))
             cli_fail("evaluate", "classifier training failed");
-        else if (classifier_save(&e->cls, r->classifier_path, msg, sizeof msg))
-            cli_fail("evaluate", "--classifier %s", msg);
+        else if (classifier_save(&e->cls, r->classifier_path, &error))
+            cli_fail("evaluate", "--classifier %s", error.message);
         else
             status = 0;
         free(train), free(train_labels);
         if (status)
             return status;
         printf("classifier written to %s\n", r->classifier_path);
-    } else if (classifier_load(&e->cls, r->classifier_path, 256, msg, sizeof msg)) {
-        return cli_fail("evaluate", "--classifier %s", msg);
+    } else if (classifier_load(&e->cls, r->classifier_path, 256, &error)) {
+        return cli_fail("evaluate", "--classifier %s", error.message);
     }
-    if (classifier_load_split(0, c->seed, &e->test, &e->test_labels, &e->n_test, msg, sizeof msg))
-        return cli_fail("evaluate", "%s", msg);
+    if (classifier_load_split(0, c->seed, &e->test, &e->test_labels, &e->n_test, &error))
+        return cli_fail("evaluate", "%s", error.message);
     e->accuracy = classifier_accuracy(&e->cls, e->test, e->test_labels, e->n_test);
     if (r->reference_class >= 0) { /* keep the test images of that class, in order */
         size_t kept = 0;
@@ -277,9 +276,9 @@ static int dataset_images(const evaluate_request *r, evaluate_data *e)
         return cli_usage_error(&evaluate_command, "--images: expected fashion-mnist:train or :test");
     size_t n_all;
     uint8_t *labels;
-    char msg[4096];
-    if (classifier_load_split(is_train, r->c.seed + 1, &e->samples, &labels, &n_all, msg, sizeof msg))
-        return cli_fail("evaluate", "%s", msg);
+    scoresde_error error;
+    if (classifier_load_split(is_train, r->c.seed + 1, &e->samples, &labels, &n_all, &error))
+        return cli_fail("evaluate", "%s", error.message);
     free(labels);
     e->n_samples = n_all < r->c.num ? n_all : r->c.num;
     return EVALUATE_GO_ON;
@@ -321,9 +320,9 @@ static int model_images(evaluate_request *r, app_model *m, evaluate_data *e)
     double *x = NULL;
     if (r->images_spec) {
         matrix given = {0};
-        char msg[4096];
-        if (load_points(r->images_spec, m, r->c.num, r->c.seed, &given, msg, sizeof msg))
-            return cli_fail("evaluate", "--images %s", msg);
+        scoresde_error error;
+        if (load_points(r->images_spec, m, r->c.num, r->c.seed, &given, &error))
+            return cli_fail("evaluate", "--images %s", error.message);
         x = given.x;
         e->n_samples = given.n;
     } else {

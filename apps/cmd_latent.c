@@ -15,7 +15,7 @@
 /* From cmd_sample.c: the summaries' pieces, the PNG of points, and the help of the shared options
  * (to move into sampling.c with common_options_add). */
 int write_points_png(const char *path, const app_model *m, const double *x, size_t n, const char *title,
-                     size_t scale, char *msg, size_t msg_size);
+                     size_t scale, scoresde_error *err);
 int model_gmm_density(size_t n, const double *xy, double *logp, void *params);
 void describe_model(const common_options *c, const app_model *m, char *buf, size_t size);
 void describe_ode(const slv_ode_method *method, double rtol, double atol, size_t n_steps, char *buf,
@@ -27,12 +27,12 @@ void describe_png(const app_model *m, size_t n, size_t cols, size_t scale, char 
 static int write_points(const char *cmd, const char *out, const app_model *m, const double *x, size_t n,
                         const char *title, size_t scale, int float64, char *format, size_t format_size)
 {
-    char msg[1024];
+    scoresde_error error;
     int png = has_extension(out, ".png");
-    int rc = png ? write_points_png(out, m, x, n, title, scale, msg, sizeof msg)
-                 : matrix_write_as(out, x, n, m->dim, float64, msg, sizeof msg);
+    int rc = png ? write_points_png(out, m, x, n, title, scale, &error)
+                 : matrix_write_as(out, x, n, m->dim, float64, &error);
     if (rc)
-        return cli_fail(cmd, "--out %s", msg);
+        return cli_fail(cmd, "--out %s", error.message);
     if (png)
         describe_png(m, n, 0, scale, format, format_size);
     else
@@ -157,13 +157,13 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     size_t *nfe = NULL;
     double *out = NULL;
     int status = 1;
-    char msg[1024];
+    scoresde_error error;
     if ((rc = ode_from_options(command, &c, &o))) {
         status = rc;
         goto done;
     }
-    if (load_points(c.in, &m, c.num, c.seed, &pts, msg, sizeof msg)) {
-        cli_fail(command->name, "--in %s", msg);
+    if (load_points(c.in, &m, c.num, c.seed, &pts, &error)) {
+        cli_fail(command->name, "--in %s", error.message);
         goto done;
     }
     size_t batch = c.batch < pts.n ? c.batch : pts.n;
@@ -232,7 +232,7 @@ static const cli_command interpolate_command = {
 /* The 2-D interpolation as a picture: the decoded path as a line with a marker per point, both ends
  * marked, over the data density of gmm: models. */
 static int write_path_png(const char *out, const app_model *m, const double *path, size_t n,
-                          const char *in, char *msg, size_t msg_size)
+                          const char *in, scoresde_error *err)
 {
     char title[256], path_label[64];
     const char *base = strrchr(in, '/');
@@ -254,7 +254,7 @@ static int write_path_png(const char *out, const app_model *m, const double *pat
         }
     double pad = 0.05 * (hi - lo) + 1e-9;
     return plot_scatter_2d(out, title, series, 3, m->gmm ? model_gmm_density : NULL, (void *)m, lo - pad,
-                           hi + pad, msg, msg_size);
+                           hi + pad, err);
 }
 
 int cmd_interpolate(int argc, char **argv)
@@ -301,13 +301,13 @@ int cmd_interpolate(int argc, char **argv)
     matrix pts = {0};
     double *path = NULL, *ends = NULL;
     int status = 1;
-    char msg[1024];
+    scoresde_error error;
     if ((rc = ode_from_options(&interpolate_command, &c, &o))) {
         status = rc;
         goto done;
     }
-    if (load_points(c.in, &m, 2, c.seed, &pts, msg, sizeof msg)) {
-        cli_fail("interpolate", "--in %s", msg);
+    if (load_points(c.in, &m, 2, c.seed, &pts, &error)) {
+        cli_fail("interpolate", "--in %s", error.message);
         goto done;
     }
     if (pts.n < 2) {
@@ -335,12 +335,12 @@ int cmd_interpolate(int argc, char **argv)
     }
     char format[128], solver[160], model_note[256];
     if (has_extension(c.out, ".png") && m.is_image) {
-        rc = png_write_grid(c.out, &m, path, n_points, n_points, scale, msg, sizeof msg)
-                 ? cli_fail("interpolate", "--out %s", msg) : 0;
+        rc = png_write_grid(c.out, &m, path, n_points, n_points, scale, &error)
+                 ? cli_fail("interpolate", "--out %s", error.message) : 0;
         describe_png(&m, n_points, n_points, scale, format, sizeof format);
     } else if (has_extension(c.out, ".png") && m.dim == 2) {
-        rc = write_path_png(c.out, &m, path, n_points, c.in, msg, sizeof msg)
-                 ? cli_fail("interpolate", "--out %s", msg) : 0;
+        rc = write_path_png(c.out, &m, path, n_points, c.in, &error)
+                 ? cli_fail("interpolate", "--out %s", error.message) : 0;
         describe_png(&m, n_points, 0, 0, format, sizeof format);
     } else {
         rc = write_points("interpolate", c.out, &m, path, n_points, "interpolation", scale,
@@ -371,7 +371,7 @@ static const cli_command inpaint_command = {
     "[--model M] --in POINTS --mask MASK --out FILE [options]",
     "scoresde inpaint --in fashion-mnist:test --num 8 --mask top --sampler pc --out inpaint.png"};
 
-static int build_mask(const char *text, const app_model *m, unsigned char *mask, char *msg, size_t size)
+static int build_mask(const char *text, const app_model *m, unsigned char *mask, scoresde_error *err)
 {
     size_t H = m->height, W = m->width, C = m->channels;
     const char *shapes[] = {"left", "right", "top", "bottom", "center"};
@@ -379,7 +379,7 @@ static int build_mask(const char *text, const app_model *m, unsigned char *mask,
         if (strcmp(text, shapes[s]) != 0)
             continue;
         if (!m->is_image) {
-            snprintf(msg, size, "'%s' is an image mask; this model has points of dimension %zu", text, m->dim);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' is an image mask; this model has points of dimension %zu", text, m->dim);
             return -1;
         }
         for (size_t c = 0; c < C; c++)
@@ -397,17 +397,17 @@ static int build_mask(const char *text, const app_model *m, unsigned char *mask,
         if (*p == ',')
             continue;
         if ((*p != '0' && *p != '1') || (p[1] && p[1] != ',')) {
-            snprintf(msg, size, "'%s' is not a comma-separated list of 0 and 1", text);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' is not a comma-separated list of 0 and 1", text);
             return -1;
         }
         if (k == m->dim) {
-            snprintf(msg, size, "'%s' has more than %zu entries (the model's dimension)", text, m->dim);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' has more than %zu entries (the model's dimension)", text, m->dim);
             return -1;
         }
         mask[k++] = (unsigned char)(*p == '1');
     }
     if (k != m->dim) {
-        snprintf(msg, size, "'%s' has %zu entries, the model's dimension is %zu", text, k, m->dim);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' has %zu entries, the model's dimension is %zu", text, k, m->dim);
         return -1;
     }
     return 0;
@@ -446,7 +446,7 @@ int cmd_inpaint(int argc, char **argv)
     unsigned char *mask = NULL;
     double *x = NULL, *panel = NULL;
     int status = 1;
-    char msg[1024];
+    scoresde_error error;
     if ((rc = sampler_from_options(&inpaint_command, &c, opts, &m.process, &spec))) {
         status = rc;
         goto done;
@@ -457,12 +457,12 @@ int cmd_inpaint(int argc, char **argv)
         goto done;
     }
     mask = malloc(m.dim);
-    if (!mask || build_mask(mask_text, &m, mask, msg, sizeof msg)) {
-        status = cli_usage_error(&inpaint_command, "--mask %s", mask ? msg : "out of memory");
+    if (!mask || build_mask(mask_text, &m, mask, &error)) {
+        status = cli_usage_error(&inpaint_command, "--mask %s", mask ? error.message : "out of memory");
         goto done;
     }
-    if (load_points(c.in, &m, c.num, c.seed, &pts, msg, sizeof msg)) {
-        cli_fail("inpaint", "--in %s", msg);
+    if (load_points(c.in, &m, c.num, c.seed, &pts, &error)) {
+        cli_fail("inpaint", "--in %s", error.message);
         goto done;
     }
     x = malloc(pts.n * m.dim * sizeof *x);
@@ -495,8 +495,8 @@ int cmd_inpaint(int argc, char **argv)
             memcpy(row + m.dim, x + i * m.dim, m.dim * sizeof *row);
             memcpy(row + 2 * m.dim, pts.x + i * m.dim, m.dim * sizeof *row);
         }
-        if (png_write_grid(c.out, &m, panel, 3 * pts.n, 3, scale, msg, sizeof msg)) {
-            cli_fail("inpaint", "--out %s", msg);
+        if (png_write_grid(c.out, &m, panel, 3 * pts.n, 3, scale, &error)) {
+            cli_fail("inpaint", "--out %s", error.message);
             goto done;
         }
         describe_png(&m, 3 * pts.n, 3, scale, format, sizeof format);

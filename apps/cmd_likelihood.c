@@ -87,7 +87,7 @@ static int likelihood_chunk(void *ctx, size_t first, size_t n, double *rows, dou
 static int likelihood_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
 {
     likelihood_job *job = ctx;
-    char msg[1024];
+    scoresde_error error;
     job->fd_divergence |= info[0] != 0;
     for (size_t i = 0; i < n; i++) {
         const double *row = rows + i * job->n_cols;
@@ -97,8 +97,8 @@ static int likelihood_deliver(void *ctx, size_t first, size_t n, const double *r
         if (job->all_exact)
             job->all_exact[first + i] = row[3];
     }
-    if (job->tw && table_write_rows(job->tw, n, rows, msg, sizeof msg))
-        return cli_fail("likelihood", "--out %s", msg);
+    if (job->tw && table_write_rows(job->tw, n, rows, &error))
+        return cli_fail("likelihood", "--out %s", error.message);
     return 0;
 }
 
@@ -147,13 +147,13 @@ int cmd_likelihood(int argc, char **argv)
     size_t *nfe = NULL;
     table_writer tw;
     int writing = 0, status = 1;
-    char msg[1024];
+    scoresde_error error;
     if ((rc = likelihood_from_options(&likelihood_command, &c, &m, &lo))) {
         status = rc;
         goto done;
     }
-    if (load_points(c.in, &m, c.num, c.seed, &pts, msg, sizeof msg)) {
-        cli_fail("likelihood", "--in %s", msg);
+    if (load_points(c.in, &m, c.num, c.seed, &pts, &error)) {
+        cli_fail("likelihood", "--in %s", error.message);
         goto done;
     }
     size_t batch = c.batch < pts.n ? c.batch : pts.n, n_all = dist_is_root() ? pts.n : 0;
@@ -172,8 +172,8 @@ int cmd_likelihood(int argc, char **argv)
     }
     if (c.out && dist_is_root()) {
         static const char *const names[] = {"logp", "bpd", "nfe", "exact_logp"};
-        if (table_open_as(&tw, c.out, n_cols, names, pts.n, strcmp(dtype, "float64") == 0, msg, sizeof msg)) {
-            cli_fail("likelihood", "--out %s", msg);
+        if (table_open_as(&tw, c.out, n_cols, names, pts.n, strcmp(dtype, "float64") == 0, &error)) {
+            cli_fail("likelihood", "--out %s", error.message);
             goto done;
         }
         writing = 1;
@@ -195,8 +195,8 @@ int cmd_likelihood(int argc, char **argv)
     int fd_divergence = job.fd_divergence;
     if (writing) {
         writing = 0;
-        if (table_commit(&tw, msg, sizeof msg)) {
-            cli_fail("likelihood", "--out %s", msg);
+        if (table_commit(&tw, &error)) {
+            cli_fail("likelihood", "--out %s", error.message);
             goto done;
         }
     }

@@ -88,20 +88,19 @@ void describe_png(const app_model *m, size_t n, size_t cols, size_t scale, char 
 }
 
 int write_points_png(const char *path, const app_model *m, const double *x, size_t n, const char *title,
-                     size_t scale, char *msg, size_t msg_size)
+                     size_t scale, scoresde_error *err)
 {
     if (m->is_image)
-        return png_write_grid(path, m, x, n, 0, scale, msg, msg_size);
+        return png_write_grid(path, m, x, n, 0, scale, err);
     if (m->dim != 2) {
-        snprintf(msg, msg_size, "%s: PNG output needs an image model or 2-D points (this model has "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "%s: PNG output needs an image model or 2-D points (this model has "
                                 "dimension %zu); use .csv or .npy", path, m->dim);
         return -1;
     }
     char label[64];
     snprintf(label, sizeof label, "%zu samples", n);
     plot_series s = {x, n, label, 1, 0.4, 0, NULL};
-    return plot_scatter_2d(path, title, &s, 1, m->gmm ? model_gmm_density : NULL, (void *)m, 0, 0, msg,
-                           msg_size);
+    return plot_scatter_2d(path, title, &s, 1, m->gmm ? model_gmm_density : NULL, (void *)m, 0, 0, err);
 }
 
 /* The two halves of the sampling loop (dist.h): every rank samples chunks of --batch, rank 0 takes
@@ -135,12 +134,12 @@ static int sample_chunk(void *ctx, size_t first, size_t n, double *rows, double 
 static int sample_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
 {
     sample_job *job = ctx;
-    char msg[1024];
+    scoresde_error error;
     job->nfe_total += info[0];
     if (job->all)
         memcpy(job->all + first * job->m->dim, rows, n * job->m->dim * sizeof *rows);
-    else if (table_write_rows(job->tw, n, rows, msg, sizeof msg))
-        return cli_fail("sample", "--out %s", msg);
+    else if (table_write_rows(job->tw, n, rows, &error))
+        return cli_fail("sample", "--out %s", error.message);
     return 0;
 }
 
@@ -213,24 +212,25 @@ int cmd_sample(int argc, char **argv)
         guidance = (sgm_gmm_class_guidance){m.gmm, &m.process, (size_t)guide_class};
         guided = sgm_guided_score_alloc(&base, sgm_gmm_class_guidance_fn, &guidance, guide_scale, c.batch);
     } else if (guide_class >= 0) {
-        char shipped[4096], why[1024];
-        if (!classifier_path && shipped_model_path("fmnist_tclassifier.sgc", shipped, sizeof shipped, why,
-                                                   sizeof why) == 0)
+        char shipped[4096];
+        scoresde_error why;
+        if (!classifier_path && shipped_model_path("fmnist_tclassifier.sgc", shipped, sizeof shipped, &why) == 0)
             classifier_path = shipped;
         if (!m.is_image || !classifier_path || guide_class > 9) {
             app_model_free(&m);
             return cli_usage_error(&sample_command, "--class %ld: needs a gmm: model, or an image model, a class "
                                    "0..9 and --classifier FILE (a time-dependent classifier)", guide_class);
         }
-        char cmsg[1024] = "";
-        if (classifier_load(&cls, classifier_path, 256, cmsg, sizeof cmsg) ||
-            classifier_check_process(&cls, &m.process, cmsg, sizeof cmsg) || m.dim != cls.D) {
-            if (!cmsg[0] || m.dim != cls.D)
-                snprintf(cmsg, sizeof cmsg, "%s: a classifier of %zu inputs, the model has %zu", classifier_path,
-                         cls.D, m.dim);
+        scoresde_error cerr;
+        scoresde_error_clear(&cerr);
+        if (classifier_load(&cls, classifier_path, 256, &cerr) ||
+            classifier_check_process(&cls, &m.process, &cerr) || m.dim != cls.D) {
+            if (!cerr.message[0] || m.dim != cls.D)
+                scoresde_error_fail(&cerr, SCORESDE_EINVAL, "%s: a classifier of %zu inputs, the model has %zu",
+                                    classifier_path, cls.D, m.dim);
             classifier_free(&cls);
             app_model_free(&m);
-            return cli_fail("sample", "--classifier %s", cmsg);
+            return cli_fail("sample", "--classifier %s", cerr.message);
         }
         if (classifier_guidance_init(&cguide, &cls, (size_t)guide_class) == 0)
             guided = sgm_guided_score_alloc(&base, classifier_guidance_fn, &cguide, guide_scale, c.batch);
@@ -249,7 +249,7 @@ int cmd_sample(int argc, char **argv)
     double *x = png && root ? malloc(c.num * m.dim * sizeof *x) : NULL;
     table_writer tw;
     int writing = 0, status = 1;
-    char msg[1024];
+    scoresde_error error;
     if (png && root && !x) {
         cli_fail("sample", "out of memory for %zu samples of dimension %zu", c.num, m.dim);
         goto done;
@@ -261,11 +261,11 @@ int cmd_sample(int argc, char **argv)
             snprintf(buf[k], sizeof buf[k], "x%zu", k);
             names[k] = buf[k];
         }
-        rc = names && buf ? table_open_as(&tw, c.out, m.dim, names, c.num, float64, msg, sizeof msg) : -1;
+        rc = names && buf ? table_open_as(&tw, c.out, m.dim, names, c.num, float64, &error) : -1;
         free(names);
         free(buf);
         if (rc) {
-            cli_fail("sample", "--out %s", msg);
+            cli_fail("sample", "--out %s", error.message);
             goto done;
         }
         writing = 1;
@@ -284,12 +284,12 @@ int cmd_sample(int argc, char **argv)
     double seconds = wall_seconds() - start, nfe_total = job.nfe_total;
     if (writing) {
         writing = 0;
-        if (table_commit(&tw, msg, sizeof msg)) {
-            cli_fail("sample", "--out %s", msg);
+        if (table_commit(&tw, &error)) {
+            cli_fail("sample", "--out %s", error.message);
             goto done;
         }
-    } else if (root && write_points_png(c.out, &m, x, c.num, spec.label, scale, msg, sizeof msg)) {
-        cli_fail("sample", "--out %s", msg);
+    } else if (root && write_points_png(c.out, &m, x, c.num, spec.label, scale, &error)) {
+        cli_fail("sample", "--out %s", error.message);
         goto done;
     }
     char model_note[256], sampler_note[256], format[128];

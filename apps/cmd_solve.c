@@ -173,22 +173,22 @@ typedef struct param_list {
     int count;
 } param_list;
 
-static int parse_param(const char *value, void *dest, char *msg, size_t msg_size)
+static int parse_param(const char *value, void *dest, scoresde_error *err)
 {
     param_list *pl = dest;
     const char *eq = strchr(value, '=');
     char *end;
     if (!eq || eq == value || (size_t)(eq - value) >= sizeof pl->names[0]) {
-        snprintf(msg, msg_size, "'%s' is not of the form name=value", value);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' is not of the form name=value", value);
         return -1;
     }
     double v = strtod(eq + 1, &end);
     if (end == eq + 1 || *end || !isfinite(v)) {
-        snprintf(msg, msg_size, "'%s': value is not a finite number", value);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s': value is not a finite number", value);
         return -1;
     }
     if (pl->count == 16) {
-        snprintf(msg, msg_size, "too many parameters");
+        scoresde_error_fail(err, SCORESDE_EINVAL, "too many parameters");
         return -1;
     }
     snprintf(pl->names[pl->count], sizeof pl->names[0], "%.*s", (int)(eq - value), value);
@@ -419,10 +419,10 @@ static int parse_request(int argc, char **argv, solve_request *r)
     for (size_t i = 0; i < d; i++)
         r->x0[i] = b->x0_default;
     if (x0_text) {
-        char msg[256];
-        int count = cli_parse_doubles(x0_text, r->x0, MAX_DIM, msg, sizeof msg);
+        scoresde_error error;
+        int count = cli_parse_doubles(x0_text, r->x0, MAX_DIM, &error);
         if (count < 0)
-            return cli_usage_error(&solve_command, "--x0: %s", msg);
+            return cli_usage_error(&solve_command, "--x0: %s", error.message);
         if (count == 1)
             for (size_t i = 1; i < d; i++)
                 r->x0[i] = r->x0[0];
@@ -450,7 +450,8 @@ static int plot_solution(const solve_request *r, const double *x, const solve_ou
     const builtin_sde *b = r->sde;
     const size_t d = b->dim, paths = r->paths;
     const double t0 = r->params.t0, t1 = r->params.t1;
-    char path[1024], title[128], msg[512];
+    char path[1024], title[128];
+    scoresde_error error;
     double *x0s = malloc(paths * sizeof *x0s);
     if (!x0s)
         return cli_fail("solve", "out of memory");
@@ -459,11 +460,10 @@ static int plot_solution(const solve_request *r, const double *x, const solve_ou
     exact_pdf_params pdf = {b, r->params.p, r->x0[0], t1 - t0};
     snprintf(title, sizeof title, "%s, %s: x0 at t = %g (%zu paths)", b->name, r->type->name, t1, paths);
     snprintf(path, sizeof path, "%s_hist.png", r->plot_prefix);
-    int rc = plot_histogram(path, title, x0s, paths, 60, b->exact_pdf ? exact_pdf_at : NULL, &pdf, msg,
-                            sizeof msg);
+    int rc = plot_histogram(path, title, x0s, paths, 60, b->exact_pdf ? exact_pdf_at : NULL, &pdf, &error);
     free(x0s);
     if (rc)
-        return cli_fail("solve", "--plot %s", msg);
+        return cli_fail("solve", "--plot %s", error.message);
     if (sink->n_times <= 1)
         return 0;
     /* plot_line_chart wants x per line: repeat the times for each path */
@@ -481,9 +481,9 @@ static int plot_solution(const solve_request *r, const double *x, const solve_ou
     snprintf(title, sizeof title, "%s, %s: x0 of %zu paths", b->name, r->type->name, P);
     plot_lines chart = {title, "t", "x0", 0, 0, P, T, xs, ys, NULL, 0};
     snprintf(path, sizeof path, "%s_paths.png", r->plot_prefix);
-    rc = plot_line_chart(path, &chart, msg, sizeof msg);
+    rc = plot_line_chart(path, &chart, &error);
     free(xs), free(ys);
-    return rc ? cli_fail("solve", "--plot %s", msg) : 0;
+    return rc ? cli_fail("solve", "--plot %s", error.message) : 0;
 }
 
 /* The summary: what ran, its counters, and each component's moments against the exact ones. */
@@ -559,7 +559,7 @@ int cmd_solve(int argc, char **argv)
     slv_sde_solver *solver = slv_sde_solver_alloc(r.type, &sys, paths);
     atomic_file af = {0};
     solve_output sink = {NULL, m, t1, NULL, 0, r.save_every, 0, NULL, NULL, r.plot_prefix != NULL, NULL, NULL, 0, 0, 0};
-    char msg[512];
+    scoresde_error error;
     int status = 1;
     if (!x || !w || !solver) {
         cli_fail("solve", "out of memory for %zu paths of dimension %zu", paths, d);
@@ -581,8 +581,8 @@ int cmd_solve(int argc, char **argv)
     slv_sde_solver_set_threads(solver, (int)r.threads);
     slv_sde_solver_set_interrupt(solver, &cli_interrupted);
     if (r.out_path) {
-        if (atomic_open(&af, r.out_path, msg, sizeof msg)) {
-            cli_fail("solve", "--out %s", msg);
+        if (atomic_open(&af, r.out_path, &error)) {
+            cli_fail("solve", "--out %s", error.message);
             goto done;
         }
         fprintf(af.fp, "path");
@@ -623,8 +623,8 @@ int cmd_solve(int argc, char **argv)
     if (r.out_path) {
         /* With --save-every the observer wrote the earlier rows; these carry W(t1). */
         write_rows(af.fp, t1, paths, d, x, m, w, r.save_every > 0);
-        if (atomic_commit(&af, msg, sizeof msg)) {
-            cli_fail("solve", "--out %s", msg);
+        if (atomic_commit(&af, &error)) {
+            cli_fail("solve", "--out %s", error.message);
             goto done;
         }
     }

@@ -58,8 +58,7 @@ void compare_file_name(const char *label, char *out, size_t size);
  * features against the test set, with a bootstrap standard error, and its small-sample floor
  * (n training images against the test set). */
 typedef struct compare_images compare_images;
-int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_value *floor, char *msg,
-                         size_t msg_size);
+int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_value *floor, scoresde_error *err);
 int compare_images_frechet(compare_images *ci, const app_model *m, const double *x, size_t n,
                            uint64_t seed, metric_value *out);
 void compare_images_free(compare_images *ci);

@@ -19,10 +19,10 @@ struct compare_images {
     double *features;         /* (n, k) scratch */
 };
 
-int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_value *floor, char *msg,
-                         size_t msg_size)
+int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_value *floor, scoresde_error *err)
 {
-    char path[4096], why[4096];
+    char path[4096];
+    scoresde_error why;
     compare_images *ci = calloc(1, sizeof *ci);
     float *test = NULL, *train = NULL;
     double *ftest = NULL;
@@ -30,17 +30,16 @@ int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_v
     *out = NULL;
     if (!ci)
         goto nomem;
-    if (shipped_model_path("fmnist_classifier.sgc", path, sizeof path, why, sizeof why)) {
-        snprintf(msg, msg_size, "the Fréchet distance needs the shipped classifier, and %s", why);
+    if (shipped_model_path("fmnist_classifier.sgc", path, sizeof path, &why)) {
+        scoresde_error_fail(err, why.status, "the Fréchet distance needs the shipped classifier, and %s",
+                            why.message);
         goto fail;
     }
-    if (classifier_load(&ci->cls, path, 256, why, sizeof why)) {
-        snprintf(msg, msg_size, "%s", why);
+    if (classifier_load(&ci->cls, path, 256, err))
         goto fail;
-    }
     ci->k = ci->cls.H2;
-    if (classifier_load_split(0, seed, &test, NULL, &n_test, msg, msg_size) ||
-        classifier_load_split(1, seed + 1, &train, NULL, &n_train, msg, msg_size))
+    if (classifier_load_split(0, seed, &test, NULL, &n_test, err) ||
+        classifier_load_split(1, seed + 1, &train, NULL, &n_train, err))
         goto fail;
     const size_t k = ci->k, n_floor = n < n_train ? n : n_train;
     ci->mu_test = malloc(k * sizeof *ci->mu_test);
@@ -55,14 +54,14 @@ int compare_images_alloc(compare_images **out, size_t n, uint64_t seed, metric_v
     /* the floor: the first n of the (shuffled by nothing: file order) training images */
     classifier_features(&ci->cls, train, n_floor, ci->features, NULL);
     if (frechet_distance_bootstrap(k, ci->features, n_floor, ci->mu_test, ci->S_test, 30, seed ^ 0xf1, floor)) {
-        snprintf(msg, msg_size, "the Fréchet distance of the training images failed");
+        scoresde_error_fail(err, SCORESDE_EINVAL, "the Fréchet distance of the training images failed");
         goto fail;
     }
     free(test), free(train), free(ftest);
     *out = ci;
     return 0;
 nomem:
-    snprintf(msg, msg_size, "out of memory for the Fréchet distance");
+    scoresde_error_fail(err, SCORESDE_ENOMEM, "out of memory for the Fréchet distance");
 fail:
     free(test), free(train), free(ftest);
     compare_images_free(ci);

@@ -320,7 +320,8 @@ static int chart(const compare_report *r, const char *suffix, size_t field_offse
                  const char *title, const char *ylabel, int panels, int x_is_time, double floor,
                  const char *floor_label)
 {
-    char path[1200], msg[1400];
+    char path[1200];
+    scoresde_error error;
     char(*labels)[96] = malloc(r->n_rows * sizeof *labels);
     series_set s = {0};
     int rc = 0;
@@ -343,8 +344,8 @@ static int chart(const compare_report *r, const char *suffix, size_t field_offse
                         floor,
                         floor_label};
     snprintf(path, sizeof path, "%s%s.png", r->prefix, suffix);
-    if (plot_errorbar_chart(path, &p, msg, sizeof msg))
-        rc = cli_fail("compare", "--out %s", msg);
+    if (plot_errorbar_chart(path, &p, &error))
+        rc = cli_fail("compare", "--out %s", error.message);
 done:
     series_free(&s);
     free(labels);
@@ -360,7 +361,8 @@ static void csv_value(FILE *fp, double v)
 
 int compare_write_reports(const compare_report *r)
 {
-    char path[1200], msg[1400];
+    char path[1200];
+    scoresde_error error;
     const measured w = what_was_measured(r);
     atomic_file af;
     const app_model *m = r->m;
@@ -375,8 +377,8 @@ int compare_write_reports(const compare_report *r)
     print_notes(stdout, r, &w, "  ");
 
     snprintf(path, sizeof path, "%s.csv", r->prefix);
-    if (atomic_open(&af, path, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
+    if (atomic_open(&af, path, &error))
+        return cli_fail("compare", "--out %s", error.message);
     fprintf(af.fp, "sampler,nfe,seconds,energy_distance,mode_weight_error,repeats,seconds_se,"
                    "mode_weight_error_se,sw2,sw2_lo,sw2_hi,sw2_floor,xent_gap,xent_gap_se,flow_rms,flow_rms_se,"
                    "flow_max,frechet,frechet_se,frechet_floor\n");
@@ -393,12 +395,12 @@ int compare_write_reports(const compare_report *r)
             csv_value(af.fp, values[k]);
         fprintf(af.fp, "\n");
     }
-    if (atomic_commit(&af, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
+    if (atomic_commit(&af, &error))
+        return cli_fail("compare", "--out %s", error.message);
 
     snprintf(path, sizeof path, "%s.md", r->prefix);
-    if (atomic_open(&af, path, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
+    if (atomic_open(&af, path, &error))
+        return cli_fail("compare", "--out %s", error.message);
     fprintf(af.fp, "Model `%s` (%s), %zu samples per sampler, ", m->name, sgm_process_kind_name(m->process.kind),
             r->num);
     if (r->repeats > 1)
@@ -409,8 +411,8 @@ int compare_write_reports(const compare_report *r)
     print_table(af.fp, r, &w, 1);
     fprintf(af.fp, "\n");
     print_notes(af.fp, r, &w, "- ");
-    if (atomic_commit(&af, msg, sizeof msg))
-        return cli_fail("compare", "--out %s", msg);
+    if (atomic_commit(&af, &error))
+        return cli_fail("compare", "--out %s", error.message);
 
     /* Plots: the distance against NFE and against time; the flow error (work–precision); the gap. */
     size_t field = offsetof(compare_row, energy);

@@ -58,8 +58,7 @@ static int is_blank(const char *s)
     return *s == '\0';
 }
 
-static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, char *msg,
-                    size_t msg_size)
+static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, scoresde_error *err)
 {
     char *line = NULL;
     size_t cap = 0, n_fields = 0, d = 0, n = 0, rows_cap = 0, line_no = 1;
@@ -68,7 +67,7 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
     int rc = -1;
 
     if (!read_line(fp, &line, &cap)) {
-        snprintf(msg, msg_size, "%s: empty file (expected a header row with columns x0..x{d-1})", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: empty file (expected a header row with columns x0..x{d-1})", path);
         goto done;
     }
     /* Header: count fields and map "x<k>" columns. */
@@ -80,7 +79,7 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
         }
     col_of_x = malloc(n_fields * sizeof *col_of_x);
     if (!col_of_x) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     {
@@ -108,7 +107,7 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
         }
     }
     if (d == 0) {
-        snprintf(msg, msg_size, "%s: header has no data columns (expected x0..x{d-1})", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: header has no data columns (expected x0..x{d-1})", path);
         goto done;
     }
     for (size_t k = 0; k < d; k++) {
@@ -116,13 +115,13 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
         for (size_t f = 0; f < n_fields; f++)
             found += col_of_x[f] == (long)k;
         if (found != 1) {
-            snprintf(msg, msg_size, "%s: header column x%zu is %s (expected x0..x%zu once each)", path,
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: header column x%zu is %s (expected x0..x%zu once each)", path,
                      k, found ? "repeated" : "missing", d - 1);
             goto done;
         }
     }
     if (expected_d && d != expected_d) {
-        snprintf(msg, msg_size, "%s: %zu data columns, the model expects dimension %zu", path, d,
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: %zu data columns, the model expects dimension %zu", path, d,
                  expected_d);
         goto done;
     }
@@ -134,7 +133,7 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
             rows_cap = rows_cap ? 2 * rows_cap : 1024;
             double *grown = realloc(x, rows_cap * d * sizeof *x);
             if (!grown) {
-                snprintf(msg, msg_size, "%s: out of memory at line %zu", path, line_no);
+                scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory at line %zu", path, line_no);
                 goto done;
             }
             x = grown;
@@ -144,7 +143,7 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
         for (;;) {
             char *end;
             if (f == n_fields) {
-                snprintf(msg, msg_size, "%s:%zu: more than the header's %zu fields", path, line_no,
+                scoresde_error_fail(err, SCORESDE_EFORMAT, "%s:%zu: more than the header's %zu fields", path, line_no,
                          n_fields);
                 goto done;
             }
@@ -154,12 +153,12 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
                 while (isspace((unsigned char)*end))
                     end++;
                 if (end == p || (*end && *end != ',')) {
-                    snprintf(msg, msg_size, "%s:%zu: field x%ld is not a number", path, line_no,
+                    scoresde_error_fail(err, SCORESDE_EFORMAT, "%s:%zu: field x%ld is not a number", path, line_no,
                              col_of_x[f]);
                     goto done;
                 }
                 if (!isfinite(v)) {
-                    snprintf(msg, msg_size, "%s:%zu: field x%ld is %g (expected a finite number)", path,
+                    scoresde_error_fail(err, SCORESDE_EFORMAT, "%s:%zu: field x%ld is %g (expected a finite number)", path,
                              line_no, col_of_x[f], v);
                     goto done;
                 }
@@ -175,17 +174,17 @@ static int read_csv(const char *path, FILE *fp, size_t expected_d, matrix *out, 
             p++;
         }
         if (f != n_fields) {
-            snprintf(msg, msg_size, "%s:%zu: %zu fields, the header has %zu", path, line_no, f, n_fields);
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s:%zu: %zu fields, the header has %zu", path, line_no, f, n_fields);
             goto done;
         }
         n++;
     }
     if (ferror(fp)) {
-        snprintf(msg, msg_size, "%s: read error: %s", path, strerror(errno));
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: read error: %s", path, strerror(errno));
         goto done;
     }
     if (n == 0) {
-        snprintf(msg, msg_size, "%s: no data rows after the header", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: no data rows after the header", path);
         goto done;
     }
     out->n = n;
@@ -202,15 +201,14 @@ done:
 
 /* ---- .npy (NumPy format version 1.0/2.0) -------------------------------------------------- */
 
-static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, char *msg,
-                    size_t msg_size)
+static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, scoresde_error *err)
 {
     unsigned char magic[8];
     char *header = NULL;
     void *raw = NULL;
     int rc = -1;
     if (fread(magic, 1, 8, fp) != 8 || memcmp(magic, "\x93NUMPY", 6) != 0) {
-        snprintf(msg, msg_size, "%s: not a .npy file (bad magic)", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: not a .npy file (bad magic)", path);
         return -1;
     }
     size_t header_len;
@@ -225,11 +223,11 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
             goto truncated;
         header_len = b[0] | (size_t)b[1] << 8 | (size_t)b[2] << 16 | (size_t)b[3] << 24;
         if (header_len > (1u << 20)) {
-            snprintf(msg, msg_size, "%s: .npy header of %zu bytes is implausibly large", path, header_len);
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy header of %zu bytes is implausibly large", path, header_len);
             return -1;
         }
     } else {
-        snprintf(msg, msg_size, "%s: .npy version %d.%d not supported (expected 1.0 or 2.0)", path,
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy version %d.%d not supported (expected 1.0 or 2.0)", path,
                  magic[6], magic[7]);
         return -1;
     }
@@ -239,17 +237,17 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
     header[header_len] = '\0';
     int is_f4 = strstr(header, "'<f4'") != NULL, is_f8 = strstr(header, "'<f8'") != NULL;
     if (!is_f4 && !is_f8) {
-        snprintf(msg, msg_size, "%s: .npy dtype not supported (expected '<f4' or '<f8')", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy dtype not supported (expected '<f4' or '<f8')", path);
         goto done;
     }
     if (strstr(header, "'fortran_order': True")) {
-        snprintf(msg, msg_size, "%s: .npy in Fortran order not supported (expected C order)", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy in Fortran order not supported (expected C order)", path);
         goto done;
     }
     char *shape = strstr(header, "'shape':");
     char *open = shape ? strchr(shape, '(') : NULL;
     if (!open) {
-        snprintf(msg, msg_size, "%s: .npy header has no shape", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy header has no shape", path);
         goto done;
     }
     size_t dims[8], n_dims = 0;
@@ -262,35 +260,35 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
         errno = 0;
         unsigned long long v = strtoull(p, &end, 10);
         if (end == p || errno || n_dims == 8 || v > (1ull << 40)) {
-            snprintf(msg, msg_size, "%s: .npy shape is malformed or too large", path);
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy shape is malformed or too large", path);
             goto done;
         }
         dims[n_dims++] = (size_t)v;
         p = end;
     }
     if (n_dims < 1) {
-        snprintf(msg, msg_size, "%s: .npy array is a scalar (expected shape (n, d))", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy array is a scalar (expected shape (n, d))", path);
         goto done;
     }
     size_t n = dims[0], d = 1;
     for (size_t k = 1; k < n_dims; k++) {
         if (dims[k] && d > ((size_t)1 << 40) / dims[k]) {
-            snprintf(msg, msg_size, "%s: .npy shape is too large", path);
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy shape is too large", path);
             goto done;
         }
         d *= dims[k];
     }
     if (n == 0 || d == 0) {
-        snprintf(msg, msg_size, "%s: .npy array is empty", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy array is empty", path);
         goto done;
     }
     if (expected_d && d != expected_d) {
-        snprintf(msg, msg_size, "%s: rows have %zu values, the model expects dimension %zu", path, d,
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: rows have %zu values, the model expects dimension %zu", path, d,
                  expected_d);
         goto done;
     }
     if (n > ((size_t)1 << 40) / d) {
-        snprintf(msg, msg_size, "%s: .npy shape is too large", path);
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: .npy shape is too large", path);
         goto done;
     }
     size_t elem = is_f4 ? 4 : 8, count = n * d;
@@ -299,14 +297,14 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
     long data_start = ftell(fp);
     if (data_start >= 0 && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
         (uint64_t)(st.st_size - data_start) < (uint64_t)count * elem) {
-        snprintf(msg, msg_size, "%s: truncated .npy file: shape (%zu, %zu) needs %zu bytes of data, "
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: truncated .npy file: shape (%zu, %zu) needs %zu bytes of data, "
                  "the file holds %lld", path, n, d, count * elem, (long long)(st.st_size - data_start));
         goto done;
     }
     raw = malloc(count * elem);
     out->x = malloc(count * sizeof *out->x);
     if (!raw || !out->x) {
-        snprintf(msg, msg_size, "%s: out of memory for %zu×%zu values", path, n, d);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory for %zu×%zu values", path, n, d);
         goto done;
     }
     if (fread(raw, elem, count, fp) != count)
@@ -321,7 +319,7 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
             memcpy(&v, (char *)raw + 8 * i, 8);
         }
         if (!isfinite(v)) {
-            snprintf(msg, msg_size, "%s: row %zu, column %zu is %g (expected a finite number)", path,
+            scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: row %zu, column %zu is %g (expected a finite number)", path,
                      i / d, i % d, v);
             goto done;
         }
@@ -333,7 +331,7 @@ static int read_npy(const char *path, FILE *fp, size_t expected_d, matrix *out, 
     rc = 0;
     goto done;
 truncated:
-    snprintf(msg, msg_size, "%s: truncated .npy file", path);
+    scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: truncated .npy file", path);
 done:
     if (rc)
         matrix_free(out);
@@ -342,16 +340,16 @@ done:
     return rc;
 }
 
-int matrix_read(const char *path, size_t expected_d, matrix *out, char *msg, size_t msg_size)
+int matrix_read(const char *path, size_t expected_d, matrix *out, scoresde_error *err)
 {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp) {
-        snprintf(msg, msg_size, "%s: cannot open: %s", path, strerror(errno));
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    int rc = has_extension(path, ".npy") ? read_npy(path, fp, expected_d, out, msg, msg_size)
-                                         : read_csv(path, fp, expected_d, out, msg, msg_size);
+    int rc = has_extension(path, ".npy") ? read_npy(path, fp, expected_d, out, err)
+                                         : read_csv(path, fp, expected_d, out, err);
     fclose(fp);
     return rc;
 }
@@ -359,9 +357,9 @@ int matrix_read(const char *path, size_t expected_d, matrix *out, char *msg, siz
 /* ---- Writers ------------------------------------------------------------------------------ */
 
 int table_open(table_writer *tw, const char *path, size_t n_cols, const char *const *names,
-               size_t n_rows, char *msg, size_t msg_size)
+               size_t n_rows, scoresde_error *err)
 {
-    return table_open_as(tw, path, n_cols, names, n_rows, 0, msg, msg_size);
+    return table_open_as(tw, path, n_cols, names, n_rows, 0, err);
 }
 
 const char *io_format_note(const char *path, int float64)
@@ -377,14 +375,14 @@ int io_dtype_float64(const char *dtype, int input_float64)
 }
 
 int table_open_as(table_writer *tw, const char *path, size_t n_cols, const char *const *names,
-                  size_t n_rows, int float64, char *msg, size_t msg_size)
+                  size_t n_rows, int float64, scoresde_error *err)
 {
     memset(tw, 0, sizeof *tw);
     tw->npy = has_extension(path, ".npy");
     tw->float64 = float64;
     tw->n_cols = n_cols;
     tw->n_rows_expected = n_rows;
-    if (atomic_open(&tw->file, path, msg, msg_size))
+    if (atomic_open(&tw->file, path, err))
         return -1;
     FILE *fp = tw->file.fp;
     if (tw->npy) {
@@ -409,7 +407,7 @@ int table_open_as(table_writer *tw, const char *path, size_t n_cols, const char 
     return 0;
 }
 
-int table_write_rows(table_writer *tw, size_t n_rows, const double *rows, char *msg, size_t msg_size)
+int table_write_rows(table_writer *tw, size_t n_rows, const double *rows, scoresde_error *err)
 {
     FILE *fp = tw->file.fp;
     if (tw->npy && tw->float64) {
@@ -429,21 +427,21 @@ int table_write_rows(table_writer *tw, size_t n_rows, const double *rows, char *
     }
     tw->n_rows_written += n_rows;
     if (ferror(fp)) {
-        snprintf(msg, msg_size, "%s: write error: %s", tw->file.path, strerror(errno));
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: write error: %s", tw->file.path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int table_commit(table_writer *tw, char *msg, size_t msg_size)
+int table_commit(table_writer *tw, scoresde_error *err)
 {
     if (tw->npy && tw->n_rows_written != tw->n_rows_expected) {
-        snprintf(msg, msg_size, "%s: %zu rows written, %zu announced", tw->file.path,
+        scoresde_error_fail(err, SCORESDE_EFORMAT, "%s: %zu rows written, %zu announced", tw->file.path,
                  tw->n_rows_written, tw->n_rows_expected);
         table_abort(tw);
         return -1;
     }
-    return atomic_commit(&tw->file, msg, msg_size);
+    return atomic_commit(&tw->file, err);
 }
 
 void table_abort(table_writer *tw)
@@ -453,40 +451,39 @@ void table_abort(table_writer *tw)
 
 int table_keep_completed(table_writer *tw, const char *cmd, const char *path, size_t n_rows, const char *what)
 {
-    char msg[512];
-    if (tw->npy || n_rows == 0 || table_commit(tw, msg, sizeof msg) != 0)
+    scoresde_error err;
+    if (tw->npy || n_rows == 0 || table_commit(tw, &err) != 0)
         return 0;
     fprintf(stderr, "scoresde %s: the %zu completed %s are in %s\n", cmd, n_rows, what, path);
     return 1;
 }
 
-int matrix_write(const char *path, const double *x, size_t n, size_t d, char *msg, size_t msg_size)
+int matrix_write(const char *path, const double *x, size_t n, size_t d, scoresde_error *err)
 {
-    return matrix_write_as(path, x, n, d, 0, msg, msg_size);
+    return matrix_write_as(path, x, n, d, 0, err);
 }
 
-int matrix_write_as(const char *path, const double *x, size_t n, size_t d, int float64, char *msg,
-                    size_t msg_size)
+int matrix_write_as(const char *path, const double *x, size_t n, size_t d, int float64, scoresde_error *err)
 {
     char (*names)[24] = malloc(d * sizeof *names);
     const char **ptrs = malloc(d * sizeof *ptrs);
     table_writer tw;
     int rc = -1;
     if (!names || !ptrs) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     for (size_t k = 0; k < d; k++) {
         snprintf(names[k], sizeof names[k], "x%zu", k);
         ptrs[k] = names[k];
     }
-    if (table_open_as(&tw, path, d, ptrs, n, float64, msg, msg_size))
+    if (table_open_as(&tw, path, d, ptrs, n, float64, err))
         goto done;
-    if (table_write_rows(&tw, n, x, msg, msg_size)) {
+    if (table_write_rows(&tw, n, x, err)) {
         table_abort(&tw);
         goto done;
     }
-    rc = table_commit(&tw, msg, msg_size);
+    rc = table_commit(&tw, err);
 done:
     free(names);
     free(ptrs);

@@ -19,10 +19,10 @@ typedef struct matrix {
 
 void matrix_free(matrix *m);
 
-/* Reads a batch. expected_d = 0 accepts any width. Returns 0, or -1 with msg naming the file, the
+/* Reads a batch. expected_d = 0 accepts any width. Returns 0, or -1 with err naming the file, the
  * line/field and what was expected (no header, missing x columns, non-numeric or non-finite
  * value, ragged row, wrong width, bad .npy header, truncated data...). */
-int matrix_read(const char *path, size_t expected_d, matrix *out, char *msg, size_t msg_size);
+int matrix_read(const char *path, size_t expected_d, matrix *out, scoresde_error *err);
 
 /* A streaming table writer: a header of column names, then rows appended batch by batch.
  * .npy files get data of shape (n_rows, n_cols), float32 ('<f4') or with float64 set '<f8':
@@ -35,13 +35,13 @@ typedef struct table_writer {
 } table_writer;
 
 int table_open(table_writer *tw, const char *path, size_t n_cols, const char *const *names,
-               size_t n_rows, char *msg, size_t msg_size);
+               size_t n_rows, scoresde_error *err);
 /* Same, float64 when asked. */
 int table_open_as(table_writer *tw, const char *path, size_t n_cols, const char *const *names,
-                  size_t n_rows, int float64, char *msg, size_t msg_size);
+                  size_t n_rows, int float64, scoresde_error *err);
 /* Appends rows (n_rows × n_cols doubles). */
-int table_write_rows(table_writer *tw, size_t n_rows, const double *rows, char *msg, size_t msg_size);
-int table_commit(table_writer *tw, char *msg, size_t msg_size);
+int table_write_rows(table_writer *tw, size_t n_rows, const double *rows, scoresde_error *err);
+int table_commit(table_writer *tw, scoresde_error *err);
 void table_abort(table_writer *tw);
 /* After an interrupted run: a CSV keeps the n_rows completed rows already written (committed, and
  * "scoresde CMD: the N completed WHAT are in PATH" on stderr); a .npy, whose header promised every
@@ -49,10 +49,9 @@ void table_abort(table_writer *tw);
 int table_keep_completed(table_writer *tw, const char *cmd, const char *path, size_t n_rows, const char *what);
 
 /* Writes an n×d batch with columns x0..x{d-1} in one call (float32 .npy). */
-int matrix_write(const char *path, const double *x, size_t n, size_t d, char *msg, size_t msg_size);
+int matrix_write(const char *path, const double *x, size_t n, size_t d, scoresde_error *err);
 /* Same, float64 when asked. */
-int matrix_write_as(const char *path, const double *x, size_t n, size_t d, int float64, char *msg,
-                    size_t msg_size);
+int matrix_write_as(const char *path, const double *x, size_t n, size_t d, int float64, scoresde_error *err);
 
 /* How a points file at path is written, for a summary line: "CSV", "CSV: the extension is not
  * .csv or .npy", ".npy float32" or ".npy float64". */

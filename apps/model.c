@@ -14,22 +14,19 @@ static void track_progress(double fraction, void *ctx)
 }
 
 static int load_network(const char *path, const process_options *po, size_t max_batch, app_model *m,
-                        char *msg, size_t msg_size)
+                        scoresde_error *err)
 {
-    scoresde_error err;
-    if (snet_model_load(path, SNET_LOAD_EMA, &m->net, NULL, &err) != SNET_OK) {
-        snprintf(msg, msg_size, "%s", err.message);
+    if (snet_model_load(path, SNET_LOAD_EMA, &m->net, NULL, err) != SNET_OK)
         return -1;
-    }
     const snet_config *cfg = &m->net->cfg;
     sgm_process_kind kind = cfg->sde, asked;
     if (po->sde && (sgm_process_kind_parse(po->sde, &asked) != SLV_OK || asked != kind)) {
-        snprintf(msg, msg_size, "%s: --sde %s, but the model was trained for %s", path, po->sde,
+        scoresde_error_fail(err, SCORESDE_EINVAL, "%s: --sde %s, but the model was trained for %s", path, po->sde,
                  sgm_process_kind_name(kind));
         return -1;
     }
     if (po->set_sigma_min || po->set_sigma_max || po->set_beta_min || po->set_beta_max) {
-        snprintf(msg, msg_size, "%s: the noise schedule is part of a trained model; "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "%s: the noise schedule is part of a trained model; "
                                 "drop --sigma-min/--sigma-max/--beta-min/--beta-max", path);
         return -1;
     }
@@ -48,8 +45,9 @@ static int load_network(const char *path, const process_options *po, size_t max_
     m->data_lo = cfg->data_shift;
     m->data_width = 256.0 * cfg->data_scale;
 
-    if (netscore_alloc(&m->netscore, m->net, max_batch, &err)) {
-        snprintf(msg, msg_size, "%s: %s", path, err.message);
+    scoresde_error why;
+    if (netscore_alloc(&m->netscore, m->net, max_batch, &why)) {
+        scoresde_error_fail(err, why.status, "%s: %s", path, why.message);
         return -1;
     }
     m->score = netscore_model(m->netscore);
@@ -57,22 +55,21 @@ static int load_network(const char *path, const process_options *po, size_t max_
 }
 
 int app_model_load(const char *spec, const process_options *po, size_t max_batch, app_model *m,
-                   char *msg, size_t msg_size)
+                   scoresde_error *err)
 {
     memset(m, 0, sizeof *m);
     snprintf(m->name, sizeof m->name, "%s", spec);
     if (strncmp(spec, "gmm:", 4) != 0) {
-        if (load_network(spec, po, max_batch, m, msg, msg_size)) {
+        if (load_network(spec, po, max_batch, m, err)) {
             app_model_free(m);
             return -1;
         }
         return 0;
     }
-    slv_error err;
-    slv_error_clear(&err);
     sgm_process_kind kind = SGM_PROCESS_VP;
     if (po->sde && sgm_process_kind_parse(po->sde, &kind) != SLV_OK) {
-        snprintf(msg, msg_size, "--sde: unknown process '%s' (expected ve, vp or subvp)", po->sde);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "--sde: unknown process '%s' (expected %s)", po->sde,
+                            scoresde_process_kind_list(", "));
         return -1;
     }
     sgm_process_init(&m->process, kind);
@@ -81,14 +78,8 @@ int app_model_load(const char *spec, const process_options *po, size_t max_batch
     if (po->set_beta_min) m->process.beta_min = po->beta_min;
     if (po->set_beta_max) m->process.beta_max = po->beta_max;
     if (po->set_N) m->process.N = po->N;
-    if (sgm_process_validate(&m->process, &err) != SLV_OK) {
-        snprintf(msg, msg_size, "%s", err.message);
+    if (sgm_process_validate(&m->process, err) != SLV_OK || sgm_gmm_load(spec + 4, &m->gmm, err) != SLV_OK)
         return -1;
-    }
-    if (sgm_gmm_load(spec + 4, &m->gmm, &err) != SLV_OK) {
-        snprintf(msg, msg_size, "%s", err.message);
-        return -1;
-    }
     sgm_gmm_model_init(&m->gmm_model, m->gmm, &m->process);
     m->score = m->gmm_model.model;
     m->dim = m->gmm->dim;

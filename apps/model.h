@@ -52,11 +52,11 @@ typedef struct process_options {
     int set_sigma_min, set_sigma_max, set_beta_min, set_beta_max, set_N;
 } process_options;
 
-/* Loads the model named by spec. Returns 0, or −1 with msg saying what is wrong (file, line,
+/* Loads the model named by spec. Returns 0, or −1 with err saying what is wrong (file, line,
  * expected). max_batch bounds the batch the network callback is prepared for (larger batches are
  * processed in chunks). */
 int app_model_load(const char *spec, const process_options *po, size_t max_batch, app_model *m,
-                   char *msg, size_t msg_size);
+                   scoresde_error *err);
 void app_model_free(app_model *m);
 
 /* Model-space value → 8-bit pixel (clamped). */

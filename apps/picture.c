@@ -37,17 +37,17 @@ grid_layout png_grid_layout(size_t n, size_t cols, size_t scale, size_t image_w,
 }
 
 int png_write_grid(const char *path, const app_model *m, const double *images, size_t n, size_t cols,
-                   size_t scale, char *msg, size_t msg_size)
+                   size_t scale, scoresde_error *err)
 {
     const size_t C = m->channels, H = m->height, W = m->width;
     if (!m->is_image || (C != 1 && C != 3)) {
-        snprintf(msg, msg_size, "%s: PNG grids need an image model with 1 or 3 channels", path);
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: PNG grids need an image model with 1 or 3 channels", path);
         return -1;
     }
     const grid_layout g = png_grid_layout(n, cols, scale, W, H);
     const size_t k = g.scale, img_w = g.width, img_h = g.height;
     if (img_w > 1000000 || img_h > 1000000 || img_w * img_h > ((size_t)1 << 31) / C) {
-        snprintf(msg, msg_size, "%s: a grid of %zu×%zu pixels is too large (lower --scale)", path, img_w,
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: a grid of %zu×%zu pixels is too large (lower --scale)", path, img_w,
                  img_h);
         return -1;
     }
@@ -58,7 +58,7 @@ int png_write_grid(const char *path, const app_model *m, const double *images, s
     png_infop info = NULL;
     int rc = -1;
     if (!pixels || !row_ptrs) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         goto done;
     }
     memset(pixels, 128, img_w * img_h * C); /* mid-grey separators, visible on black and white */
@@ -75,16 +75,16 @@ int png_write_grid(const char *path, const app_model *m, const double *images, s
     }
     for (size_t i = 0; i < img_h; i++)
         row_ptrs[i] = pixels + i * img_w * C;
-    if (atomic_open(&af, path, msg, msg_size))
+    if (atomic_open(&af, path, err))
         goto done;
     png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
-        snprintf(msg, msg_size, "%s: cannot initialise libpng", path);
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: cannot initialise libpng", path);
         goto done;
     }
     if (setjmp(png_jmpbuf(png))) {
-        snprintf(msg, msg_size, "%s: libpng failed while writing", path);
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: libpng failed while writing", path);
         goto done;
     }
     png_init_io(png, af.fp);
@@ -94,7 +94,7 @@ int png_write_grid(const char *path, const app_model *m, const double *images, s
     png_write_info(png, info);
     png_write_image(png, row_ptrs);
     png_write_end(png, NULL);
-    rc = atomic_commit(&af, msg, msg_size);
+    rc = atomic_commit(&af, err);
 done:
     if (png)
         png_destroy_write_struct(&png, info ? &info : NULL);
@@ -110,20 +110,20 @@ done:
 /* PLplot writes to a file name; we give it a temporary one in the target's directory and rename
  * it once the plot is complete. */
 static int plot_begin_sized(const char *path, char *tmp, size_t tmp_size, int width, int height,
-                            char *msg, size_t msg_size);
+                            scoresde_error *err);
 
-static int plot_begin(const char *path, char *tmp, size_t tmp_size, char *msg, size_t msg_size)
+static int plot_begin(const char *path, char *tmp, size_t tmp_size, scoresde_error *err)
 {
-    return plot_begin_sized(path, tmp, tmp_size, PLOT_WIDTH, PLOT_HEIGHT, msg, msg_size);
+    return plot_begin_sized(path, tmp, tmp_size, PLOT_WIDTH, PLOT_HEIGHT, err);
 }
 
 static int plot_begin_sized(const char *path, char *tmp, size_t tmp_size, int width, int height,
-                            char *msg, size_t msg_size)
+                            scoresde_error *err)
 {
     snprintf(tmp, tmp_size, "%s.tmp.%ld", path, (long)getpid());
     FILE *probe = fopen(tmp, "wb");
     if (!probe) {
-        snprintf(msg, msg_size, "%s: cannot create: %s", path, strerror(errno));
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
     fclose(probe);
@@ -136,7 +136,7 @@ static int plot_begin_sized(const char *path, char *tmp, size_t tmp_size, int wi
     return 0;
 }
 
-static int plot_end(const char *path, const char *tmp, char *msg, size_t msg_size)
+static int plot_end(const char *path, const char *tmp, scoresde_error *err)
 {
     plend();
     FILE *fp = fopen(tmp, "rb");
@@ -148,7 +148,7 @@ static int plot_end(const char *path, const char *tmp, char *msg, size_t msg_siz
         fclose(fp);
     }
     if (size <= 0 || rename(tmp, path) != 0) {
-        snprintf(msg, msg_size, "%s: the plot could not be written", path);
+        scoresde_error_fail(err, SCORESDE_EIO, "%s: the plot could not be written", path);
         unlink(tmp);
         return -1;
     }
@@ -157,7 +157,7 @@ static int plot_end(const char *path, const char *tmp, char *msg, size_t msg_siz
 
 int plot_scatter_2d(const char *path, const char *title, const plot_series *series, size_t n_series,
                     plot_density_fn density, void *density_params, double lo, double hi,
-                    char *msg, size_t msg_size)
+                    scoresde_error *err)
 {
     char tmp[1100];
     if (n_series > 4)
@@ -178,10 +178,10 @@ int plot_scatter_2d(const char *path, const char *title, const plot_series *seri
     PLFLT *xs = malloc((most + 1) * sizeof *xs), *ys = malloc((most + 1) * sizeof *ys);
     if (!xs || !ys) {
         free(xs), free(ys);
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         return -1;
     }
-    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size)) {
+    if (plot_begin(path, tmp, sizeof tmp, err)) {
         free(xs), free(ys);
         return -1;
     }
@@ -276,10 +276,10 @@ int plot_scatter_2d(const char *path, const char *title, const plot_series *seri
                  scales, nsym, (const char *const *)symbols);
     }
     free(xs), free(ys);
-    return plot_end(path, tmp, msg, msg_size);
+    return plot_end(path, tmp, err);
 }
 
-int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg_size)
+int plot_line_chart(const char *path, const plot_lines *p, scoresde_error *err)
 {
     char tmp[1100];
     double x0 = DBL_MAX, x1 = -DBL_MAX, y0 = DBL_MAX, y1 = -DBL_MAX;
@@ -287,7 +287,7 @@ int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg
     PLFLT *xs = malloc(total * sizeof *xs), *ys = malloc(total * sizeof *ys);
     if (!xs || !ys) {
         free(xs), free(ys);
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         return -1;
     }
     for (size_t k = 0; k < total; k++) {
@@ -303,7 +303,7 @@ int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg
     if (!(y1 > y0))
         y0 -= 0.5, y1 += 0.5;
     double px = 0.05 * (x1 - x0), py = 0.08 * (y1 - y0);
-    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size)) {
+    if (plot_begin(path, tmp, sizeof tmp, err)) {
         free(xs), free(ys);
         return -1;
     }
@@ -342,11 +342,11 @@ int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg
                  NULL, colors, lstyles, widths, scolors, scales, nsym, symbols);
     }
     free(xs), free(ys);
-    return plot_end(path, tmp, msg, msg_size);
+    return plot_end(path, tmp, err);
 }
 
 int plot_histogram(const char *path, const char *title, const double *values, size_t n, size_t bins,
-                   double (*pdf)(double x, void *params), void *pdf_params, char *msg, size_t msg_size)
+                   double (*pdf)(double x, void *params), void *pdf_params, scoresde_error *err)
 {
     char tmp[1100];
     double lo = DBL_MAX, hi = -DBL_MAX;
@@ -356,7 +356,7 @@ int plot_histogram(const char *path, const char *title, const double *values, si
         lo -= 0.5, hi += 0.5;
     double *count = calloc(bins, sizeof *count), width = (hi - lo) / (double)bins, top = 0;
     if (!count) {
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -373,7 +373,7 @@ int plot_histogram(const char *path, const char *title, const double *values, si
             cy[k] = pdf(cx[k], pdf_params);
             top = fmax(top, cy[k]);
         }
-    if (plot_begin(path, tmp, sizeof tmp, msg, msg_size)) {
+    if (plot_begin(path, tmp, sizeof tmp, err)) {
         free(count);
         return -1;
     }
@@ -392,7 +392,7 @@ int plot_histogram(const char *path, const char *title, const double *values, si
         plline(CURVE, cx, cy);
     }
     free(count);
-    return plot_end(path, tmp, msg, msg_size);
+    return plot_end(path, tmp, err);
 }
 
 /* ---- Error-bar charts (compare) -------------------------------------------------------------- */
@@ -451,7 +451,7 @@ static double to_axis(const axis_range *a, double v)
     return v;
 }
 
-int plot_errorbar_chart(const char *path, const plot_errorbars *p, char *msg, size_t msg_size)
+int plot_errorbar_chart(const char *path, const plot_errorbars *p, scoresde_error *err)
 {
     char tmp[1100];
     const size_t n_panels = p->n_panels == 2 ? 2 : 1;
@@ -464,7 +464,7 @@ int plot_errorbar_chart(const char *path, const plot_errorbars *p, char *msg, si
     PLFLT *plo = malloc((total + 1) * sizeof *plo), *phi = malloc((total + 1) * sizeof *phi);
     if (!xv || !yv || !px || !py || !plo || !phi) {
         free(xv), free(yv), free(px), free(py), free(plo), free(phi);
-        snprintf(msg, msg_size, "%s: out of memory", path);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "%s: out of memory", path);
         return -1;
     }
     /* y: the points decide log or linear (with the floor); the bars' ends widen the range */
@@ -486,7 +486,7 @@ int plot_errorbar_chart(const char *path, const plot_errorbars *p, char *msg, si
     }
     axis_range ya = fit_axis(yv, ny, n_points, 0.06);
     const int width = n_panels == 2 ? PLOT_WIDTH * 8 / 5 : PLOT_WIDTH;
-    if (plot_begin_sized(path, tmp, sizeof tmp, width, PLOT_HEIGHT, msg, msg_size)) {
+    if (plot_begin_sized(path, tmp, sizeof tmp, width, PLOT_HEIGHT, err)) {
         free(xv), free(yv), free(px), free(py), free(plo), free(phi);
         return -1;
     }
@@ -581,5 +581,5 @@ int plot_errorbar_chart(const char *path, const plot_errorbars *p, char *msg, si
     }
     free(opt), free(colors), free(styles), free(nsym), free(widths), free(scales), free(labels), free(symbols);
     free(xv), free(yv), free(px), free(py), free(plo), free(phi);
-    return plot_end(path, tmp, msg, msg_size);
+    return plot_end(path, tmp, err);
 }

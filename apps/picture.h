@@ -1,6 +1,6 @@
 /* picture.h — what users would rather look at than read: PNG grids of images (libpng) and plots
  * of 2-D points, densities and paths (PLplot, cairo PNG driver). Every file is written atomically
- * (temporary file, then rename). Functions return 0 or −1 with msg naming the file. */
+ * (temporary file, then rename). Functions return 0 or −1 with err naming the file. */
 #ifndef SCORESDE_PICTURE_H
 #define SCORESDE_PICTURE_H
 
@@ -21,7 +21,7 @@ grid_layout png_grid_layout(size_t n, size_t cols, size_t scale, size_t image_w,
 
 /* A grid of n images (model space, each m->dim values, channel-major), laid out as above. */
 int png_write_grid(const char *path, const app_model *m, const double *images, size_t n, size_t cols,
-                   size_t scale, char *msg, size_t msg_size);
+                   size_t scale, scoresde_error *err);
 
 /* Optional density drawn as a heat map behind plotted points: fills logp[n] for points xy[n*2]. */
 typedef int (*plot_density_fn)(size_t n, const double *xy, double *logp, void *params);
@@ -42,7 +42,7 @@ typedef struct plot_series {
 enum { PLOT_WIDTH = 900, PLOT_HEIGHT = 700 };
 int plot_scatter_2d(const char *path, const char *title, const plot_series *series, size_t n_series,
                     plot_density_fn density, void *density_params, double lo, double hi,
-                    char *msg, size_t msg_size);
+                    scoresde_error *err);
 
 /* Line plot: n_lines curves of n_points (x[i], y[line*n_points + i]) with log axes when asked. */
 typedef struct plot_lines {
@@ -53,11 +53,11 @@ typedef struct plot_lines {
     const char *const *labels;
     int points_only;
 } plot_lines;
-int plot_line_chart(const char *path, const plot_lines *p, char *msg, size_t msg_size);
+int plot_line_chart(const char *path, const plot_lines *p, scoresde_error *err);
 
 /* Histogram of values[n] with `bins` bins, and an optional exact density curve pdf(x) over it. */
 int plot_histogram(const char *path, const char *title, const double *values, size_t n, size_t bins,
-                   double (*pdf)(double x, void *params), void *pdf_params, char *msg, size_t msg_size);
+                   double (*pdf)(double x, void *params), void *pdf_params, scoresde_error *err);
 
 /* Measured values with error bars against their cost: each series (a sampler, or one method at
  * several step counts, joined by a line in the order given) has n points (x[panel][i], y[i]) with
@@ -84,6 +84,6 @@ typedef struct plot_errorbars {
     double floor;             /* NaN: none */
     const char *floor_label;
 } plot_errorbars;
-int plot_errorbar_chart(const char *path, const plot_errorbars *p, char *msg, size_t msg_size);
+int plot_errorbar_chart(const char *path, const plot_errorbars *p, scoresde_error *err);
 
 #endif

@@ -91,7 +91,7 @@ void common_options_add(cli_option *opts, size_t *count, common_options *c, unsi
             "gmm:FILE (Gaussian-mixture oracle) or FILE.sgm (trained network); default: the shipped "
             "Fashion-MNIST model", NULL, 0, 0, 0);
         OPT("sde", CLI_CHOICE, &c->process.sde, "diffusion process (gmm models; networks carry theirs)",
-            "ve,vp,subvp", 0, 0, 0);
+            scoresde_process_kind_list(","), 0, 0, 0);
         OPT("sigma-min", CLI_DOUBLE, &c->process.sigma_min, "VE smallest noise std", NULL, 0, 1e10, 1);
         OPT("sigma-max", CLI_DOUBLE, &c->process.sigma_max, "VE largest noise std", NULL, 0, 1e10, 1);
         OPT("beta-min", CLI_DOUBLE, &c->process.beta_min, "VP/sub-VP beta(0)", NULL, 0, 1e6, 0);
@@ -216,27 +216,27 @@ static const slv_sde_step_type *sde_method(const char *name)
 /* The settings every fast sampler takes from the options: K (--steps or "@K", else 20), the
  * schedule and ρ. */
 static int fast_spec(const sgm_fast_method *m, const char *at, const common_options *c, size_t *n_steps,
-                     sgm_schedule *schedule, double *rho, char *msg, size_t msg_size)
+                     sgm_schedule *schedule, double *rho, scoresde_error *err)
 {
     *n_steps = c->steps ? c->steps : FAST_DEFAULT_STEPS;
     *schedule = SGM_SCHEDULE_AUTO;
     *rho = c->rho;
     if (c->schedule && sgm_schedule_parse(c->schedule, schedule) != SLV_OK) {
-        snprintf(msg, msg_size, "unknown schedule '%s' (expected uniform, logsnr or edm)", c->schedule);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "unknown schedule '%s' (expected uniform, logsnr or edm)", c->schedule);
         return -1;
     }
     if (at) {
         char *end;
         unsigned long long v = strtoull(at, &end, 10);
         if (end == at || *end || *at == '-' || v < 1) {
-            snprintf(msg, msg_size, "'@%s': the fast sampler %s takes a whole number of steps >= 1", at,
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s': the fast sampler %s takes a whole number of steps >= 1", at,
                      m->name);
             return -1;
         }
         *n_steps = (size_t)v;
     }
     if (*n_steps < 2 && !c->no_denoise) {
-        snprintf(msg, msg_size, "%s with 1 step: its last step goes to sigma = 0 (the denoising step), so "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "%s with 1 step: its last step goes to sigma = 0 (the denoising step), so "
                                 "it needs 2 or more steps (or --no-denoise)", m->name);
         return -1;
     }
@@ -245,12 +245,12 @@ static int fast_spec(const sgm_fast_method *m, const char *at, const common_opti
 
 /* Fills the ODE part of s from a method name and an optional "@steps" / "@tolerance". */
 static int ode_spec(const char *method, const char *at, const common_options *c, sgm_ode_options *o,
-                    char *msg, size_t msg_size)
+                    scoresde_error *err)
 {
     sgm_ode_options_init(o);
     const sgm_fast_method *fast = sgm_fast_method_by_name(method);
     if (fast && fast->stochastic) {
-        snprintf(msg, msg_size, "'%s' samples the reverse SDE: use --sampler sde --sde-solver %s (compare: "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' samples the reverse SDE: use --sampler sde --sde-solver %s (compare: "
                                 "sde:%s)", method, method, method);
         return -1;
     }
@@ -261,11 +261,11 @@ static int ode_spec(const char *method, const char *at, const common_options *c,
         o->method = slv_ode_euler;
         o->eps = c->eps;
         o->denoise = !c->no_denoise;
-        return fast_spec(fast, at, c, &o->n_steps, &o->schedule, &o->rho, msg, msg_size);
+        return fast_spec(fast, at, c, &o->n_steps, &o->schedule, &o->rho, err);
     }
     o->method = slv_ode_method_by_name(method);
     if (!o->method) {
-        snprintf(msg, msg_size, "unknown ODE solver '%s' (expected %s, or a fast sampler: %s)", method,
+        scoresde_error_fail(err, SCORESDE_EINVAL, "unknown ODE solver '%s' (expected %s, or a fast sampler: %s)", method,
                  method_names(METHODS_ODE, ", "), method_names(METHODS_FAST_ODE, ", "));
         return -1;
     }
@@ -280,18 +280,18 @@ static int ode_spec(const char *method, const char *at, const common_options *c,
         char *end;
         double v = strtod(at, &end);
         if (end == at || *end || !(v > 0)) {
-            snprintf(msg, msg_size, "'@%s' is not a positive number", at);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s' is not a positive number", at);
             return -1;
         }
         if (o->method->adaptive) {
             if (v >= 1) {
-                snprintf(msg, msg_size, "'@%s': an adaptive solver takes a tolerance below 1", at);
+                scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s': an adaptive solver takes a tolerance below 1", at);
                 return -1;
             }
             o->rtol = o->atol = v;
         } else {
             if (v != floor(v)) {
-                snprintf(msg, msg_size, "'@%s': a fixed-step solver takes a whole number of steps", at);
+                scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s': a fixed-step solver takes a whole number of steps", at);
                 return -1;
             }
             o->n_steps = (size_t)v;
@@ -343,11 +343,11 @@ static const sgm_fast_method *spec_fast(const sampler_spec *s, size_t *n_steps, 
 /* s as the SDE family (or the fast family, for a fast reverse-SDE sampler) from a method name and
  * an optional "@steps" / "@tolerance". */
 static int sde_spec(const char *method, const char *at, const common_options *c, const sgm_process *p,
-                    sampler_spec *s, char *msg, size_t msg_size)
+                    sampler_spec *s, scoresde_error *err)
 {
     const sgm_fast_method *fast = sgm_fast_method_by_name(method);
     if (fast && !fast->stochastic) {
-        snprintf(msg, msg_size, "'%s' solves the probability-flow ODE: use --sampler ode --ode-solver %s "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' solves the probability-flow ODE: use --sampler ode --ode-solver %s "
                                 "(compare: ode:%s)", method, method, method);
         return -1;
     }
@@ -358,12 +358,12 @@ static int sde_spec(const char *method, const char *at, const common_options *c,
         f->denoise = !c->no_denoise;
         f->churn = c->churn;
         f->s_noise = c->s_noise;
-        return fast_spec(fast, at, c, &f->n_steps, &f->schedule, &f->rho, msg, msg_size);
+        return fast_spec(fast, at, c, &f->n_steps, &f->schedule, &f->rho, err);
     }
     sgm_sde_options *o = spec_begin(s, sgm_sampler_sde, p);
     o->method = sde_method(method);
     if (!o->method) {
-        snprintf(msg, msg_size, "unknown SDE stepper '%s' (expected %s, or a fast sampler: %s)", method,
+        scoresde_error_fail(err, SCORESDE_EINVAL, "unknown SDE stepper '%s' (expected %s, or a fast sampler: %s)", method,
                  method_names(METHODS_SDE, ", "), method_names(METHODS_FAST_SDE, ", "));
         return -1;
     }
@@ -382,13 +382,13 @@ static int sde_spec(const char *method, const char *at, const common_options *c,
         char *end;
         double v = strtod(at, &end);
         if (end == at || *end || !(v > 0)) {
-            snprintf(msg, msg_size, "'@%s' is not a positive number", at);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s' is not a positive number", at);
             return -1;
         }
         if (o->adaptive) {
             o->rtol = o->atol = v;
         } else if (v != floor(v)) {
-            snprintf(msg, msg_size, "'@%s': a fixed-step stepper takes a whole number of steps", at);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s': a fixed-step stepper takes a whole number of steps", at);
             return -1;
         } else {
             o->n_steps = (size_t)v;
@@ -398,20 +398,20 @@ static int sde_spec(const char *method, const char *at, const common_options *c,
 }
 
 static int pc_spec(const char *predictor, const char *corrector, const char *at, const common_options *c,
-                   const sgm_process *p, sampler_spec *s, char *msg, size_t msg_size)
+                   const sgm_process *p, sampler_spec *s, scoresde_error *err)
 {
     sgm_pc_options *o = spec_begin(s, sgm_sampler_pc, p);
     if (predictor && sgm_predictor_parse(predictor, &o->predictor) != SLV_OK) {
-        snprintf(msg, msg_size, "unknown predictor '%s' (expected euler_maruyama, reverse_diffusion, "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "unknown predictor '%s' (expected euler_maruyama, reverse_diffusion, "
                                 "ancestral or none)", predictor);
         return -1;
     }
     if (corrector && sgm_corrector_parse(corrector, &o->corrector) != SLV_OK) {
-        snprintf(msg, msg_size, "unknown corrector '%s' (expected langevin, ald or none)", corrector);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "unknown corrector '%s' (expected langevin, ald or none)", corrector);
         return -1;
     }
     if (o->predictor == SGM_PREDICTOR_NONE && o->corrector == SGM_CORRECTOR_NONE) {
-        snprintf(msg, msg_size, "a PC sampler needs a predictor or a corrector");
+        scoresde_error_fail(err, SCORESDE_EINVAL, "a PC sampler needs a predictor or a corrector");
         return -1;
     }
     o->snr = c->snr;
@@ -423,7 +423,7 @@ static int pc_spec(const char *predictor, const char *corrector, const char *at,
         char *end;
         unsigned long long v = strtoull(at, &end, 10);
         if (end == at || *end || v < 2) {
-            snprintf(msg, msg_size, "'@%s': a PC sampler takes a number of steps >= 2", at);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s': a PC sampler takes a number of steps >= 2", at);
             return -1;
         }
         s->process_N = (size_t)v;
@@ -433,7 +433,7 @@ static int pc_spec(const char *predictor, const char *corrector, const char *at,
 
 /* ALD from the shared options; T, step_lr and L (0: the model's) from the spec when given. */
 static int ald_spec(const char *steps, const char *step_lr, const char *levels, const common_options *c,
-                    const sgm_process *p, sgm_ald_options *o, char *msg, size_t msg_size)
+                    const sgm_process *p, sgm_ald_options *o, scoresde_error *err)
 {
     sgm_ald_options_init(o);
     o->n_levels = c->noise_levels;
@@ -441,7 +441,7 @@ static int ald_spec(const char *steps, const char *step_lr, const char *levels, 
     o->step_lr = c->step_lr;
     o->denoise = !c->no_denoise;
     if (p->kind != SGM_PROCESS_VE) {
-        snprintf(msg, msg_size, "annealed Langevin dynamics runs on the noise levels of a VE model; this "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "annealed Langevin dynamics runs on the noise levels of a VE model; this "
                                 "model's process is %s (use pc, ode or sde)", sgm_process_kind_name(p->kind));
         return -1;
     }
@@ -449,7 +449,7 @@ static int ald_spec(const char *steps, const char *step_lr, const char *levels, 
     if (steps && *steps) {
         unsigned long long v = strtoull(steps, &end, 10);
         if (end == steps || *end || *steps == '-' || v < 1 || v > 1048575) {
-            snprintf(msg, msg_size, "'%s': steps per level must be a whole number 1 .. 1048575", steps);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s': steps per level must be a whole number 1 .. 1048575", steps);
             return -1;
         }
         o->steps_per_level = (size_t)v;
@@ -457,7 +457,7 @@ static int ald_spec(const char *steps, const char *step_lr, const char *levels, 
     if (step_lr && *step_lr) {
         double v = strtod(step_lr, &end);
         if (end == step_lr || *end || !isfinite(v) || !(v > 0)) {
-            snprintf(msg, msg_size, "'%s': the step size must be a positive number", step_lr);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s': the step size must be a positive number", step_lr);
             return -1;
         }
         o->step_lr = v;
@@ -465,7 +465,7 @@ static int ald_spec(const char *steps, const char *step_lr, const char *levels, 
     if (levels) {
         unsigned long long v = strtoull(levels, &end, 10);
         if (end == levels || *end || *levels == '-' || v < 2 || v > 67108863) {
-            snprintf(msg, msg_size, "'@%s': the number of noise levels must be a whole number 2 .. 67108863",
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'@%s': the number of noise levels must be a whole number 2 .. 67108863",
                      levels);
             return -1;
         }
@@ -483,10 +483,9 @@ size_t ald_default_levels(const app_model *m)
 
 /* ---- Each family on the command line ------------------------------------------------------- */
 
-static int pc_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
-                   size_t msg_size)
+static int pc_read(const common_options *c, const sgm_process *p, sampler_spec *s, scoresde_error *err)
 {
-    if (pc_spec(c->predictor, c->corrector, NULL, c, p, s, msg, msg_size))
+    if (pc_spec(c->predictor, c->corrector, NULL, c, p, s, err))
         return -1;
     const sgm_pc_options *o = spec_options(s, sgm_sampler_pc);
     snprintf(s->label, sizeof s->label, "pc:%s+%s", sgm_predictor_name(o->predictor),
@@ -496,12 +495,12 @@ static int pc_read(const common_options *c, const sgm_process *p, sampler_spec *
 
 /* "pc:PREDICTOR[+CORRECTOR][@N]" */
 static int pc_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
-                    sampler_spec *s, char *msg, size_t msg_size)
+                    sampler_spec *s, scoresde_error *err)
 {
     char *plus = strchr(args, '+');
     if (plus)
         *plus++ = '\0';
-    return pc_spec(*args ? args : NULL, plus ? plus : "none", at, c, p, s, msg, msg_size);
+    return pc_spec(*args ? args : NULL, plus ? plus : "none", at, c, p, s, err);
 }
 
 static void pc_describe(const sampler_spec *s, const app_model *m, char *buf, size_t size)
@@ -509,18 +508,17 @@ static void pc_describe(const sampler_spec *s, const app_model *m, char *buf, si
     snprintf(buf, size, "%s, %zu steps", s->label, s->process_N ? s->process_N : m->process.N);
 }
 
-static int ode_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
-                    size_t msg_size)
+static int ode_read(const common_options *c, const sgm_process *p, sampler_spec *s, scoresde_error *err)
 {
     snprintf(s->label, sizeof s->label, "ode:%s", c->ode_solver);
-    return ode_spec(c->ode_solver, NULL, c, spec_begin(s, sgm_sampler_ode, p), msg, msg_size);
+    return ode_spec(c->ode_solver, NULL, c, spec_begin(s, sgm_sampler_ode, p), err);
 }
 
 /* "ode:METHOD[@STEPS|@TOL]" */
 static int ode_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
-                     sampler_spec *s, char *msg, size_t msg_size)
+                     sampler_spec *s, scoresde_error *err)
 {
-    return ode_spec(args, at, c, spec_begin(s, sgm_sampler_ode, p), msg, msg_size);
+    return ode_spec(args, at, c, spec_begin(s, sgm_sampler_ode, p), err);
 }
 
 static void ode_describe(const sampler_spec *s, const app_model *m, char *buf, size_t size)
@@ -533,18 +531,17 @@ static void ode_describe(const sampler_spec *s, const app_model *m, char *buf, s
         snprintf(buf, size, "%s, %zu fixed steps", s->label, o->n_steps);
 }
 
-static int sde_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
-                    size_t msg_size)
+static int sde_read(const common_options *c, const sgm_process *p, sampler_spec *s, scoresde_error *err)
 {
     snprintf(s->label, sizeof s->label, "sde:%s", c->sde_solver);
-    return sde_spec(c->sde_solver, NULL, c, p, s, msg, msg_size);
+    return sde_spec(c->sde_solver, NULL, c, p, s, err);
 }
 
 /* "sde:METHOD[@STEPS|@TOL]" */
 static int sde_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
-                     sampler_spec *s, char *msg, size_t msg_size)
+                     sampler_spec *s, scoresde_error *err)
 {
-    return sde_spec(args, at, c, p, s, msg, msg_size);
+    return sde_spec(args, at, c, p, s, err);
 }
 
 static void sde_describe(const sampler_spec *s, const app_model *m, char *buf, size_t size)
@@ -556,18 +553,17 @@ static void sde_describe(const sampler_spec *s, const app_model *m, char *buf, s
         snprintf(buf, size, "%s, %zu fixed steps", s->label, o->n_steps ? o->n_steps : m->process.N);
 }
 
-static int ald_read(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg,
-                    size_t msg_size)
+static int ald_read(const common_options *c, const sgm_process *p, sampler_spec *s, scoresde_error *err)
 {
     if (c->noise_levels == 1) {
-        snprintf(msg, msg_size, "--noise-levels 1: annealed Langevin dynamics needs at least 2 levels (0: "
+        scoresde_error_fail(err, SCORESDE_EINVAL, "--noise-levels 1: annealed Langevin dynamics needs at least 2 levels (0: "
                                 "the model's own)");
         return -1;
     }
     sgm_ald_options *o = spec_begin(s, sgm_sampler_ald, p);
-    char inner[256];
-    if (ald_spec(NULL, NULL, NULL, c, p, o, inner, sizeof inner)) {
-        snprintf(msg, msg_size, "--sampler ald: %s", inner);
+    scoresde_error inner;
+    if (ald_spec(NULL, NULL, NULL, c, p, o, &inner)) {
+        scoresde_error_fail(err, inner.status, "--sampler ald: %s", inner.message);
         return -1;
     }
     if (o->n_levels)
@@ -580,12 +576,12 @@ static int ald_read(const common_options *c, const sgm_process *p, sampler_spec 
 /* "ald", "ald@L", "ald:T", "ald:T:STEP_LR@L", "ald::STEP_LR": args is what follows "ald:" (NULL
  * when nothing does). */
 static int ald_parse(char *args, const char *at, const common_options *c, const sgm_process *p,
-                     sampler_spec *s, char *msg, size_t msg_size)
+                     sampler_spec *s, scoresde_error *err)
 {
     char *step_lr = args ? strchr(args, ':') : NULL;
     if (step_lr)
         *step_lr++ = '\0';
-    return ald_spec(args, step_lr, at, c, p, spec_begin(s, sgm_sampler_ald, p), msg, msg_size);
+    return ald_spec(args, step_lr, at, c, p, spec_begin(s, sgm_sampler_ald, p), err);
 }
 
 /* The levels the options leave to the model (n_levels 0). */
@@ -613,9 +609,9 @@ typedef struct sampler_form {
     const sgm_sampler_family *const *family;
     const char *syntax; /* of a compare entry, for messages */
     int bare;           /* 1: the name alone is an entry ("ald", "ald@10"); args may be NULL */
-    int (*read)(const common_options *c, const sgm_process *p, sampler_spec *s, char *msg, size_t msg_size);
+    int (*read)(const common_options *c, const sgm_process *p, sampler_spec *s, scoresde_error *err);
     int (*parse)(char *args, const char *at, const common_options *c, const sgm_process *p, sampler_spec *s,
-                 char *msg, size_t msg_size);
+                 scoresde_error *err);
     void (*describe)(const sampler_spec *s, const app_model *m, char *buf, size_t size);
     void (*resolve)(void *options, const app_model *m);
 } sampler_form;
@@ -686,12 +682,12 @@ static const char *sampler_names(sampler_list list)
 /* ---- Samplers from the command line, described and run --------------------------------------- */
 
 int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
-                  char *msg, size_t msg_size)
+                  scoresde_error *err)
 {
     char buf[96];
     memset(s, 0, sizeof *s);
     if (strlen(text) >= sizeof buf) {
-        snprintf(msg, msg_size, "sampler '%s' is too long", text);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "sampler '%s' is too long", text);
         return -1;
     }
     snprintf(s->label, sizeof s->label, "%s", text);
@@ -701,25 +697,20 @@ int sampler_parse(const char *text, const sgm_process *p, const common_options *
     const sampler_form *form = form_named(buf, len);
     char *colon = strchr(buf, ':');
     if (!colon && !(form && form->bare)) {
-        snprintf(msg, msg_size, "sampler '%s' is not of the form %s", text, sampler_names(SAMPLERS_SYNTAX));
+        scoresde_error_fail(err, SCORESDE_EINVAL, "sampler '%s' is not of the form %s", text, sampler_names(SAMPLERS_SYNTAX));
         return -1;
     }
     int rc;
     if (!form || (!form->bare && buf[len] != ':')) {
         *colon = '\0';
-        snprintf(msg, msg_size, "sampler family '%s' unknown (expected %s)", buf,
+        scoresde_error_fail(err, SCORESDE_EINVAL, "sampler family '%s' unknown (expected %s)", buf,
                  sampler_names(SAMPLERS_NAMES));
         rc = -1;
     } else {
         char *at = strchr(buf + len, '@'), *args = buf[len] == ':' ? buf + len + 1 : NULL;
         if (at)
             *at++ = '\0';
-        rc = form->parse(args, at, c, p, s, msg, msg_size);
-    }
-    if (rc) {
-        char inner[256];
-        snprintf(inner, sizeof inner, "%s", msg);
-        snprintf(msg, msg_size, "sampler '%s': %s", text, inner);
+        rc = form->parse(args, at, c, p, s, err);
     }
     return rc;
 }
@@ -727,14 +718,14 @@ int sampler_parse(const char *text, const sgm_process *p, const common_options *
 int sampler_from_options(const cli_command *cmd, const common_options *c, const cli_option *opts,
                          const sgm_process *p, sampler_spec *s)
 {
-    char msg[256];
+    scoresde_error error;
     memset(s, 0, sizeof *s);
     const sampler_form *form = form_named(c->sampler, strlen(c->sampler));
     if (!form)
         return cli_usage_error(cmd, "--sampler: unknown '%s' (expected %s)", c->sampler,
                                sampler_names(SAMPLERS_NAMES));
-    if (form->read(c, p, s, msg, sizeof msg))
-        return cli_usage_error(cmd, "%s", msg);
+    if (form->read(c, p, s, &error))
+        return cli_usage_error(cmd, "%s", error.message);
     if (s->family != sgm_sampler_pc && (cli_was_set(opts, "predictor") || cli_was_set(opts, "corrector")))
         return cli_usage_error(cmd, "--predictor/--corrector apply to --sampler pc only");
     if (s->family != sgm_sampler_ald && (cli_was_set(opts, "noise-levels") ||
@@ -799,9 +790,9 @@ int sampler_run(const sampler_spec *s, app_model *m, size_t n, uint64_t seed, si
 
 int ode_from_options(const cli_command *cmd, const common_options *c, sgm_ode_options *o)
 {
-    char msg[256];
-    if (ode_spec(c->ode_solver, NULL, c, o, msg, sizeof msg))
-        return cli_usage_error(cmd, "--ode-solver: %s", msg);
+    scoresde_error error;
+    if (ode_spec(c->ode_solver, NULL, c, o, &error))
+        return cli_usage_error(cmd, "--ode-solver: %s", error.message);
     o->interrupt = &cli_interrupted;
     return 0;
 }
@@ -889,23 +880,23 @@ static int path_resolve(char *out, size_t size, const char *dir, const char *rel
     return 0;
 }
 
-/* Appends "dir/file (reason)" to the comma-separated list of places looked in msg. */
-static void note_place(char *msg, size_t msg_size, const char *dir, const char *file, int err)
+/* Appends "dir/file (reason)" to the comma-separated list of places looked. */
+static void note_place(char *looked, size_t looked_size, const char *dir, const char *file, int err)
 {
-    size_t used = strlen(msg);
-    if (used < msg_size)
-        snprintf(msg + used, msg_size - used, "%s%s/%s (%s)", used ? ", " : "", dir, file, strerror(err));
+    size_t used = strlen(looked);
+    if (used < looked_size)
+        snprintf(looked + used, looked_size - used, "%s%s/%s (%s)", used ? ", " : "", dir, file, strerror(err));
 }
 
-/* Tries dir/file: 0 and path filled when readable; otherwise −1 and the place noted in msg. */
-static int try_model_dir(const char *dir, const char *file, char *path, size_t path_size, char *msg,
-                         size_t msg_size)
+/* Tries dir/file: 0 and path filled when readable; otherwise −1 and the place noted in looked. */
+static int try_model_dir(const char *dir, const char *file, char *path, size_t path_size, char *looked,
+                         size_t looked_size)
 {
     int n = snprintf(path, path_size, "%s/%s", dir, file);
     int err = n < 0 || (size_t)n >= path_size ? ENAMETOOLONG : access(path, R_OK) == 0 ? 0 : errno;
     if (!err)
         return 0;
-    note_place(msg, msg_size, dir, file, err);
+    note_place(looked, looked_size, dir, file, err);
     return -1;
 }
 
@@ -916,18 +907,18 @@ static int running_from_build_tree(const char *exe_dir)
     return realpath(SCORESDE_BUILD_BINDIR, build_dir) && strcmp(build_dir, exe_dir) == 0;
 }
 
-int shipped_model_path(const char *file, char *path, size_t path_size, char *msg, size_t msg_size)
+int shipped_model_path(const char *file, char *path, size_t path_size, scoresde_error *err)
 {
     char looked[2048] = "", dir[PATH_MAX], exe_dir[PATH_MAX];
     const char *env = getenv("SCORESDE_DATA_DIR");
     if (env && *env) {
         if (try_model_dir(env, file, path, path_size, looked, sizeof looked) == 0)
             return 0;
-        snprintf(msg, msg_size, "the shipped %s is not in $SCORESDE_DATA_DIR: looked at %s", file, looked);
+        scoresde_error_fail(err, SCORESDE_EIO, "the shipped %s is not in $SCORESDE_DATA_DIR: looked at %s", file, looked);
         return -1;
     }
     if (executable_dir(exe_dir, sizeof exe_dir)) {
-        snprintf(msg, msg_size, "the shipped %s: cannot locate the scoresde executable (/proc/self/exe: %s); "
+        scoresde_error_fail(err, SCORESDE_EIO, "the shipped %s: cannot locate the scoresde executable (/proc/self/exe: %s); "
                  "set SCORESDE_DATA_DIR to the directory holding it", file, strerror(errno));
         return -1;
     }
@@ -940,22 +931,21 @@ int shipped_model_path(const char *file, char *path, size_t path_size, char *msg
     if (running_from_build_tree(exe_dir) &&
         try_model_dir(SCORESDE_SOURCE_MODELS, file, path, path_size, looked, sizeof looked) == 0)
         return 0;
-    snprintf(msg, msg_size, "the shipped %s is in none of the places looked: %s; set SCORESDE_DATA_DIR to "
+    scoresde_error_fail(err, SCORESDE_EIO, "the shipped %s is in none of the places looked: %s; set SCORESDE_DATA_DIR to "
              "the directory holding it", file, looked);
     return -1;
 }
 
 int load_model_or_fail(const char *cmd, common_options *c, app_model *m)
 {
-    char msg[4096];
+    scoresde_error error;
     if (!c->model) {
-        if (shipped_model_path("fashion_mnist.sgm", c->shipped_model, sizeof c->shipped_model, msg,
-                               sizeof msg))
-            return cli_fail(cmd, "no --model given, and %s", msg);
+        if (shipped_model_path("fashion_mnist.sgm", c->shipped_model, sizeof c->shipped_model, &error))
+            return cli_fail(cmd, "no --model given, and %s", error.message);
         c->model = c->shipped_model;
     }
-    if (app_model_load(c->model, &c->process, c->batch, m, msg, sizeof msg))
-        return cli_fail(cmd, "--model %s", msg);
+    if (app_model_load(c->model, &c->process, c->batch, m, &error))
+        return cli_fail(cmd, "--model %s", error.message);
     return 0;
 }
 
@@ -972,52 +962,49 @@ int report_solver_failure(const char *cmd, int status, const slv_error *err)
 }
 
 int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed, matrix *out,
-                char *msg, size_t msg_size)
+                scoresde_error *err)
 {
     memset(out, 0, sizeof *out);
     snet_dataset *ds = NULL;
-    scoresde_error err;
     int rc;
     if (strncmp(spec, "fashion-mnist:", 14) == 0) {
         const char *split = spec + 14;
         if (strcmp(split, "test") && strcmp(split, "train")) {
-            snprintf(msg, msg_size, "'%s': expected fashion-mnist:test or fashion-mnist:train", spec);
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s': expected fashion-mnist:test or fashion-mnist:train", spec);
             return -1;
         }
         snet_data_range range = m->data_lo < -0.5 ? SNET_RANGE_MINUS1_1 : SNET_RANGE_0_1;
         const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
-        rc = snet_dataset_fashion_mnist(&ds, dir, strcmp(split, "train") == 0, range, &err);
+        rc = snet_dataset_fashion_mnist(&ds, dir, strcmp(split, "train") == 0, range, err);
     } else if (strncmp(spec, "toy:", 4) == 0) {
         snet_data_kind kind = snet_data_kind_by_name(spec + 4);
         if (!kind || kind == SNET_DATA_GMM || kind == SNET_DATA_FASHION_MNIST) {
-            snprintf(msg, msg_size, "'%s': expected toy:swissroll, moons, checkerboard, 8gaussians or "
+            scoresde_error_fail(err, SCORESDE_EINVAL, "'%s': expected toy:swissroll, moons, checkerboard, 8gaussians or "
                                     "pinwheel", spec);
             return -1;
         }
-        rc = snet_dataset_toy(&ds, kind, NULL, &err);
+        rc = snet_dataset_toy(&ds, kind, NULL, err);
     } else {
-        if (matrix_read(spec, m->dim, out, msg, msg_size))
+        if (matrix_read(spec, m->dim, out, err))
             return -1;
         if (out->n > num)
             out->n = num; /* the first `num` rows */
         return 0;
     }
-    if (rc != SNET_OK) {
-        snprintf(msg, msg_size, "%s", err.message);
+    if (rc != SNET_OK)
         return -1;
-    }
     size_t d = snet_dataset_dim(ds), size = snet_dataset_size(ds);
     size_t n = size && size < num ? size : num;
     /* a generator has no "all rows": likelihood/encode default to --num 10^9, 24 GB of points */
     enum { GENERATED_MAX = 10000000 };
     if (!size && n > GENERATED_MAX) {
-        snprintf(msg, msg_size, "'%s' draws fresh points: %zu are too many (at most %d; give --num)",
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' draws fresh points: %zu are too many (at most %d; give --num)",
                  spec, n, GENERATED_MAX);
         snet_dataset_free(ds);
         return -1;
     }
     if (d != m->dim) {
-        snprintf(msg, msg_size, "'%s' has dimension %zu, the model expects %zu", spec, d, m->dim);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' has dimension %zu, the model expects %zu", spec, d, m->dim);
         snet_dataset_free(ds);
         return -1;
     }
@@ -1027,7 +1014,7 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
         free(buf);
         matrix_free(out);
         snet_dataset_free(ds);
-        snprintf(msg, msg_size, "'%s': out of memory for %zu points", spec, n);
+        scoresde_error_fail(err, SCORESDE_ENOMEM, "'%s': out of memory for %zu points", spec, n);
         return -1;
     }
     snet_dataset_items(ds, 0, n, seed, buf);

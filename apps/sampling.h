@@ -96,9 +96,10 @@ void common_options_finish(common_options *c, const cli_option *opts);
  * printing a message for `cmd`. */
 int sampler_from_options(const cli_command *cmd, const common_options *c, const cli_option *opts,
                          const sgm_process *p, sampler_spec *s);
-/* Parses one compare entry (see above). Returns 0 or −1 with msg. */
+/* Parses one compare entry (see above). Returns 0 or −1 with err filled; the caller prefixes
+ * "sampler 'TEXT': " (kept out of err, whose message holds 256 bytes). */
 int sampler_parse(const char *text, const sgm_process *p, const common_options *c, sampler_spec *s,
-                  char *msg, size_t msg_size);
+                  scoresde_error *err);
 
 /* Runs a sampler on n samples (global indices first..first+n) through its family's sample, with
  * cli_interrupted as the interrupt flag. ALD with n_levels 0 takes L from the model
@@ -130,8 +131,8 @@ int load_model_or_fail(const char *cmd, common_options *c, app_model *m);
  *      installed or moved to, and never reads the build or source tree;
  *   3. only when the executable is the one in the build tree (its directory is the directory it
  *      was built in, compiled in as SCORESDE_BUILD_BINDIR), the source tree's models/FILE.
- * Returns 0, or −1 with msg naming every place looked and why each failed. */
-int shipped_model_path(const char *file, char *path, size_t path_size, char *msg, size_t msg_size);
+ * Returns 0, or −1 with err naming every place looked and why each failed. */
+int shipped_model_path(const char *file, char *path, size_t path_size, scoresde_error *err);
 
 /* Prints "scoresde CMD: <status text> at t = ..., sample ...: message" and returns 1, or 130 when
  * the run was interrupted. */
@@ -144,6 +145,6 @@ int report_solver_failure(const char *cmd, int status, const slv_error *err);
  *   fashion-mnist:test|train    the IDX files of Debian's dataset-fashion-mnist, uniformly
  *                               dequantised with seed, scaled to the model's range (first `num`)
  *   toy:NAME                    `num` fresh points of a 2-D toy set (checkerboard, moons, ...)
- * Returns 0 or −1 with msg. */
+ * Returns 0 or −1 with err filled. */
 int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed, matrix *out,
-                char *msg, size_t msg_size);
+                scoresde_error *err);

@@ -41,7 +41,7 @@ typedef struct scoresde_error {
     int status;
     double t;
     long path;
-    char message[256];
+    char message[1024];
 } scoresde_error;
 
 /* Clears a report to SCORESDE_OK. */

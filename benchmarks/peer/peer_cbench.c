@@ -200,7 +200,7 @@ static int timed_score_vjp_rows(const double *t, size_t n, size_t d, const doubl
 
 static int load(const opts *o, app_model *m, timed *w, sgm_score_model *model)
 {
-    char msg[1024];
+    scoresde_error error;
     process_options po;
     memset(&po, 0, sizeof po);
     if (o->N) {
@@ -211,8 +211,8 @@ static int load(const opts *o, app_model *m, timed *w, sgm_score_model *model)
         fprintf(stderr, "peer_cbench: --model is required\n");
         return 1;
     }
-    if (app_model_load(o->model, &po, o->batch, m, msg, sizeof msg)) {
-        fprintf(stderr, "peer_cbench: %s\n", msg);
+    if (app_model_load(o->model, &po, o->batch, m, &error)) {
+        fprintf(stderr, "peer_cbench: %s\n", error.message);
         return 1;
     }
     snet_set_num_threads(o->threads);

@@ -7,11 +7,11 @@
 #include "cli.h"
 #include "fuzz_common.h"
 
-static int parse_pair(const char *value, void *dest, char *msg, size_t msg_size)
+static int parse_pair(const char *value, void *dest, scoresde_error *err)
 {
     int *count = dest;
     if (!strchr(value, '=')) {
-        snprintf(msg, msg_size, "'%s' is not of the form name=value", value);
+        scoresde_error_fail(err, SCORESDE_EINVAL, "'%s' is not of the form name=value", value);
         return -1;
     }
     (*count)++;
@@ -81,11 +81,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the comma-separated lists, on the whole input as one string */
     double values[4];
-    char msg[256];
-    memset(msg, 0, sizeof msg);
-    int count = cli_parse_doubles(copy, values, 4, msg, sizeof msg);
+    scoresde_error error;
+    memset(&error, 0, sizeof error);
+    int count = cli_parse_doubles(copy, values, 4, &error);
     if (count < 0)
-        fuzz_check_message(msg, sizeof msg);
+        fuzz_check_message(error.message, sizeof error.message);
     else if (count == 0 || count > 4)
         abort();
     else

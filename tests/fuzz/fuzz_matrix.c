@@ -9,10 +9,10 @@
 static void check(const char *path, size_t expected_d)
 {
     matrix m;
-    char msg[512];
-    memset(msg, 0, sizeof msg);
-    if (matrix_read(path, expected_d, &m, msg, sizeof msg) != 0) {
-        fuzz_check_message(msg, sizeof msg);
+    scoresde_error error;
+    memset(&error, 0, sizeof error);
+    if (matrix_read(path, expected_d, &m, &error) != 0) {
+        fuzz_check_message(error.message, sizeof error.message);
         if (m.x)
             abort();
         return;

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *dir = argv[1];
-    char path[1024], msg[512];
+    char path[1024];
+    scoresde_error error;
     scoresde_error err;
     mkdir(dir, 0755);
 
@@ -142,8 +143,8 @@ int main(int argc, char **argv)
     {
         const double x[6] = {0.5, -1.25, 3.0, 1e-3, -7.5, 2.0};
         out_path(path, sizeof path, dir, "matrix", "f4-3x2.npy");
-        if (matrix_write(path, x, 3, 2, msg, sizeof msg))
-            die(path, msg);
+        if (matrix_write(path, x, 3, 2, &error))
+            die(path, error.message);
         const char *heads[2] = {"{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }",
                                 "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 2, 2), }"};
         for (int k = 0; k < 2; k++) {
@@ -167,8 +168,8 @@ int main(int argc, char **argv)
             fuzz_write_file(path, buf, pos);
         }
         out_path(path, sizeof path, dir, "matrix", "x-3x2.csv");
-        if (matrix_write(path, x, 3, 2, msg, sizeof msg))
-            die(path, msg);
+        if (matrix_write(path, x, 3, 2, &error))
+            die(path, error.message);
     }
     return 0;
 }
