@@ -212,8 +212,8 @@ static int build_options(const train_request *r, const snet_config *cfg, const c
                          train_log *log, snet_train_options *opt)
 {
     snet_train_options_default(opt);
-    snet_objective_by_name(r->objective_name, &opt->objective);
-    snet_projection_by_name(r->projection_name, &opt->projection);
+    snet_objective_parse(r->objective_name, &opt->objective);
+    snet_projection_parse(r->projection_name, &opt->projection);
     opt->projections = r->projections;
     if (opt->objective != SNET_OBJECTIVE_DSM && cfg->arch != SNET_ARCH_MLP)
         return cli_usage_error(&train_command, "--objective %s needs the tangent pass of --arch mlp "
@@ -282,8 +282,8 @@ int cmd_train(int argc, char **argv)
     int rc = parse_request(argc, argv, &r);
     if (rc != TRAIN_GO_ON)
         return rc;
-    snet_data_kind kind = strncmp(r.data_name, "gmm:", 4) == 0 ? SNET_DATA_GMM : snet_data_kind_by_name(r.data_name);
-    if (!kind)
+    snet_data_kind kind = SNET_DATA_GMM;
+    if (strncmp(r.data_name, "gmm:", 4) != 0 && snet_data_kind_parse(r.data_name, &kind) != SNET_OK)
         return cli_usage_error(&train_command, "--data: unknown data set '%s' (expected gmm:FILE, swissroll, "
                                "moons, checkerboard, 8gaussians, pinwheel or fashion-mnist)", r.data_name);
     char checkpoint[1024], note[2048];

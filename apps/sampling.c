@@ -977,8 +977,9 @@ int load_points(const char *spec, const app_model *m, size_t num, uint64_t seed,
         const char *dir = getenv("SCORESDE_FASHION_MNIST_DIR");
         rc = snet_dataset_fashion_mnist(&ds, dir, strcmp(split, "train") == 0, range, err);
     } else if (strncmp(spec, "toy:", 4) == 0) {
-        snet_data_kind kind = snet_data_kind_by_name(spec + 4);
-        if (!kind || kind == SNET_DATA_GMM || kind == SNET_DATA_FASHION_MNIST) {
+        snet_data_kind kind = SNET_DATA_GMM;
+        if (snet_data_kind_parse(spec + 4, &kind) != SNET_OK || kind == SNET_DATA_GMM ||
+            kind == SNET_DATA_FASHION_MNIST) {
             scoresde_error_fail(err, SCORESDE_EINVAL, "'%s': expected toy:swissroll, moons, checkerboard, 8gaussians or "
                                     "pinwheel", spec);
             return -1;

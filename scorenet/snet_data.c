@@ -255,12 +255,14 @@ static const struct { const char *name; snet_data_kind kind; } data_names[] = {
     {"fashion-mnist", SNET_DATA_FASHION_MNIST},
 };
 
-snet_data_kind snet_data_kind_by_name(const char *name)
+int snet_data_kind_parse(const char *name, snet_data_kind *kind)
 {
     for (size_t i = 0; name && i < sizeof data_names / sizeof data_names[0]; i++)
-        if (strcmp(name, data_names[i].name) == 0)
-            return data_names[i].kind;
-    return (snet_data_kind)0;
+        if (strcmp(name, data_names[i].name) == 0) {
+            *kind = data_names[i].kind;
+            return SNET_OK;
+        }
+    return SNET_EINVAL;
 }
 
 const char *snet_data_kind_name(snet_data_kind kind)

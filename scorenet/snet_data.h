@@ -66,9 +66,9 @@ typedef enum snet_data_range { SNET_RANGE_MINUS1_1 = 0, SNET_RANGE_0_1 = 1 } sne
 
 #define SNET_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
 
-/* The kind for a name: "gmm", "swissroll", "moons", "checkerboard", "8gaussians", "pinwheel",
- * "fashion-mnist" (0 if unknown), and back. */
-snet_data_kind snet_data_kind_by_name(const char *name);
+/* The kind of a name — "gmm", "swissroll", "moons", "checkerboard", "8gaussians", "pinwheel",
+ * "fashion-mnist" — (SNET_OK, or SNET_EINVAL and *kind untouched), and back. */
+int snet_data_kind_parse(const char *name, snet_data_kind *kind);
 const char *snet_data_kind_name(snet_data_kind kind);
 
 typedef struct snet_dataset snet_dataset;

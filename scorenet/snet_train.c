@@ -67,7 +67,7 @@ const char *snet_objective_name(snet_objective o)
     return (unsigned)o < 4 ? objective_names[o] : "unknown";
 }
 
-int snet_objective_by_name(const char *name, snet_objective *out)
+int snet_objective_parse(const char *name, snet_objective *out)
 {
     for (int i = 0; name && i < 4; i++)
         if (strcmp(name, objective_names[i]) == 0) {
@@ -77,7 +77,7 @@ int snet_objective_by_name(const char *name, snet_objective *out)
     return SNET_EINVAL;
 }
 
-int snet_projection_by_name(const char *name, snet_projection *out)
+int snet_projection_parse(const char *name, snet_projection *out)
 {
     for (int i = 0; name && i < 2; i++)
         if (strcmp(name, projection_names[i]) == 0) {

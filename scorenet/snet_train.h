@@ -68,10 +68,10 @@ typedef enum snet_projection {
 } snet_projection;
 
 /* Names for the command line: "dsm", "ssm", "ssm-vr", "esm"; "rademacher", "gaussian". The
- * by_name functions return SNET_OK and set *out, or SNET_EINVAL for an unknown name. */
+ * parse functions return SNET_OK and set *out, or SNET_EINVAL for an unknown name. */
 const char *snet_objective_name(snet_objective o);
-int snet_objective_by_name(const char *name, snet_objective *out);
-int snet_projection_by_name(const char *name, snet_projection *out);
+int snet_objective_parse(const char *name, snet_objective *out);
+int snet_projection_parse(const char *name, snet_projection *out);
 
 /* The score-matching terms of n rows, one direction each: s, jv, v (n, D) are the scores, the
  * directional derivatives J·v of the score and the directions; w (n) row weights.

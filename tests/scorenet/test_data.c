@@ -306,9 +306,14 @@ END_TEST
 
 START_TEST(test_names_map_both_ways)
 {
-    for (snet_data_kind k = SNET_DATA_GMM; k <= SNET_DATA_FASHION_MNIST; k++)
-        ck_assert_int_eq(snet_data_kind_by_name(snet_data_kind_name(k)), k);
-    ck_assert_int_eq(snet_data_kind_by_name("mnist"), 0);
+    for (snet_data_kind k = SNET_DATA_GMM; k <= SNET_DATA_FASHION_MNIST; k++) {
+        snet_data_kind back = (snet_data_kind)0;
+        ck_assert_int_eq(snet_data_kind_parse(snet_data_kind_name(k), &back), SNET_OK);
+        ck_assert_int_eq(back, k);
+    }
+    snet_data_kind untouched = SNET_DATA_MOONS;
+    ck_assert_int_eq(snet_data_kind_parse("mnist", &untouched), SNET_EINVAL);
+    ck_assert_int_eq(untouched, SNET_DATA_MOONS);
 }
 END_TEST
 

@@ -542,9 +542,9 @@ START_TEST(test_objectives_refuse_what_they_cannot_do)
     snet_model_free(m);
     // names
     snet_objective o;
-    ck_assert_int_eq(snet_objective_by_name("ssm-vr", &o), SNET_OK);
+    ck_assert_int_eq(snet_objective_parse("ssm-vr", &o), SNET_OK);
     ck_assert_int_eq(o, SNET_OBJECTIVE_SSM_VR);
-    ck_assert_int_eq(snet_objective_by_name("sliced", &o), SNET_EINVAL);
+    ck_assert_int_eq(snet_objective_parse("sliced", &o), SNET_EINVAL);
 }
 END_TEST
 
