@@ -93,46 +93,59 @@ static int transport_deliver(void *ctx, size_t first, size_t n, const double *ro
     return 0;
 }
 
-/* encode and decode share everything but the direction. */
-static int run_transport(const cli_command *command, int encode, int argc, char **argv)
-{
+/* What the command line asks for, checked. */
+typedef struct transport_request {
+    const cli_command *command;
+    int encode;
     common_options c;
-    common_options_init(&c);
-    c.num = 1000000000;
+    size_t scale;
+    const char *dtype;
+} transport_request;
+
+enum { TRANSPORT_GO_ON = -1 }; /* the command runs on; any other value is its exit status */
+
+static int parse_transport_request(const cli_command *command, int encode, int argc, char **argv,
+                                   transport_request *r)
+{
+    common_options *c = &r->c;
+    common_options_init(c);
+    c->num = 1000000000;
+    r->command = command;
+    r->encode = encode;
+    r->scale = 0;
+    r->dtype = NULL;
     cli_option opts[64];
     size_t count = 0;
-    size_t scale = 0;
-    const char *dtype = NULL;
     /* decode also takes the fast samplers (deterministic, latents → data); encode only the ODE
      * back ends, which integrate either way */
-    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_IO | (encode ? 0 : OPTS_FAST));
+    common_options_add(opts, &count, c, OPTS_MODEL | OPTS_IO | (encode ? 0 : OPTS_FAST));
     static char decode_help[768];
     snprintf(decode_help, sizeof decode_help, "ODE back end: %s; or a fast sampler: %s",
              method_names(METHODS_ODE, ", "), method_names(METHODS_FAST_ODE, ", "));
     if (encode)
-        opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c.ode_solver, "ODE back end",
+        opts[count++] = (cli_option){"ode-solver", CLI_CHOICE, &c->ode_solver, "ODE back end",
                                      method_names(METHODS_ODE, ","), 0, 0, 0, NULL, 0};
     else
-        opts[count++] = (cli_option){"ode-solver", CLI_STRING, &c.ode_solver, decode_help, NULL, 0, 0, 0,
+        opts[count++] = (cli_option){"ode-solver", CLI_STRING, &c->ode_solver, decode_help, NULL, 0, 0, 0,
                                      NULL, 0};
-    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c.rtol, "relative tolerance (adaptive solvers)", NULL,
+    opts[count++] = (cli_option){"rtol", CLI_DOUBLE, &c->rtol, "relative tolerance (adaptive solvers)", NULL,
                                  0, 1, 1, NULL, 0};
-    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c.atol, "absolute tolerance (adaptive solvers)", NULL,
+    opts[count++] = (cli_option){"atol", CLI_DOUBLE, &c->atol, "absolute tolerance (adaptive solvers)", NULL,
                                  0, 1e6, 1, NULL, 0};
-    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps,
+    opts[count++] = (cli_option){"steps", CLI_SIZE, &c->steps,
                                  "steps of fixed-step solvers (0: 100) and fast samplers (0: 20)", NULL, 0,
                                  1e8, 0, NULL, 0};
-    opts[count++] = DTYPE_OPTION(&dtype);
+    opts[count++] = DTYPE_OPTION(&r->dtype);
     if (!encode)
-        opts[count++] = SCALE_OPTION(&scale);
-    opts[count++] = (cli_option){"num", CLI_SIZE, &c.num, "at most this many rows of --in", NULL, 1,
+        opts[count++] = SCALE_OPTION(&r->scale);
+    opts[count++] = (cli_option){"num", CLI_SIZE, &c->num, "at most this many rows of --in", NULL, 1,
                                  1e12, 0, NULL, 0};
-    opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed (dequantisation of data sets)", NULL,
+    opts[count++] = (cli_option){"seed", CLI_U64, &c->seed, "seed (dequantisation of data sets)", NULL,
                                  0, 0, 0, NULL, 0};
-    opts[count++] = (cli_option){"batch", CLI_SIZE, &c.batch, "points per batch (network models: results "
+    opts[count++] = (cli_option){"batch", CLI_SIZE, &c->batch, "points per batch (network models: results "
                                  "depend on it in the last bits)", NULL, 1, 1e6, 0, NULL, 0};
     if (!encode)
-        opts[count++] = (cli_option){"no-denoise", CLI_FLAG, &c.no_denoise,
+        opts[count++] = (cli_option){"no-denoise", CLI_FLAG, &c->no_denoise,
                                      "skip the final denoising step", NULL, 0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
     common_options_describe(opts);
@@ -144,13 +157,38 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     int rc = cli_parse(command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
-    common_options_finish(&c, opts);
-    if (!c.in || !c.out)
+    common_options_finish(c, opts);
+    if (!c->in || !c->out)
         return cli_usage_error(command, "--in and --out are required");
-    if (encode && has_extension(c.out, ".png"))
+    if (encode && has_extension(c->out, ".png"))
         return cli_usage_error(command, "--out: latents are written as .csv or .npy");
+    return TRANSPORT_GO_ON;
+}
+
+static void report_transport(const transport_request *r, const app_model *m, const sgm_ode_options *o, size_t n,
+                             double nfe_sum, double seconds, const char *format)
+{
+    char solver[160], model_note[256];
+    if (o->fast)
+        snprintf(solver, sizeof solver, "%s (%zu steps, %s schedule)", o->fast->name, o->n_steps,
+                 sgm_schedule_name(o->schedule == SGM_SCHEDULE_AUTO ? o->fast->schedule : o->schedule));
+    else
+        describe_ode(o->method, o->rtol, o->atol, o->n_steps, solver, sizeof solver);
+    describe_model(&r->c, m, model_note, sizeof model_note);
+    printf("%s %zu points with %s: NFE %.1f per point, %.3f s -> %s (%s)\nmodel %s (%s)\n",
+           r->encode ? "encoded" : "decoded", n, solver, n ? nfe_sum / (double)n : 0.0,
+           seconds, r->c.out, format, m->name, model_note);
+}
+
+/* encode and decode share everything but the direction. */
+static int run_transport(const cli_command *command, int encode, int argc, char **argv)
+{
+    transport_request req, *r = &req;
+    int rc = parse_transport_request(command, encode, argc, argv, r);
+    if (rc != TRANSPORT_GO_ON)
+        return rc;
     app_model m;
-    if (load_model_or_fail(command->name, &c, &m))
+    if (load_model_or_fail(r->command->name, &r->c, &m))
         return 1;
     sgm_ode_options o;
     matrix pts = {0};
@@ -158,42 +196,35 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     double *out = NULL;
     int status = 1;
     scoresde_error error;
-    if ((rc = ode_from_options(command, &c, &o))) {
+    if ((rc = ode_from_options(r->command, &r->c, &o))) {
         status = rc;
         goto done;
     }
-    if (load_points(c.in, &m, c.num, c.seed, &pts, &error)) {
-        cli_fail(command->name, "--in %s", error.message);
+    if (load_points(r->c.in, &m, r->c.num, r->c.seed, &pts, &error)) {
+        cli_fail(r->command->name, "--in %s", error.message);
         goto done;
     }
-    size_t batch = c.batch < pts.n ? c.batch : pts.n;
+    size_t batch = r->c.batch < pts.n ? r->c.batch : pts.n;
     nfe = malloc((batch + 1) * sizeof *nfe);
     out = malloc(((dist_is_root() ? pts.n : 0) * m.dim + 1) * sizeof *out);
     if (!nfe || !out) {
-        cli_fail(command->name, "out of memory");
+        cli_fail(r->command->name, "out of memory");
         goto done;
     }
-    transport_job job = {&m, &o, &pts, c.seed, encode, nfe, out, 0.0, NULL};
-    dist_chunks chunks = {pts.n, batch, m.dim, 1, transport_chunk, transport_deliver, &job, command->name,
-                          c.quiet, 0, NULL};
+    transport_job job = {&m, &o, &pts, r->c.seed, r->encode, nfe, out, 0.0, NULL};
+    dist_chunks chunks = {pts.n, batch, m.dim, 1, transport_chunk, transport_deliver, &job, r->command->name,
+                          r->c.quiet, 0, NULL};
     job.chunks = &chunks;
     double start = wall_seconds();
     if ((status = dist_run_chunks(&chunks)))
         goto done;
-    char format[128] = "", solver[160], model_note[256];
+    char format[128] = "";
     double seconds = wall_seconds() - start;
-    if (dist_is_root() && (status = write_points(command->name, c.out, &m, out, pts.n, command->name, scale,
-                                                 io_dtype_float64(dtype, pts.float64), format, sizeof format)))
+    if (dist_is_root() && (status = write_points(r->command->name, r->c.out, &m, out, pts.n, r->command->name,
+                                                 r->scale, io_dtype_float64(r->dtype, pts.float64), format,
+                                                 sizeof format)))
         goto done;
-    if (o.fast)
-        snprintf(solver, sizeof solver, "%s (%zu steps, %s schedule)", o.fast->name, o.n_steps,
-                 sgm_schedule_name(o.schedule == SGM_SCHEDULE_AUTO ? o.fast->schedule : o.schedule));
-    else
-        describe_ode(o.method, o.rtol, o.atol, o.n_steps, solver, sizeof solver);
-    describe_model(&c, &m, model_note, sizeof model_note);
-    printf("%s %zu points with %s: NFE %.1f per point, %.3f s -> %s (%s)\nmodel %s (%s)\n",
-           encode ? "encoded" : "decoded", pts.n, solver, pts.n ? job.nfe_sum / (double)pts.n : 0.0,
-           seconds, c.out, format, m.name, model_note);
+    report_transport(r, &m, &o, pts.n, job.nfe_sum, seconds, format);
     status = 0;
 done:
     matrix_free(&pts);

@@ -102,26 +102,35 @@ static int likelihood_deliver(void *ctx, size_t first, size_t n, const double *r
     return 0;
 }
 
-int cmd_likelihood(int argc, char **argv)
-{
+/* What the command line asks for, checked. */
+typedef struct likelihood_request {
     common_options c;
-    common_options_init(&c);
-    c.num = 1000000000;
+    const char *dtype;
+    int float64; /* --dtype float64 */
+} likelihood_request;
+
+enum { LIKELIHOOD_GO_ON = -1 }; /* the command runs on; any other value is its exit status */
+
+static int parse_request(int argc, char **argv, likelihood_request *r)
+{
+    common_options *c = &r->c;
+    common_options_init(c);
+    c->num = 1000000000;
+    r->dtype = "float32";
     cli_option opts[64];
     size_t count = 0;
-    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_LIKELIHOOD | OPTS_IO);
-    opts[count++] = (cli_option){"num", CLI_SIZE, &c.num, "at most this many points of --in", NULL, 1,
+    common_options_add(opts, &count, c, OPTS_MODEL | OPTS_LIKELIHOOD | OPTS_IO);
+    opts[count++] = (cli_option){"num", CLI_SIZE, &c->num, "at most this many points of --in", NULL, 1,
                                  1e12, 0, NULL, 0};
-    opts[count++] = (cli_option){"batch", CLI_SIZE, &c.batch, "points per batch", NULL, 1, 1e6, 0, NULL, 0};
-    opts[count++] = (cli_option){"seed", CLI_U64, &c.seed, "seed of the probes and dequantisation", NULL,
+    opts[count++] = (cli_option){"batch", CLI_SIZE, &c->batch, "points per batch", NULL, 1, 1e6, 0, NULL, 0};
+    opts[count++] = (cli_option){"seed", CLI_U64, &c->seed, "seed of the probes and dequantisation", NULL,
                                  0, 0, 0, NULL, 0};
-    opts[count++] = (cli_option){"steps", CLI_SIZE, &c.steps, "steps of fixed-step ODE solvers (0: 100)",
+    opts[count++] = (cli_option){"steps", CLI_SIZE, &c->steps, "steps of fixed-step ODE solvers (0: 100)",
                                  NULL, 0, 1e8, 0, NULL, 0};
-    opts[count++] = (cli_option){"joint", CLI_FLAG, &c.joint,
+    opts[count++] = (cli_option){"joint", CLI_FLAG, &c->joint,
                                  "one adaptive step sequence per batch (faster; depends on the batch)",
                                  NULL, 0, 0, 0, NULL, 0};
-    const char *dtype = "float32";
-    opts[count++] = (cli_option){"dtype", CLI_CHOICE, &dtype, ".npy output: value type (CSV: float64 "
+    opts[count++] = (cli_option){"dtype", CLI_CHOICE, &r->dtype, ".npy output: value type (CSV: float64 "
                                  "writes 17 significant digits instead of 9)", "float32,float64", 0, 0, 0,
                                  NULL, 0};
     opts[count] = (cli_option){0};
@@ -133,115 +142,153 @@ int cmd_likelihood(int argc, char **argv)
     int rc = cli_parse(&likelihood_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
-    common_options_finish(&c, opts);
-    if (!c.in)
+    common_options_finish(c, opts);
+    if (!c->in)
         return cli_usage_error(&likelihood_command, "--in is required (points to evaluate)");
+    r->float64 = strcmp(r->dtype, "float64") == 0;
+    return LIKELIHOOD_GO_ON;
+}
 
-    app_model m;
-    if (load_model_or_fail("likelihood", &c, &m))
-        return 1;
-    sgm_likelihood_options lo;
-    matrix pts = {0};
-    double *logp = NULL, *bpd = NULL, *nfe_d = NULL, *exact = NULL;           /* every point (rank 0) */
-    double *chunk_logp = NULL, *chunk_bpd = NULL, *chunk_exact = NULL;        /* (batch) */
-    size_t *nfe = NULL;
+/* The points and what is computed for them. */
+typedef struct likelihood_data {
+    matrix pts;
+    size_t batch, n_cols;
+    double *logp, *bpd, *nfe, *exact;                /* every point (rank 0) */
+    double *chunk_logp, *chunk_bpd, *chunk_exact;    /* (batch) */
+    size_t *chunk_nfe;                               /* (batch) */
     table_writer tw;
-    int writing = 0, status = 1;
+    int writing, fd_divergence;
+    double seconds;
+} likelihood_data;
+
+/* Reads --in and allocates the results; returns LIKELIHOOD_GO_ON or the exit status. */
+static int load_data(const likelihood_request *r, const app_model *m, likelihood_data *d)
+{
     scoresde_error error;
-    if ((rc = likelihood_from_options(&likelihood_command, &c, &m, &lo))) {
-        status = rc;
-        goto done;
-    }
-    if (load_points(c.in, &m, c.num, c.seed, &pts, &error)) {
-        cli_fail("likelihood", "--in %s", error.message);
-        goto done;
-    }
-    size_t batch = c.batch < pts.n ? c.batch : pts.n, n_all = dist_is_root() ? pts.n : 0;
-    size_t n_cols = m.gmm ? 4 : 3;
-    chunk_logp = malloc(batch * sizeof *chunk_logp);
-    chunk_bpd = malloc(batch * sizeof *chunk_bpd);
-    chunk_exact = malloc(batch * sizeof *chunk_exact);
-    nfe = malloc(batch * sizeof *nfe);
-    logp = malloc((n_all + 1) * sizeof *logp);
-    bpd = malloc((n_all + 1) * sizeof *bpd);
-    nfe_d = malloc((n_all + 1) * sizeof *nfe_d);
-    exact = m.gmm ? malloc((n_all + 1) * sizeof *exact) : NULL;
-    if (!chunk_logp || !chunk_bpd || !chunk_exact || !nfe || !logp || !bpd || !nfe_d || (m.gmm && !exact)) {
-        cli_fail("likelihood", "out of memory for %zu points", pts.n);
-        goto done;
-    }
-    if (c.out && dist_is_root()) {
+    if (load_points(r->c.in, m, r->c.num, r->c.seed, &d->pts, &error))
+        return cli_fail("likelihood", "--in %s", error.message);
+    size_t batch = r->c.batch < d->pts.n ? r->c.batch : d->pts.n, n_all = dist_is_root() ? d->pts.n : 0;
+    d->batch = batch;
+    d->n_cols = m->gmm ? 4 : 3;
+    d->chunk_logp = malloc(batch * sizeof *d->chunk_logp);
+    d->chunk_bpd = malloc(batch * sizeof *d->chunk_bpd);
+    d->chunk_exact = malloc(batch * sizeof *d->chunk_exact);
+    d->chunk_nfe = malloc(batch * sizeof *d->chunk_nfe);
+    d->logp = malloc((n_all + 1) * sizeof *d->logp);
+    d->bpd = malloc((n_all + 1) * sizeof *d->bpd);
+    d->nfe = malloc((n_all + 1) * sizeof *d->nfe);
+    d->exact = m->gmm ? malloc((n_all + 1) * sizeof *d->exact) : NULL;
+    if (!d->chunk_logp || !d->chunk_bpd || !d->chunk_exact || !d->chunk_nfe || !d->logp || !d->bpd || !d->nfe ||
+        (m->gmm && !d->exact))
+        return cli_fail("likelihood", "out of memory for %zu points", d->pts.n);
+    if (r->c.out && dist_is_root()) {
         static const char *const names[] = {"logp", "bpd", "nfe", "exact_logp"};
-        if (table_open_as(&tw, c.out, n_cols, names, pts.n, strcmp(dtype, "float64") == 0, &error)) {
-            cli_fail("likelihood", "--out %s", error.message);
-            goto done;
-        }
-        writing = 1;
+        if (table_open_as(&d->tw, r->c.out, d->n_cols, names, d->pts.n, r->float64, &error))
+            return cli_fail("likelihood", "--out %s", error.message);
+        d->writing = 1;
     }
-    likelihood_job job = {&m, &lo, &pts, c.seed, n_cols, chunk_logp, chunk_bpd, chunk_exact, nfe,
-                          writing ? &tw : NULL, logp, bpd, nfe_d, exact, 0, NULL};
-    dist_chunks chunks = {pts.n, batch, n_cols, 1, likelihood_chunk, likelihood_deliver, &job, "likelihood",
-                          c.quiet, 0, NULL};
+    return LIKELIHOOD_GO_ON;
+}
+
+/* Integrates every chunk and commits the rows; returns 0 or the exit status. */
+static int integrate_points(const likelihood_request *r, app_model *m, const sgm_likelihood_options *lo,
+                            likelihood_data *d)
+{
+    likelihood_job job = {m, lo, &d->pts, r->c.seed, d->n_cols, d->chunk_logp, d->chunk_bpd, d->chunk_exact,
+                          d->chunk_nfe, d->writing ? &d->tw : NULL, d->logp, d->bpd, d->nfe, d->exact, 0, NULL};
+    dist_chunks chunks = {d->pts.n, d->batch, d->n_cols, 1, likelihood_chunk, likelihood_deliver, &job,
+                          "likelihood", r->c.quiet, 0, NULL};
     job.chunks = &chunks;
     double start = wall_seconds();
-    if ((rc = dist_run_chunks(&chunks))) {
-        status = rc;
-        if (rc == EXIT_INTERRUPTED && writing &&
-            table_keep_completed(&tw, "likelihood", c.out, chunks.delivered, "points"))
-            writing = 0;
-        goto done;
+    int rc = dist_run_chunks(&chunks);
+    if (rc) {
+        if (rc == EXIT_INTERRUPTED && d->writing &&
+            table_keep_completed(&d->tw, "likelihood", r->c.out, chunks.delivered, "points"))
+            d->writing = 0;
+        return rc;
     }
-    double seconds = wall_seconds() - start;
-    int fd_divergence = job.fd_divergence;
-    if (writing) {
-        writing = 0;
-        if (table_commit(&tw, &error)) {
-            cli_fail("likelihood", "--out %s", error.message);
-            goto done;
-        }
+    d->seconds = wall_seconds() - start;
+    d->fd_divergence = job.fd_divergence;
+    scoresde_error error;
+    if (d->writing) {
+        d->writing = 0;
+        if (table_commit(&d->tw, &error))
+            return cli_fail("likelihood", "--out %s", error.message);
     }
-    if (!dist_is_root()) { /* rank 0 has the results */
-        status = 0;
-        goto done;
-    }
+    return 0;
+}
+
+static void report_likelihood(const likelihood_request *r, const app_model *m, const sgm_likelihood_options *lo,
+                              const likelihood_data *d)
+{
+    const common_options *c = &r->c;
+    size_t n = d->pts.n;
     double lm, lse, bm, bse, nm, nse;
-    mean_se(logp, pts.n, &lm, &lse);
-    mean_se(bpd, pts.n, &bm, &bse);
-    mean_se(nfe_d, pts.n, &nm, &nse);
+    mean_se(d->logp, n, &lm, &lse);
+    mean_se(d->bpd, n, &bm, &bse);
+    mean_se(d->nfe, n, &nm, &nse);
     char model_note[256], solver[160], written[1200];
-    describe_model(&c, &m, model_note, sizeof model_note);
-    describe_ode(lo.method, lo.rtol, lo.atol, lo.n_steps, solver, sizeof solver);
-    if (c.out)
-        snprintf(written, sizeof written, "%s (%s)", c.out, io_format_note(c.out, strcmp(dtype, "float64") == 0));
+    describe_model(c, m, model_note, sizeof model_note);
+    describe_ode(lo->method, lo->rtol, lo->atol, lo->n_steps, solver, sizeof solver);
+    if (c->out)
+        snprintf(written, sizeof written, "%s (%s)", c->out, io_format_note(c->out, r->float64));
     else
         snprintf(written, sizeof written, "not written (no --out given)");
-    printf("model       %s (%s)\npoints      %zu from %s\n", m.name, model_note, pts.n, c.in);
-    printf("divergence  %s%s; ODE %s; eps %g\n", c.hutchinson,
-           fd_divergence ? " (finite differences of the score)" : "", solver, lo.eps);
+    printf("model       %s (%s)\npoints      %zu from %s\n", m->name, model_note, n, c->in);
+    printf("divergence  %s%s; ODE %s; eps %g\n", c->hutchinson,
+           d->fd_divergence ? " (finite differences of the score)" : "", solver, lo->eps);
     printf("rows        %s\n", written);
     printf("log p       %.6f ± %.6f nats\nbits/dim    %.6f ± %.6f%s\nNFE         %.1f per point\n"
            "time        %.3f s\n", lm, lse, bm, bse,
-           lo.bpd_levels > 0 ? " (8-bit scale, dequantisation offset included)" : "", nm, seconds);
-    if (m.gmm) {
+           lo->bpd_levels > 0 ? " (8-bit scale, dequantisation offset included)" : "", nm, d->seconds);
+    if (m->gmm) {
         double em, ese, worst = 0;
-        mean_se(exact, pts.n, &em, &ese);
-        for (size_t i = 0; i < pts.n; i++)
-            worst = fmax(worst, fabs(logp[i] - exact[i]));
+        mean_se(d->exact, n, &em, &ese);
+        for (size_t i = 0; i < n; i++)
+            worst = fmax(worst, fabs(d->logp[i] - d->exact[i]));
         printf("exact       %.6f nats (closed form log p_eps); largest |error| %.3g nats\n", em, worst);
     }
-    status = 0;
-done:
-    if (writing)
-        table_abort(&tw);
-    matrix_free(&pts);
-    free(logp);
-    free(bpd);
-    free(nfe_d);
-    free(exact);
-    free(nfe);
-    free(chunk_logp);
-    free(chunk_bpd);
-    free(chunk_exact);
+}
+
+static void likelihood_data_free(likelihood_data *d)
+{
+    if (d->writing)
+        table_abort(&d->tw);
+    matrix_free(&d->pts);
+    free(d->logp);
+    free(d->bpd);
+    free(d->nfe);
+    free(d->exact);
+    free(d->chunk_nfe);
+    free(d->chunk_logp);
+    free(d->chunk_bpd);
+    free(d->chunk_exact);
+}
+
+int cmd_likelihood(int argc, char **argv)
+{
+    likelihood_request r;
+    int rc = parse_request(argc, argv, &r);
+    if (rc != LIKELIHOOD_GO_ON)
+        return rc;
+    app_model m;
+    if (load_model_or_fail("likelihood", &r.c, &m))
+        return 1;
+    sgm_likelihood_options lo;
+    likelihood_data d = {0};
+    int status;
+    if ((rc = likelihood_from_options(&likelihood_command, &r.c, &m, &lo)))
+        status = rc;
+    else if ((rc = load_data(&r, &m, &d)) != LIKELIHOOD_GO_ON)
+        status = rc;
+    else if ((rc = integrate_points(&r, &m, &lo, &d)))
+        status = rc;
+    else {
+        if (dist_is_root()) /* rank 0 has the results */
+            report_likelihood(&r, &m, &lo, &d);
+        status = 0;
+    }
+    likelihood_data_free(&d);
     app_model_free(&m);
     return status;
 }

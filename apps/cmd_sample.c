@@ -143,35 +143,42 @@ static int sample_deliver(void *ctx, size_t first, size_t n, const double *rows,
     return 0;
 }
 
-int cmd_sample(int argc, char **argv)
-{
+/* What the command line asks for, checked. */
+typedef struct sample_request {
     common_options c;
-    common_options_init(&c);
-    cli_option opts[64];
+    cli_option opts[64]; /* kept: sampler_from_options asks which options were given */
+    long guide_class;    /* -1: no guidance */
+    double guide_scale;
+    const char *classifier_path, *dtype;
+    size_t scale;
+    int out_given, float64;
+} sample_request;
+
+enum { SAMPLE_GO_ON = -1 }; /* the command runs on; any other value is its exit status */
+
+static int parse_request(int argc, char **argv, sample_request *r)
+{
+    *r = (sample_request){.guide_class = -1, .guide_scale = 1.0, .dtype = "float32"};
+    common_options *c = &r->c;
+    cli_option *opts = r->opts;
     size_t count = 0;
-    long guide_class = -1;
-    double guide_scale = 1.0;
-    const char *classifier_path = NULL;
-    classifier cls = {0};
-    classifier_guidance cguide = {0};
-    size_t scale = 0;
-    const char *dtype = "float32";
-    common_options_add(opts, &count, &c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM | OPTS_IO);
-    opts[count++] = (cli_option){"scale", CLI_SIZE, &scale,
+    common_options_init(c);
+    common_options_add(opts, &count, c, OPTS_MODEL | OPTS_SAMPLER | OPTS_NUM | OPTS_IO);
+    opts[count++] = (cli_option){"scale", CLI_SIZE, &r->scale,
                                  "PNG image grids: each pixel as N×N pixels (0: the smallest N making "
                                  "the grid at least 512 px wide, at most 16)", NULL, 0, 64, 0, NULL, 0};
-    opts[count++] = (cli_option){"dtype", CLI_CHOICE, &dtype, ".npy output: value type (CSV: "
+    opts[count++] = (cli_option){"dtype", CLI_CHOICE, &r->dtype, ".npy output: value type (CSV: "
                                  "float64 writes 17 significant digits instead of 9)", "float32,float64",
                                  0, 0, 0, NULL, 0};
-    opts[count++] = (cli_option){"class", CLI_INT, &guide_class,
+    opts[count++] = (cli_option){"class", CLI_INT, &r->guide_class,
                                  "sample class N by classifier guidance: a gmm: model's component, an image "
                                  "model's class 0..9 (-1: off)", NULL, -1,
                                  1e9, 0, NULL, 0};
-    opts[count++] = (cli_option){"classifier", CLI_STRING, &classifier_path,
+    opts[count++] = (cli_option){"classifier", CLI_STRING, &r->classifier_path,
                                  "image models with --class: the time-dependent classifier file"
                                  CLI_DEFAULT_IS("the shipped fmnist_tclassifier.sgc"), NULL, 0, 0,
                                  0, NULL, 0};
-    opts[count++] = (cli_option){"guidance-scale", CLI_DOUBLE, &guide_scale,
+    opts[count++] = (cli_option){"guidance-scale", CLI_DOUBLE, &r->guide_scale,
                                  "weight of the class-posterior gradient", NULL, 0, 1e6, 0, NULL, 0};
     opts[count] = (cli_option){0};
     common_options_describe(opts);
@@ -181,136 +188,198 @@ int cmd_sample(int argc, char **argv)
     int rc = cli_parse(&sample_command, opts, argc, argv);
     if (rc)
         return rc == 1 ? 0 : rc;
-    common_options_finish(&c, opts);
-    if (c.in)
+    common_options_finish(c, opts);
+    if (c->in)
         return cli_usage_error(&sample_command, "--in is not used by sample (see decode)");
-    int out_given = c.out != NULL, float64 = io_dtype_float64(dtype, 0);
-    if (!c.out)
-        c.out = c.model ? "samples.csv" : "samples.png";
+    r->out_given = c->out != NULL;
+    r->float64 = io_dtype_float64(r->dtype, 0);
+    if (!c->out)
+        c->out = c->model ? "samples.csv" : "samples.png";
+    return SAMPLE_GO_ON;
+}
 
-    app_model m;
-    if (load_model_or_fail("sample", &c, &m))
-        return 1;
-    sampler_spec spec;
-    if ((rc = sampler_from_options(&sample_command, &c, opts, &m.process, &spec))) {
-        app_model_free(&m);
-        return rc;
+/* Classifier guidance (--class): the guided score wraps a copy of the model's own score. */
+typedef struct sample_guidance {
+    sgm_score_model base;
+    sgm_gmm_class_guidance gmm;
+    classifier cls;
+    classifier_guidance cguide;
+    sgm_guided_score *guided; /* or NULL */
+} sample_guidance;
+
+static int load_guidance_classifier(const sample_request *r, const app_model *m, sample_guidance *g)
+{
+    const char *path = r->classifier_path;
+    char shipped[4096];
+    scoresde_error why;
+    if (!path && shipped_model_path("fmnist_tclassifier.sgc", shipped, sizeof shipped, &why) == 0)
+        path = shipped;
+    if (!m->is_image || !path || r->guide_class > 9)
+        return cli_usage_error(&sample_command, "--class %ld: needs a gmm: model, or an image model, a class "
+                               "0..9 and --classifier FILE (a time-dependent classifier)", r->guide_class);
+    scoresde_error cerr;
+    scoresde_error_clear(&cerr);
+    if (classifier_load(&g->cls, path, 256, &cerr) ||
+        classifier_check_process(&g->cls, &m->process, &cerr) || m->dim != g->cls.D) {
+        if (!cerr.message[0] || m->dim != g->cls.D)
+            scoresde_error_fail(&cerr, SCORESDE_EINVAL, "%s: a classifier of %zu inputs, the model has %zu",
+                                path, g->cls.D, m->dim);
+        return cli_fail("sample", "--classifier %s", cerr.message);
     }
-    sgm_guided_score *guided = NULL;
-    sgm_gmm_class_guidance guidance;
-    sgm_score_model base = m.score; /* the guided score wraps this copy, then replaces m.score */
-    if (classifier_path && guide_class < 0) {
-        app_model_free(&m);
+    if (classifier_guidance_init(&g->cguide, &g->cls, (size_t)r->guide_class) == 0)
+        g->guided = sgm_guided_score_alloc(&g->base, classifier_guidance_fn, &g->cguide, r->guide_scale,
+                                           r->c.batch);
+    return SAMPLE_GO_ON;
+}
+
+/* With --class, replaces m->score by the guided score. */
+static int guide_score(const sample_request *r, app_model *m, sample_guidance *g)
+{
+    if (r->classifier_path && r->guide_class < 0)
         return cli_usage_error(&sample_command, "--classifier applies to --class");
-    }
-    if (guide_class >= 0 && m.gmm) {
-        if ((size_t)guide_class >= m.gmm->n_components) {
-            app_model_free(&m);
+    if (r->guide_class < 0)
+        return SAMPLE_GO_ON;
+    g->base = m->score;
+    if (m->gmm) {
+        if ((size_t)r->guide_class >= m->gmm->n_components)
             return cli_usage_error(&sample_command, "--class %ld: needs a gmm: model with more than %ld "
-                                   "components", guide_class, guide_class);
-        }
-        guidance = (sgm_gmm_class_guidance){m.gmm, &m.process, (size_t)guide_class};
-        guided = sgm_guided_score_alloc(&base, sgm_gmm_class_guidance_fn, &guidance, guide_scale, c.batch);
-    } else if (guide_class >= 0) {
-        char shipped[4096];
-        scoresde_error why;
-        if (!classifier_path && shipped_model_path("fmnist_tclassifier.sgc", shipped, sizeof shipped, &why) == 0)
-            classifier_path = shipped;
-        if (!m.is_image || !classifier_path || guide_class > 9) {
-            app_model_free(&m);
-            return cli_usage_error(&sample_command, "--class %ld: needs a gmm: model, or an image model, a class "
-                                   "0..9 and --classifier FILE (a time-dependent classifier)", guide_class);
-        }
-        scoresde_error cerr;
-        scoresde_error_clear(&cerr);
-        if (classifier_load(&cls, classifier_path, 256, &cerr) ||
-            classifier_check_process(&cls, &m.process, &cerr) || m.dim != cls.D) {
-            if (!cerr.message[0] || m.dim != cls.D)
-                scoresde_error_fail(&cerr, SCORESDE_EINVAL, "%s: a classifier of %zu inputs, the model has %zu",
-                                    classifier_path, cls.D, m.dim);
-            classifier_free(&cls);
-            app_model_free(&m);
-            return cli_fail("sample", "--classifier %s", cerr.message);
-        }
-        if (classifier_guidance_init(&cguide, &cls, (size_t)guide_class) == 0)
-            guided = sgm_guided_score_alloc(&base, classifier_guidance_fn, &cguide, guide_scale, c.batch);
+                                   "components", r->guide_class, r->guide_class);
+        g->gmm = (sgm_gmm_class_guidance){m->gmm, &m->process, (size_t)r->guide_class};
+        g->guided = sgm_guided_score_alloc(&g->base, sgm_gmm_class_guidance_fn, &g->gmm, r->guide_scale,
+                                           r->c.batch);
+    } else {
+        int rc = load_guidance_classifier(r, m, g);
+        if (rc != SAMPLE_GO_ON)
+            return rc;
     }
-    if (guide_class >= 0) {
-        if (!guided) {
-            classifier_guidance_free(&cguide);
-            classifier_free(&cls);
-            app_model_free(&m);
-            return cli_fail("sample", "out of memory");
-        }
-        m.score = *sgm_guided_score_model(guided);
-    }
-    int png = has_extension(c.out, ".png"), root = dist_is_root();
-    size_t batch = c.batch < c.num ? c.batch : c.num;
-    double *x = png && root ? malloc(c.num * m.dim * sizeof *x) : NULL;
+    if (!g->guided)
+        return cli_fail("sample", "out of memory");
+    m->score = *sgm_guided_score_model(g->guided);
+    return SAMPLE_GO_ON;
+}
+
+static void guidance_free(sample_guidance *g)
+{
+    sgm_guided_score_free(g->guided);
+    classifier_guidance_free(&g->cguide);
+    classifier_free(&g->cls);
+}
+
+/* Where the samples go: CSV/.npy rows stream through a table writer; a PNG needs them all (rank 0). */
+typedef struct sample_output {
+    int png, root, writing;
+    double *x;      /* PNG: every sample, (num, dim) */
     table_writer tw;
-    int writing = 0, status = 1;
+} sample_output;
+
+static int open_output(const sample_request *r, const app_model *m, sample_output *o)
+{
+    const common_options *c = &r->c;
     scoresde_error error;
-    if (png && root && !x) {
-        cli_fail("sample", "out of memory for %zu samples of dimension %zu", c.num, m.dim);
-        goto done;
+    o->png = has_extension(c->out, ".png");
+    o->root = dist_is_root();
+    o->x = o->png && o->root ? malloc(c->num * m->dim * sizeof *o->x) : NULL;
+    if (o->png && o->root && !o->x)
+        return cli_fail("sample", "out of memory for %zu samples of dimension %zu", c->num, m->dim);
+    if (o->png || !o->root)
+        return 0;
+    const char **names = malloc(m->dim * sizeof *names);
+    char (*buf)[24] = malloc(m->dim * sizeof *buf);
+    for (size_t k = 0; names && buf && k < m->dim; k++) {
+        snprintf(buf[k], sizeof buf[k], "x%zu", k);
+        names[k] = buf[k];
     }
-    if (!png && root) {
-        const char **names = malloc(m.dim * sizeof *names);
-        char (*buf)[24] = malloc(m.dim * sizeof *buf);
-        for (size_t k = 0; names && buf && k < m.dim; k++) {
-            snprintf(buf[k], sizeof buf[k], "x%zu", k);
-            names[k] = buf[k];
-        }
-        rc = names && buf ? table_open_as(&tw, c.out, m.dim, names, c.num, float64, &error) : -1;
-        free(names);
-        free(buf);
-        if (rc) {
-            cli_fail("sample", "--out %s", error.message);
-            goto done;
-        }
-        writing = 1;
-    }
-    sample_job job = {&spec, &m, c.seed, writing ? &tw : NULL, x, 0.0, NULL};
-    dist_chunks chunks = {c.num, batch, m.dim, 1, sample_chunk, sample_deliver, &job, "sample", c.quiet, 0, NULL};
+    int rc = names && buf ? table_open_as(&o->tw, c->out, m->dim, names, c->num, r->float64, &error)
+                          : scoresde_error_fail(&error, SCORESDE_ENOMEM, "%s: out of memory for %zu column names",
+                                                c->out, m->dim);
+    free(names);
+    free(buf);
+    if (rc)
+        return cli_fail("sample", "--out %s", error.message);
+    o->writing = 1;
+    return 0;
+}
+
+/* Runs the sampler over every chunk; returns 0 or the exit status. */
+static int draw_samples(const sample_request *r, const sampler_spec *spec, app_model *m, sample_output *o,
+                        double *nfe_total, double *seconds)
+{
+    const common_options *c = &r->c;
+    size_t batch = c->batch < c->num ? c->batch : c->num;
+    sample_job job = {spec, m, c->seed, o->writing ? &o->tw : NULL, o->x, 0.0, NULL};
+    dist_chunks chunks = {c->num, batch, m->dim, 1, sample_chunk, sample_deliver, &job, "sample", c->quiet, 0, NULL};
     job.chunks = &chunks;
     double start = wall_seconds();
-    if ((rc = dist_run_chunks(&chunks))) {
-        status = rc;
-        if (rc == EXIT_INTERRUPTED && writing && table_keep_completed(&tw, "sample", c.out, chunks.delivered,
-                                                                      "samples"))
-            writing = 0;
-        goto done;
+    int rc = dist_run_chunks(&chunks);
+    if (rc) {
+        if (rc == EXIT_INTERRUPTED && o->writing && table_keep_completed(&o->tw, "sample", c->out, chunks.delivered,
+                                                                         "samples"))
+            o->writing = 0;
+        return rc;
     }
-    double seconds = wall_seconds() - start, nfe_total = job.nfe_total;
-    if (writing) {
-        writing = 0;
-        if (table_commit(&tw, &error)) {
-            cli_fail("sample", "--out %s", error.message);
-            goto done;
-        }
-    } else if (root && write_points_png(c.out, &m, x, c.num, spec.label, scale, &error)) {
-        cli_fail("sample", "--out %s", error.message);
-        goto done;
+    *seconds = wall_seconds() - start;
+    *nfe_total = job.nfe_total;
+    return 0;
+}
+
+static int save_samples(const sample_request *r, const sampler_spec *spec, const app_model *m, sample_output *o)
+{
+    scoresde_error error;
+    if (o->writing) {
+        o->writing = 0;
+        if (table_commit(&o->tw, &error))
+            return cli_fail("sample", "--out %s", error.message);
+    } else if (o->root && write_points_png(r->c.out, m, o->x, r->c.num, spec->label, r->scale, &error)) {
+        return cli_fail("sample", "--out %s", error.message);
     }
+    return 0;
+}
+
+static void report_sampling(const sample_request *r, const sampler_spec *spec, const app_model *m, int png,
+                            double nfe_total, double seconds)
+{
+    const common_options *c = &r->c;
     char model_note[256], sampler_note[256], format[128];
-    describe_model(&c, &m, model_note, sizeof model_note);
-    describe_sampler(&spec, &m, sampler_note, sizeof sampler_note);
+    describe_model(c, m, model_note, sizeof model_note);
+    describe_sampler(spec, m, sampler_note, sizeof sampler_note);
     if (png)
-        describe_png(&m, c.num, 0, scale, format, sizeof format);
+        describe_png(m, c->num, 0, r->scale, format, sizeof format);
     else
-        snprintf(format, sizeof format, "%s", io_format_note(c.out, float64));
+        snprintf(format, sizeof format, "%s", io_format_note(c->out, r->float64));
     printf("model    %s (%s)\nsampler  %s\nsamples  %zu -> %s (%s%s)\nNFE      %.1f per sample\n"
            "time     %.3f s (%.1f samples/s)\n",
-           m.name, model_note, sampler_note, c.num, c.out, format, out_given ? "" : "; no --out given",
-           (double)nfe_total / (double)c.num, seconds, (double)c.num / seconds);
+           m->name, model_note, sampler_note, c->num, c->out, format, r->out_given ? "" : "; no --out given",
+           (double)nfe_total / (double)c->num, seconds, (double)c->num / seconds);
+}
+
+int cmd_sample(int argc, char **argv)
+{
+    sample_request r;
+    int rc = parse_request(argc, argv, &r);
+    if (rc != SAMPLE_GO_ON)
+        return rc;
+    app_model m;
+    if (load_model_or_fail("sample", &r.c, &m))
+        return 1;
+    sampler_spec spec;
+    sample_guidance guidance = {0};
+    sample_output out = {0};
+    double nfe_total = 0, seconds = 0;
+    int status = 1;
+    if ((rc = sampler_from_options(&sample_command, &r.c, r.opts, &m.process, &spec)) ||
+        (rc = guide_score(&r, &m, &guidance)) != SAMPLE_GO_ON ||
+        (rc = open_output(&r, &m, &out)) || (rc = draw_samples(&r, &spec, &m, &out, &nfe_total, &seconds)) ||
+        (rc = save_samples(&r, &spec, &m, &out))) {
+        status = rc;
+        goto done;
+    }
+    report_sampling(&r, &spec, &m, out.png, nfe_total, seconds);
     status = 0;
 done:
-    if (writing)
-        table_abort(&tw);
-    free(x);
-    sgm_guided_score_free(guided);
-    classifier_guidance_free(&cguide);
-    classifier_free(&cls);
+    if (out.writing)
+        table_abort(&out.tw);
+    free(out.x);
+    guidance_free(&guidance);
     app_model_free(&m);
     return status;
 }
