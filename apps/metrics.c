@@ -9,6 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* out->se from n_boot bootstrap replicates (their sum and sum of squares), and the interval
+ * value ± 1.96 SE with its lower end at 0 (both distances are ≥ 0). */
+static void set_bootstrap_interval(metric_value *out, size_t n_boot, double sum, double sum_sq)
+{
+    double mean = n_boot ? sum / (double)n_boot : 0;
+    out->se = n_boot > 1 ? sqrt(fmax(sum_sq - n_boot * mean * mean, 0.0) / (double)(n_boot - 1)) : NAN;
+    out->lo = fmax(out->value - 1.96 * out->se, 0.0);
+    out->hi = out->value + 1.96 * out->se;
+}
+
+
 static double mean_pair_distance(size_t d, const double *a, size_t n, const double *b, size_t m, int same)
 {
     double sum = 0;
@@ -279,10 +290,7 @@ int sw2_distance(const sw2_reference *r, const double *x, size_t n, size_t n_boo
         double v = sw2_weighted(r, proj, n, count);
         sum += v, sum_sq += v * v;
     }
-    double mean = n_boot ? sum / (double)n_boot : 0;
-    out->se = n_boot > 1 ? sqrt(fmax(sum_sq - n_boot * mean * mean, 0.0) / (double)(n_boot - 1)) : NAN;
-    out->lo = fmax(out->value - 1.96 * out->se, 0.0);
-    out->hi = out->value + 1.96 * out->se;
+    set_bootstrap_interval(out, n_boot, sum, sum_sq);
     rc = 0;
 done:
     free(proj);
@@ -405,10 +413,7 @@ int frechet_distance_bootstrap(size_t k, const double *f, size_t n, const double
         else
             sum += fd, sum_sq += fd * fd;
     }
-    double mean = n_boot ? sum / (double)n_boot : 0;
-    out->se = n_boot > 1 ? sqrt(fmax(sum_sq - n_boot * mean * mean, 0.0) / (double)(n_boot - 1)) : NAN;
-    out->lo = fmax(out->value - 1.96 * out->se, 0.0);
-    out->hi = out->value + 1.96 * out->se;
+    set_bootstrap_interval(out, n_boot, sum, sum_sq);
     rc = 0;
 done:
     gsl_matrix_free(A);
