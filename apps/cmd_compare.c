@@ -40,7 +40,8 @@ static const cli_command compare_command = {
     "PREFIX_time.png (distance against NFE and wall time), PREFIX_work.png (flow error against NFE\n"
     "and time: a work-precision diagram, one line per method over its step counts) and\n"
     "PREFIX_xent.png when measured. Values that do not apply are nan in the CSV, '-' in the\n"
-    "Markdown, and are not drawn.",
+    "Markdown, and are not drawn. PREFIX.runs.csv keeps every run as its sampler finishes: after an\n"
+    "interruption, the same command with --resume skips the samplers it holds.",
     "--model M --samplers LIST [options]",
     "scoresde compare --model gmm:models/gmm2d.txt --sde vp --samplers \"pc:euler_maruyama@1000,"
     "ode:dopri5,ode:ddim@10,ode:dpm-solver-3@10,ode:dpmpp-2m@20,sde:dpmpp-2m-sde@20\" --num 2000 --repeats 3"};
@@ -194,8 +195,9 @@ static int measure_run(compare_oracle *o, app_model *m, const compare_row *row, 
     if (o->gmm && !isnan(o->entropy) && cross_entropy_gap(o->gmm, x, n, o->entropy, o->entropy_se, &run->xent))
         return cli_fail("compare", "out of memory for the cross-entropy gap");
     if (o->flow.z && row->deterministic) {
-        if (flow_reference_for(&o->flow, m, &row->spec, n, seed, quiet))
-            return 1;
+        int rc = flow_reference_for(&o->flow, m, &row->spec, n, seed, quiet);
+        if (rc) /* 130 when interrupted */
+            return rc;
         flow_error(d, x, o->flow.x_end, n, &run->flow_rms, &run->flow_max);
     }
     if (o->images && compare_images_frechet(o->images, m, x, n, seed ^ 0xf1d, &run->frechet))
@@ -265,6 +267,9 @@ typedef struct compare_request {
     const char *samplers, *prefix, *reference;
     size_t repeats;
     double flow_tol;
+    int resume;
+    char runs_path[1200];  /* PREFIX.runs.csv */
+    char identity[16384];  /* its first line's fields: what the runs depend on (compare_identity) */
 } compare_request;
 
 enum { COMPARE_GO_ON = -1 }; /* parse_request: the command runs; any other value is its exit status */
@@ -303,6 +308,9 @@ static int parse_request(int argc, char **argv, compare_request *r)
                                  NULL, 0, 1e-2, 1, NULL, 0};
     opts[count++] = (cli_option){"out", CLI_STRING, &r->prefix, "prefix of the .csv/.md/.png reports", NULL,
                                  0, 0, 0, NULL, 0};
+    opts[count++] = (cli_option){"resume", CLI_FLAG, &r->resume,
+                                 "skip the samplers whose runs PREFIX.runs.csv holds (the same comparison)", NULL,
+                                 0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
     common_options_describe(opts);
     /* required: the shipped image model has no reference to compare against */
@@ -316,6 +324,12 @@ static int parse_request(int argc, char **argv, compare_request *r)
     if (c->num < 2)
         return cli_usage_error(&compare_command, "--num: %zu, compare needs at least 2 samples per sampler",
                                c->num);
+    /* Rank 0 alone reads the runs file, and dist.h has no way to pass its choice of samplers to skip
+     * on to the other ranks (every rank must run the same samplers). */
+    if (r->resume && dist_size() > 1)
+        return cli_usage_error(&compare_command, "--resume: works on one process only, this run has %d MPI "
+                               "ranks (run without --resume, or without mpirun)", dist_size());
+    snprintf(r->runs_path, sizeof r->runs_path, "%s.runs.csv", r->prefix);
     return COMPARE_GO_ON;
 }
 
@@ -389,6 +403,12 @@ static int load_reference(const compare_request *r, app_model *m, compare_oracle
     return 0;
 }
 
+/* The reference flow's rtol = atol: --flow-tol, else tight where the score is the exact one. */
+static double flow_tolerance(const compare_request *r, const app_model *m)
+{
+    return r->flow_tol > 0 ? r->flow_tol : m->gmm ? 1e-10 : 1e-7;
+}
+
 /* Rank 0: what the measures need beyond the reference — SW2's projections and H(p) of a mixture,
  * the reference flow's room, the image features and their floor. Returns 0 or 1 after a message. */
 static int prepare_measures(const compare_request *r, const app_model *m, compare_oracle *o,
@@ -413,7 +433,7 @@ static int prepare_measures(const compare_request *r, const app_model *m, compar
                  o->ref.n, r->reference, dirs);
     }
     if (o->gmm && !m->is_image) { /* the reference flow: where the score is the oracle's or close to it */
-        o->flow.tol = r->flow_tol > 0 ? r->flow_tol : m->gmm ? 1e-10 : 1e-7;
+        o->flow.tol = flow_tolerance(r, m);
         o->flow.z = malloc(n * d * sizeof *o->flow.z);
         o->flow.x_eps = malloc(n * d * sizeof *o->flow.x_eps);
         o->flow.x_end = malloc(n * d * sizeof *o->flow.x_end);
@@ -428,37 +448,125 @@ static int prepare_measures(const compare_request *r, const app_model *m, compar
     return 0;
 }
 
-/* Every sampler --repeats times over the ranks, into x (rank 0: (n, d)); rank 0 measures each run
+/* A string as one field of the identity line, whose fields are separated by spaces: '%', spaces
+ * and control characters as %XX. Returns 0, or −1 when out (size) is too small. */
+static int identity_field(const char *text, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (const unsigned char *ch = (const unsigned char *)text; *ch; ch++) {
+        int plain = *ch > ' ' && *ch != '%' && *ch != 127;
+        if (used + 4 > size)
+            return -1;
+        used += (size_t)snprintf(out + used, size - used, plain ? "%c" : "%%%02X", *ch);
+    }
+    return 0;
+}
+
+/* The shortest %g text (from 6 digits) that reads back as v: two comparisons then agree on a field
+ * exactly when their values do. */
+static const char *exact_text(double v, char out[32])
+{
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(out, 32, "%.*g", digits, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    return out;
+}
+
+/* The first line of PREFIX.runs.csv: what the numbers of a run depend on — the model and its
+ * process, the samples (--num, and --batch: the batch-mates of adaptive and batch-wide samplers),
+ * the seeds, the tolerances and Langevin snr of samplers given without their own, and what the
+ * measures are against (--reference, --flow-tol) — but not --threads, --quiet or --out. Returns 0
+ * or 1 after a message. */
+static int compare_identity(compare_request *r, const app_model *m)
+{
+    const common_options *c = &r->c;
+    const sgm_process *p = &m->process;
+    const int ve = p->kind == SGM_PROCESS_VE;
+    char model[4096], reference[4096], x[7][32];
+    if (identity_field(c->model, model, sizeof model) ||
+        identity_field(r->reference ? r->reference : "none", reference, sizeof reference))
+        return cli_fail("compare", "--model or --reference: too long for %s (over %zu characters)", r->runs_path,
+                        sizeof model / 3);
+    snprintf(r->identity, sizeof r->identity,
+             "model=%s sde=%s %s=%s %s=%s N=%zu eps=%s num=%zu batch=%zu seed=%llu repeats=%zu rtol=%s atol=%s "
+             "snr=%s reference=%s flow_tol=%s",
+             model, sgm_process_kind_name(p->kind), ve ? "sigma_min" : "beta_min",
+             exact_text(ve ? p->sigma_min : p->beta_min, x[0]), ve ? "sigma_max" : "beta_max",
+             exact_text(ve ? p->sigma_max : p->beta_max, x[1]), p->N, exact_text(resolved_eps(m, c->eps), x[2]),
+             c->num, c->batch, (unsigned long long)c->seed, r->repeats, exact_text(c->rtol, x[3]),
+             exact_text(c->atol, x[4]), exact_text(c->snr, x[5]), reference, exact_text(flow_tolerance(r, m), x[6]));
+    return 0;
+}
+
+/* --resume: marks done the rows whose runs PREFIX.runs.csv holds (run_samplers skips them). One
+ * process only (parse_request). Returns 0 or 1 after a message. */
+static int resume_runs(const compare_request *r, compare_row *rows, size_t n_rows)
+{
+    scoresde_error error;
+    if (compare_runs_read(r->runs_path, r->identity, rows, n_rows, r->repeats, &error) < 0)
+        return cli_fail("compare", "%s", error.message);
+    return 0;
+}
+
+/* One sampler --repeats times over the ranks, into x (rank 0: (n, d)); rank 0 measures each run
  * and, for image models, writes the first repeat's grid. Returns 0 or the exit status. */
-static int run_samplers(const compare_request *r, app_model *m, compare_row *rows, size_t n_rows,
-                        compare_oracle *o, double *x)
+static int run_sampler(const compare_request *r, app_model *m, compare_row *row, compare_oracle *o, double *x)
 {
     const common_options *c = &r->c;
     const size_t d = m->dim, n = c->num;
+    for (size_t k = 0; k < r->repeats; k++) {
+        const uint64_t seed = c->seed + k;
+        if (!c->quiet && dist_is_root())
+            fprintf(stderr, r->repeats > 1 ? "compare: %s (seed %llu) ...\n" : "compare: %s ...\n",
+                    row->spec.label, (unsigned long long)seed);
+        double start = wall_seconds();
+        compare_job job = {&row->spec, m, seed, x, 0.0};
+        dist_chunks chunks = {n, c->batch, d, 1, compare_chunk, compare_deliver, &job, row->spec.label,
+                              c->quiet, 0, NULL};
+        int rc = dist_run_chunks(&chunks);
+        if (rc)
+            return rc;
+        if (!dist_is_root()) /* rank 0 judges the samples */
+            continue;
+        compare_run *run = &row->runs[k];
+        run->seconds = wall_seconds() - start;
+        run->nfe = job.nfe / (double)n;
+        if ((rc = measure_run(o, m, row, x, n, seed, run, c->quiet)))
+            return rc;
+        if (k == 0 && m->is_image && write_sampler_grid(r->prefix, m, &row->spec, x, n))
+            return 1;
+    }
+    return 0;
+}
+
+/* Every sampler but those read from PREFIX.runs.csv; rank 0 rewrites that file after each one, so
+ * that an interruption loses only the sampler it stopped. Returns 0 or the exit status. */
+static int run_samplers(const compare_request *r, app_model *m, compare_row *rows, size_t n_rows,
+                        compare_oracle *o, double *x)
+{
+    const int root = dist_is_root();
+    int saved = 0; /* the runs file holds some sampler of this comparison */
     for (size_t i = 0; i < n_rows; i++) {
         compare_row *row = &rows[i];
-        for (size_t k = 0; k < r->repeats; k++) {
-            const uint64_t seed = c->seed + k;
-            if (!c->quiet && dist_is_root())
-                fprintf(stderr, r->repeats > 1 ? "compare: %s (seed %llu) ...\n" : "compare: %s ...\n",
-                        row->spec.label, (unsigned long long)seed);
-            double start = wall_seconds();
-            compare_job job = {&row->spec, m, seed, x, 0.0};
-            dist_chunks chunks = {n, c->batch, d, 1, compare_chunk, compare_deliver, &job, row->spec.label,
-                                  c->quiet, 0, NULL};
-            int rc = dist_run_chunks(&chunks);
+        if (row->done) { /* read by resume_runs */
+            if (!r->c.quiet)
+                fprintf(stderr, "compare: %s (from %s)\n", row->spec.label, r->runs_path);
+        } else {
+            int rc = run_sampler(r, m, row, o, x);
+            if (rc == EXIT_INTERRUPTED && root && saved)
+                cli_fail("compare", "the samplers finished so far are in %s: the same command with --resume "
+                         "goes on from there", r->runs_path);
             if (rc)
                 return rc;
-            if (!dist_is_root()) /* rank 0 judges the samples */
-                continue;
-            compare_run *run = &row->runs[k];
-            run->seconds = wall_seconds() - start;
-            run->nfe = job.nfe / (double)n;
-            if (measure_run(o, m, row, x, n, seed, run, c->quiet))
-                return 1;
-            if (k == 0 && m->is_image && write_sampler_grid(r->prefix, m, &row->spec, x, n))
-                return 1;
+            scoresde_error error;
+            row->done = root;
+            if (root && compare_runs_write(r->runs_path, r->identity, rows, n_rows, r->repeats, &error))
+                return cli_fail("compare", "--out %s", error.message);
         }
+        saved = 1;
         compare_row_summarise(row, r->repeats);
     }
     return 0;
@@ -508,7 +616,8 @@ int cmd_compare(int argc, char **argv)
         cli_fail("compare", "out of memory");
         goto done;
     }
-    if ((status = parse_samplers(&r, &m, rows, &n_rows)) || (status = load_reference(&r, &m, &oracle)))
+    if ((status = parse_samplers(&r, &m, rows, &n_rows)) || (status = compare_identity(&r, &m)) ||
+        (r.resume && (status = resume_runs(&r, rows, n_rows))) || (status = load_reference(&r, &m, &oracle)))
         goto done;
     if (dist_is_root() && (status = prepare_measures(&r, &m, &oracle, &report.frechet_floor)))
         goto done;

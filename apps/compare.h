@@ -1,5 +1,6 @@
 /* compare.h — the pieces of `scoresde compare` (cmd_compare.c runs the samplers and measures,
- * compare_report.c writes the table, CSV, Markdown and plots, compare_images.c measures images). */
+ * compare_report.c writes the table, CSV, Markdown and plots, compare_images.c measures images,
+ * compare_runs.c keeps the runs done so far in PREFIX.runs.csv for --resume). */
 #ifndef SCORESDE_COMPARE_H
 #define SCORESDE_COMPARE_H
 
@@ -22,6 +23,7 @@ typedef struct compare_row {
     sampler_spec spec;
     int deterministic;      /* a probability-flow ODE sampler: its flow error is measured */
     compare_run *runs;      /* (repeats) */
+    int done;               /* runs all filled: measured, or read from PREFIX.runs.csv (--resume) */
     metric_value nfe, seconds, energy, mode_error, flow_max, sw2, xent, flow_rms, frechet;
 } compare_row;
 
@@ -53,6 +55,24 @@ int compare_write_reports(const compare_report *r);
 
 /* "ode:dpmpp-2m@20" → "ode_dpmpp-2m_20": letters, digits, '.', '-' and '+' kept, others '_'. */
 void compare_file_name(const char *label, char *out, size_t size);
+
+/* PREFIX.runs.csv: every run measured so far, rewritten (atomically) as each sampler finishes, so
+ * that an interrupted comparison can go on (--resume). Line 1 says which comparison the runs belong
+ * to, "# scoresde compare runs: " then `identity` (space-separated key=value fields, values without
+ * spaces: whatever changes the numbers); line 2 is the header "sampler,repeat,nfe,seconds,...";
+ * then one line per (sampler label, repeat 0 .. R−1) with every field of compare_run, a
+ * metric_value as X,X_se,X_lo,X_hi, each printed with %.17g (exact when read back; nan allowed). */
+
+/* Writes the runs of the rows marked done to path. Returns 0, or −1 with err naming the path. */
+int compare_runs_write(const char *path, const char *identity, const compare_row *rows, size_t n_rows,
+                       size_t repeats, scoresde_error *err);
+/* Reads path (written for the same `identity` and `repeats`): every row whose R runs the file holds
+ * gets them in row->runs and is marked done (runs of other labels are ignored). Returns the number
+ * of rows filled (0 when the file does not exist), or −1 with err naming the file and, for another
+ * comparison's file, the first field that differs and its expected value; for a malformed file the
+ * line and what was expected. */
+int compare_runs_read(const char *path, const char *identity, compare_row *rows, size_t n_rows, size_t repeats,
+                      scoresde_error *err);
 
 /* Image models (Fashion-MNIST, 784 values): the Fréchet distance of the shipped classifier's
  * features against the test set, with a bootstrap standard error, and its small-sample floor
