@@ -51,18 +51,57 @@ static int write_points(const char *cmd, const char *out, const app_model *m, co
                  "float32,float64", 0, 0, 0, NULL, 0}
 
 /* The two halves of the loop over points (dist.h): every rank maps chunks of --batch points, rank 0
- * collects them in order. */
+ * collects them in order. With --round-trip each row carries one more value: the point's relative
+ * error after decoding its latent again. */
 typedef struct transport_job {
     app_model *m;
     const sgm_ode_options *o;
     const matrix *pts;
     uint64_t seed;
-    int encode;
+    int encode, round_trip;
     size_t *nfe;     /* (batch) */
+    double *latent, *back; /* round trip: (batch, d) each */
     double *out;     /* rank 0: (n, d) */
-    double nfe_sum;
+    double *errors;  /* rank 0, round trip: (n) */
+    double nfe_sum, back_nfe_sum;
     dist_chunks *chunks; /* its progress bar, for progress inside a batch */
 } transport_job;
+
+/* max_j |back_j − x_j| / max_j |x_j|: how far decoding a point's latent lands from the point,
+ * relative to its largest value. */
+static double round_trip_error(const double *x, const double *back, size_t d)
+{
+    double largest = 0, worst = 0;
+    for (size_t j = 0; j < d; j++) {
+        largest = fmax(largest, fabs(x[j]));
+        worst = fmax(worst, fabs(back[j] - x[j]));
+    }
+    return largest > 0 ? worst / largest : worst;
+}
+
+/* Decodes the chunk's latents with the same solver and tolerances, no denoising step (it is not
+ * part of the inverse map), and appends each point's error to its row. */
+static int round_trip_chunk(transport_job *job, size_t first, size_t n, double *rows, double *info)
+{
+    const app_model *m = job->m;
+    const size_t d = m->dim;
+    const double *x = job->pts->x + first * d;
+    sgm_ode_options back = *job->o;
+    back.denoise = 0;
+    sgm_stats stats;
+    slv_error err;
+    slv_error_clear(&err);
+    int rc = sgm_decode(&m->process, &m->score, &back, n, job->latent, job->seed, first, job->back, job->nfe,
+                        &stats, &err);
+    if (rc != SLV_OK)
+        return report_solver_failure("encode --round-trip", rc, &err);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(rows + i * (d + 1), job->latent + i * d, d * sizeof *rows);
+        rows[i * (d + 1) + d] = round_trip_error(x + i * d, job->back + i * d, d);
+        info[1] += (double)job->nfe[i];
+    }
+    return 0;
+}
 
 static int transport_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
 {
@@ -73,23 +112,30 @@ static int transport_chunk(void *ctx, size_t first, size_t n, double *rows, doub
     slv_error err;
     slv_error_clear(&err);
     const double T = m->process.T; /* encode runs from 0 up to T, decode back down */
+    double *mapped = job->round_trip ? job->latent : rows;
     app_model_track_progress(job->m, job->chunks->bar, first, n, job->encode ? 0.0 : T, job->encode ? T : 0.0);
-    int rc = job->encode ? sgm_encode(&m->process, &m->score, job->o, n, x, rows, job->nfe, &stats, &err)
-                         : sgm_decode(&m->process, &m->score, job->o, n, x, job->seed, first, rows, job->nfe,
+    int rc = job->encode ? sgm_encode(&m->process, &m->score, job->o, n, x, mapped, job->nfe, &stats, &err)
+                         : sgm_decode(&m->process, &m->score, job->o, n, x, job->seed, first, mapped, job->nfe,
                                       &stats, &err);
     app_model_track_progress(job->m, NULL, 0, 0, 0.0, 0.0);
     if (rc != SLV_OK)
         return report_solver_failure(job->encode ? "encode" : "decode", rc, &err);
     for (size_t i = 0; i < n; i++)
         info[0] += (double)job->nfe[i];
-    return 0;
+    return job->round_trip ? round_trip_chunk(job, first, n, rows, info) : 0;
 }
 
 static int transport_deliver(void *ctx, size_t first, size_t n, const double *rows, const double *info)
 {
     transport_job *job = ctx;
-    memcpy(job->out + first * job->m->dim, rows, n * job->m->dim * sizeof *rows);
+    const size_t d = job->m->dim, width = d + (job->round_trip ? 1 : 0);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(job->out + (first + i) * d, rows + i * width, d * sizeof *rows);
+        if (job->round_trip)
+            job->errors[first + i] = rows[i * width + d];
+    }
     job->nfe_sum += info[0];
+    job->back_nfe_sum += info[1];
     return 0;
 }
 
@@ -100,6 +146,7 @@ typedef struct transport_request {
     common_options c;
     size_t scale;
     const char *dtype;
+    int round_trip;
 } transport_request;
 
 enum { TRANSPORT_GO_ON = -1 }; /* the command runs on; any other value is its exit status */
@@ -114,6 +161,7 @@ static int parse_transport_request(const cli_command *command, int encode, int a
     r->encode = encode;
     r->scale = 0;
     r->dtype = NULL;
+    r->round_trip = 0;
     cli_option opts[64];
     size_t count = 0;
     /* decode also takes the fast samplers (deterministic, latents → data); encode only the ODE
@@ -147,6 +195,10 @@ static int parse_transport_request(const cli_command *command, int encode, int a
     if (!encode)
         opts[count++] = (cli_option){"no-denoise", CLI_FLAG, &c->no_denoise,
                                      "skip the final denoising step", NULL, 0, 0, 0, NULL, 0};
+    if (encode)
+        opts[count++] = (cli_option){"round-trip", CLI_FLAG, &r->round_trip,
+                                     "decode the latents again (same solver, no denoising) and report "
+                                     "max|x' - x| / max|x| per point", NULL, 0, 0, 0, NULL, 0};
     opts[count] = (cli_option){0};
     common_options_describe(opts);
     cli_describe(opts, "in", encode ? "data points: CSV with columns x0..x{d-1}, .npy, fashion-mnist:test|train "
@@ -180,6 +232,24 @@ static void report_transport(const transport_request *r, const app_model *m, con
            seconds, r->c.out, format, m->name, model_note);
 }
 
+static int ascending(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The round trip's errors (sorted in place): median and largest, and the decode's cost. */
+static void report_round_trip(double *errors, size_t n, double back_nfe_sum)
+{
+    if (!n)
+        return;
+    qsort(errors, n, sizeof *errors, ascending);
+    double median = n % 2 ? errors[n / 2] : 0.5 * (errors[n / 2 - 1] + errors[n / 2]);
+    printf("round trip: decoded again (same solver, no denoising), max|x' - x| / max|x| per point: "
+           "median %.3g, largest %.3g; NFE %.1f per point\n",
+           median, errors[n - 1], back_nfe_sum / (double)n);
+}
+
 /* encode and decode share everything but the direction. */
 static int run_transport(const cli_command *command, int encode, int argc, char **argv)
 {
@@ -193,7 +263,7 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
     sgm_ode_options o;
     matrix pts = {0};
     size_t *nfe = NULL;
-    double *out = NULL;
+    double *out = NULL, *latent = NULL, *errors = NULL;
     int status = 1;
     scoresde_error error;
     if ((rc = ode_from_options(r->command, &r->c, &o))) {
@@ -205,15 +275,20 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
         goto done;
     }
     size_t batch = r->c.batch < pts.n ? r->c.batch : pts.n;
+    const size_t round_trip_values = r->round_trip ? batch * m.dim : 0;
     nfe = malloc((batch + 1) * sizeof *nfe);
     out = malloc(((dist_is_root() ? pts.n : 0) * m.dim + 1) * sizeof *out);
-    if (!nfe || !out) {
+    latent = malloc((2 * round_trip_values + 1) * sizeof *latent);
+    errors = malloc(((dist_is_root() && r->round_trip ? pts.n : 0) + 1) * sizeof *errors);
+    if (!nfe || !out || !latent || !errors) {
         cli_fail(r->command->name, "out of memory");
         goto done;
     }
-    transport_job job = {&m, &o, &pts, r->c.seed, r->encode, nfe, out, 0.0, NULL};
-    dist_chunks chunks = {pts.n, batch, m.dim, 1, transport_chunk, transport_deliver, &job, r->command->name,
-                          r->c.quiet, 0, NULL};
+    transport_job job = {.m = &m, .o = &o, .pts = &pts, .seed = r->c.seed, .encode = r->encode,
+                         .round_trip = r->round_trip, .nfe = nfe, .latent = latent,
+                         .back = latent + round_trip_values, .out = out, .errors = errors};
+    dist_chunks chunks = {pts.n, batch, m.dim + (r->round_trip ? 1 : 0), 2, transport_chunk, transport_deliver,
+                          &job, r->command->name, r->c.quiet, 0, NULL};
     job.chunks = &chunks;
     double start = wall_seconds();
     if ((status = dist_run_chunks(&chunks)))
@@ -225,11 +300,15 @@ static int run_transport(const cli_command *command, int encode, int argc, char 
                                                  sizeof format)))
         goto done;
     report_transport(r, &m, &o, pts.n, job.nfe_sum, seconds, format);
+    if (r->round_trip && dist_is_root())
+        report_round_trip(errors, pts.n, job.back_nfe_sum);
     status = 0;
 done:
     matrix_free(&pts);
     free(nfe);
     free(out);
+    free(latent);
+    free(errors);
     app_model_free(&m);
     return status;
 }

@@ -113,7 +113,24 @@ typedef struct sample_job {
     double *all;      /* PNG output: every sample */
     double nfe_total;
     dist_chunks *chunks; /* its progress bar, for progress inside a batch */
+    /* image models: how far the samples leave the data range [-1, 1] before the PNG clips them */
+    size_t values, beyond_range;
+    double largest_abs;
 } sample_job;
+
+/* A sample value counts as outside the data range beyond this (issue 16's goal: <= 1% of pixels). */
+#define IMAGE_RANGE_LIMIT 1.1
+
+static void count_out_of_range(sample_job *job, const double *rows, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        double a = fabs(rows[i]);
+        job->beyond_range += a > IMAGE_RANGE_LIMIT;
+        if (a > job->largest_abs)
+            job->largest_abs = a;
+    }
+    job->values += count;
+}
 
 static int sample_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
 {
@@ -136,6 +153,8 @@ static int sample_deliver(void *ctx, size_t first, size_t n, const double *rows,
     sample_job *job = ctx;
     scoresde_error error;
     job->nfe_total += info[0];
+    if (job->m->is_image)
+        count_out_of_range(job, rows, n * job->m->dim);
     if (job->all)
         memcpy(job->all + first * job->m->dim, rows, n * job->m->dim * sizeof *rows);
     else if (table_write_rows(job->tw, n, rows, &error))
@@ -302,11 +321,11 @@ static int open_output(const sample_request *r, const app_model *m, sample_outpu
 
 /* Runs the sampler over every chunk; returns 0 or the exit status. */
 static int draw_samples(const sample_request *r, const sampler_spec *spec, app_model *m, sample_output *o,
-                        double *nfe_total, double *seconds)
+                        sample_job *job_out, double *seconds)
 {
     const common_options *c = &r->c;
     size_t batch = c->batch < c->num ? c->batch : c->num;
-    sample_job job = {spec, m, c->seed, o->writing ? &o->tw : NULL, o->x, 0.0, NULL};
+    sample_job job = {.spec = spec, .m = m, .seed = c->seed, .tw = o->writing ? &o->tw : NULL, .all = o->x};
     dist_chunks chunks = {c->num, batch, m->dim, 1, sample_chunk, sample_deliver, &job, "sample", c->quiet, 0, NULL};
     job.chunks = &chunks;
     double start = wall_seconds();
@@ -318,7 +337,7 @@ static int draw_samples(const sample_request *r, const sampler_spec *spec, app_m
         return rc;
     }
     *seconds = wall_seconds() - start;
-    *nfe_total = job.nfe_total;
+    *job_out = job;
     return 0;
 }
 
@@ -336,7 +355,7 @@ static int save_samples(const sample_request *r, const sampler_spec *spec, const
 }
 
 static void report_sampling(const sample_request *r, const sampler_spec *spec, const app_model *m, int png,
-                            double nfe_total, double seconds)
+                            const sample_job *job, double seconds)
 {
     const common_options *c = &r->c;
     char model_note[256], sampler_note[256], format[128];
@@ -349,7 +368,11 @@ static void report_sampling(const sample_request *r, const sampler_spec *spec, c
     printf("model    %s (%s)\nsampler  %s\nsamples  %zu -> %s (%s%s)\nNFE      %.1f per sample\n"
            "time     %.3f s (%.1f samples/s)\n",
            m->name, model_note, sampler_note, c->num, c->out, format, r->out_given ? "" : "; no --out given",
-           (double)nfe_total / (double)c->num, seconds, (double)c->num / seconds);
+           job->nfe_total / (double)c->num, seconds, (double)c->num / seconds);
+    if (m->is_image && job->values)
+        printf("range    %.3f%% of pixels beyond ±%g (largest |x| %.3g)%s\n",
+               100.0 * (double)job->beyond_range / (double)job->values, IMAGE_RANGE_LIMIT, job->largest_abs,
+               png ? "; the PNG clips to [-1, 1]" : "");
 }
 
 int cmd_sample(int argc, char **argv)
@@ -364,16 +387,17 @@ int cmd_sample(int argc, char **argv)
     sampler_spec spec;
     sample_guidance guidance = {0};
     sample_output out = {0};
-    double nfe_total = 0, seconds = 0;
+    sample_job drawn = {0};
+    double seconds = 0;
     int status = 1;
     if ((rc = sampler_from_options(&sample_command, &r.c, r.opts, &m.process, &spec)) ||
         (rc = guide_score(&r, &m, &guidance)) != SAMPLE_GO_ON ||
-        (rc = open_output(&r, &m, &out)) || (rc = draw_samples(&r, &spec, &m, &out, &nfe_total, &seconds)) ||
+        (rc = open_output(&r, &m, &out)) || (rc = draw_samples(&r, &spec, &m, &out, &drawn, &seconds)) ||
         (rc = save_samples(&r, &spec, &m, &out))) {
         status = rc;
         goto done;
     }
-    report_sampling(&r, &spec, &m, out.png, nfe_total, seconds);
+    report_sampling(&r, &spec, &m, out.png, &drawn, seconds);
     status = 0;
 done:
     if (out.writing)

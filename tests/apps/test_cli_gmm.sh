@@ -42,6 +42,16 @@ head -21 "$dir/s.csv" > "$dir/s20.csv"
 paste -d, "$dir/s20.csv" "$dir/x.csv" | awk -F, 'NR > 1 { for (k = 1; k <= 2; k++) { e = $k - $(k + 2);
     if (e < 0) e = -e; s = $k < 0 ? -$k : $k; if (e > 1e-4 * (s + 1)) bad++ } } END { exit bad > 0 }' \
     || fail "encode/decode round trip"
+# encode --round-trip reports the same largest relative error as the two commands above
+"$bin" encode --model "$gmm" --sde vp --in "$dir/s.csv" --num 20 --rtol 1e-7 --atol 1e-7 --out "$dir/z2.csv" \
+    --round-trip $q > "$dir/rt.txt"
+reported=$(sed -n 's/^round trip:.*largest \([^;]*\);.*/\1/p' "$dir/rt.txt")
+measured=$(paste -d, "$dir/s20.csv" "$dir/x.csv" | awk -F, 'NR > 1 { m = 0; e = 0
+    for (k = 1; k <= 2; k++) { a = $k < 0 ? -$k : $k; if (a > m) m = a; b = $k - $(k + 2); if (b < 0) b = -b; if (b > e) e = b }
+    if (e / m > w) w = e / m } END { printf "%.6g", w }')
+awk -v r="$reported" -v m="$measured" 'BEGIN { exit !(r > 0 && r < 1e-4 && r < 1.5 * m && m < 1.5 * r) }' \
+    || fail "encode --round-trip: reported $reported, measured $measured"
+cmp -s "$dir/z.csv" "$dir/z2.csv" || fail "encode --round-trip changed the latents"
 
 # interpolate and inpaint
 "$bin" interpolate --model "$gmm" --sde vp --in "$dir/s.csv" --points 7 --out "$dir/i.csv" $q >/dev/null

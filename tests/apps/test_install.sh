@@ -63,6 +63,11 @@ echo "$summary" | awk -v m="$datadir/fashion_mnist.sgm" '$1 == "model" && $2 == 
     fail "sample did not read $datadir/fashion_mnist.sgm: $summary"
 test "$(awk 'END { print NR }' samples.csv)" -eq 5 || fail "samples.csv: expected a header and 4 rows"
 awk -F, 'NF != 784 { exit 1 }' samples.csv || fail "samples.csv: expected 784 columns on every line"
+# the summary's share of pixels beyond ±1.1 is the share in the file
+counted=$(awk -F, 'NR > 1 { for (k = 1; k <= NF; k++) { n++; if ($k > 1.1 || $k < -1.1) b++ } }
+    END { printf "%.3f", 100 * b / n }' samples.csv)
+echo "$summary" | grep -q "^range  *$counted% of pixels beyond ±1.1" ||
+    fail "range line does not say $counted%: $(echo "$summary" | grep '^range')"
 
 # With the installed models hidden (inside the temporary prefix) nothing else may stand in.
 mv "$datadir" "$datadir.hidden"
