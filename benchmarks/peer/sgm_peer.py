@@ -1,6 +1,7 @@
 """sgm_peer — the peer: a port of the official score_sde_pytorch algorithms (Song et al., ICLR 2021;
 github.com/yang-song/score_sde_pytorch: sde_lib.py, sampling.py, likelihood.py, losses.py,
-models/utils.py) onto PyTorch + scipy, for the residual MLP that `scoresde train` writes.
+models/utils.py) onto PyTorch + scipy, for the networks that `scoresde train` writes: the residual
+MLP and the U-Net (`--arch unet`).
 
 What is ported, and how the official code does it:
   * SDEs (sde_lib.py): VPSDE, subVPSDE, VESDE with sde(), marginal_prob(), prior_sampling(),
@@ -23,14 +24,17 @@ What is ported, and how the official code does it:
     losses.optimization_manager: Adam, linear warm-up, clip_grad_norm_; ema.ExponentialMovingAverage
     with num_updates).
 
-The network is the C library's MLP (scorenet/snet_mlp.c), layer for layer, with weights read from
-the very .sgm file (scorenet/snet_io.c; the EMA copy when the file has one, as the C loader's
-default). Two deliberate departures from the official code, neither of which changes the cost:
+The network is the C library's MLP (scorenet/snet_mlp.c) or U-Net (scorenet/snet_unet.c: ScoreUNet,
+described above it), layer for layer, with weights read from the very .sgm file or training
+checkpoint (scorenet/snet_io.c; the EMA copy when the file has one, as the C loader's default);
+load_model returns whichever the file holds. Two deliberate departures from the official code,
+neither of which changes the cost:
   * the time input of the network is the C architecture's (t for VP/sub-VP, log sigma(t) for VE)
     instead of the official 999 t / sigma labels — it is the network being compared;
   * the schedule arithmetic (std(t), beta(t), ...) is done in float64, as the C side does: the
     official float32 1 - exp(2 L(t)) loses ~5% of std(t) at t = 1e-5, which would make the two
-    sides' scores differ by more than float rounding. The network itself runs in float32.
+    sides' scores differ by more than float rounding. The network itself runs in float32 (the
+    U-Net's Fourier argument excepted, formed in float64 as in the C layer: see ScoreUNet).
 """
 import math
 import struct
@@ -52,7 +56,9 @@ CONFIG_LAYOUT = [  # 20 fields of snet_config, 4 bytes each, in declaration orde
     ("base_channels", "I"), ("n_levels", "I"), ("n_groups", "I"), ("sde", "I"),
     ("sigma_min", "f"), ("sigma_max", "f"), ("beta_min", "f"), ("beta_max", "f"),
     ("data_scale", "f"), ("data_shift", "f"), ("quantized", "I")]
+CONFIG_LAYOUT_V2 = CONFIG_LAYOUT + [("discrete_steps", "I")]  # version 2: 21 fields, 84 bytes
 SDE_NAMES = {1: "ve", 2: "vp", 3: "subvp"}
+ARCH_NAMES = {1: "mlp", 2: "unet"}
 TENSOR_BYTES = 68  # name[32], ndim, shape[4], offset u64, size u32, trainable u32
 
 
@@ -61,8 +67,10 @@ class SgmFormatError(ValueError):
 
 
 def read_sgm(path, which="ema"):
-    """Reads a .sgm file. Returns (config dict, {name: float32 array}, info dict). which = "ema"
-    takes the EMA copy when the file has one (the C loader's default), "raw" the parameters."""
+    """Reads a .sgm file (a weights file or a `scoresde train` checkpoint: the same format, whose
+    training-state block is skipped). Returns (config dict, {name: float32 array}, info dict).
+    which = "ema" takes the EMA copy when the file has one (the C loader's default), "raw" the
+    parameters."""
     data = open(path, "rb").read()
     if len(data) < 20 or data[:4] != SGM_MAGIC:
         raise SgmFormatError(f"{path}: not a scoresde weights file (magic {data[:4]!r})")
@@ -70,11 +78,14 @@ def read_sgm(path, which="ema"):
     if zlib.crc32(data[:-4]) & 0xFFFFFFFF != stored_crc:
         raise SgmFormatError(f"{path}: checksum mismatch")
     version, flags, config_bytes = struct.unpack_from("<III", data, 4)
-    if version != 1 or config_bytes != 80:
-        raise SgmFormatError(f"{path}: version {version} / config block {config_bytes} bytes not supported")
-    values = struct.unpack_from("<" + "".join(f for _, f in CONFIG_LAYOUT), data, 16)
-    cfg = {name: v for (name, _), v in zip(CONFIG_LAYOUT, values)}
-    pos = 16 + 80
+    layout = {(1, 80): CONFIG_LAYOUT, (2, 84): CONFIG_LAYOUT_V2}.get((version, config_bytes))
+    if layout is None:
+        raise SgmFormatError(f"{path}: version {version} / config block {config_bytes} bytes not supported "
+                             f"(expected version 1 with 80 bytes or 2 with 84)")
+    values = struct.unpack_from("<" + "".join(f for _, f in layout), data, 16)
+    cfg = {name: v for (name, _), v in zip(layout, values)}
+    cfg.setdefault("discrete_steps", 0)
+    pos = 16 + config_bytes
     (note_bytes,) = struct.unpack_from("<I", data, pos)
     pos += 4
     note = data[pos:pos + note_bytes].decode("utf-8", "replace")
@@ -109,13 +120,20 @@ def read_sgm(path, which="ema"):
 # ---- the network: scorenet/snet_mlp.c, layer for layer ---------------------------------------------
 
 class GaussianFourierProjection(nn.Module):
-    """Official models/layerspp.GaussianFourierProjection (fixed random W)."""
+    """Official models/layerspp.GaussianFourierProjection (fixed random W). float64=True forms the
+    argument 2π·W·τ and its sin/cos in float64 and rounds the features to float32, as the C layer
+    does (snet_fourier_forward); the U-Net port uses it (see ScoreUNet), the MLP port keeps the
+    official float32 arithmetic."""
 
-    def __init__(self, W):
+    def __init__(self, W, float64=False):
         super().__init__()
         self.W = nn.Parameter(torch.as_tensor(W), requires_grad=False)
+        self.float64 = float64
 
     def forward(self, x):
+        if self.float64:
+            x_proj = (2 * math.pi * self.W.double())[None, :] * x.double()[:, None]
+            return torch.cat([torch.sin(x_proj), torch.cos(x_proj)], dim=-1).float()
         x_proj = x[:, None] * self.W[None, :] * 2 * np.pi
         return torch.cat([torch.sin(x_proj), torch.cos(x_proj)], dim=-1)
 
@@ -173,11 +191,178 @@ class ScoreMLP(nn.Module):
         return self.out(F.silu(h))                   # (B, D)
 
 
+# ---- the network: scorenet/snet_unet.c, layer for layer ---------------------------------------------
+#
+# r(x, τ) for x (B, C, H, W) (flattened (B, D) at the interface, as the MLP's), τ the network time
+# of get_score_fn (t for VP/sub-VP, log σ(t) for VE):
+#   time:    emb = SiLU(fc2(SiLU(fc1(Fourier(τ)))))  (B, E), E = 4·base;  proj = proj(emb) (B, P):
+#            every residual block's per-channel shift, in the column order the blocks are laid out
+#            (enc0 … enc_{L−1}, mid, dec_{L−1} … dec0)
+#   input:   h = conv3×3(x)                                          C → ch₀
+#   encoder: e_l = ResBlock_l(h); h = conv3×3 stride 2 pad 1 (e_l) (l < L−1)   ch_l = base·(1, 2, 2, …)
+#   middle:  m = ResBlock(e_{L−1})
+#   decoder: l = L−1 … 0: u = m (l = L−1) or nearest-upsample×2(o_{l+1}); o_l = ResBlock(cat(u, e_l))
+#   head:    y = conv3×3(SiLU(GroupNorm(o₀)))                        ch₀ → C
+#   ResBlock(x) = conv2(SiLU(GN2(h))) + skip(x), h = conv1(SiLU(GN1(x))) + proj_block; skip = x, or
+#            a 1×1 convolution when the channel count changes.
+# GroupNorm: n_groups groups everywhere, eps 1e-5, biased variance (SNET_GROUPNORM_EPS); convolutions
+# zero-padded, weights (OC, C, k, k) — PyTorch's layout, so the file's tensors load as they are. No
+# attention, no dropout, no rescaling of the skip sums. The Fourier argument is formed in float64 as
+# the C layer does (GaussianFourierProjection(float64=True)): in float32 its rounding moves the
+# features by up to ~3e-5 (|2π·W·τ| ≈ 300 rad; VE ×4.6) — on the VP checkpoint this stays below the
+# score's float32 floor (measured), but there is no reason for the two sides to differ there.
+
+def unet_channels(cfg):
+    """ch_l = base·(1, 2, 2, …) (snet_unet.c: DDPM's CIFAR multipliers)."""
+    base = cfg["base_channels"]
+    return [base * (1 if level == 0 else 2) for level in range(cfg["n_levels"])]
+
+
+def unet_forward_flops(cfg, B=1):
+    """snet_unet.c's forward_flops: 2 per multiply–add of the dense layers and convolutions."""
+    C, H, W, F_, E = cfg["channels"], cfg["height"], cfg["width"], cfg["n_fourier"], 4 * cfg["base_channels"]
+    ch, L = unet_channels(cfg), cfg["n_levels"]
+    hw = [(H >> level) * (W >> level) for level in range(L)]
+    P = ch[L - 1] + 2 * sum(ch)
+    macs = E * 2 * F_ + E * E + P * E + ch[0] * C * 9 * hw[0] + C * ch[0] * 9 * hw[0]
+
+    def block(cin, cout, level):
+        return (cout * cin * 9 + cout * cout * 9 + (cout * cin if cin != cout else 0)) * hw[level]
+    cin = ch[0]
+    for level in range(L):
+        macs += block(cin, ch[level], level)
+        if level + 1 < L:
+            macs += ch[level] * ch[level] * 9 * hw[level + 1]
+        cin = ch[level]
+    macs += block(ch[L - 1], ch[L - 1], L - 1)
+    for level in range(L):
+        cu = ch[level + 1] if level + 1 < L else ch[L - 1]
+        macs += block(cu + ch[level], ch[level], level)
+    return 2.0 * macs * B
+
+
+class UNetResBlock(nn.Module):
+    def __init__(self, cin, cout, groups):
+        super().__init__()
+        self.gn1 = nn.GroupNorm(groups, cin, eps=1e-5)
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.gn2 = nn.GroupNorm(groups, cout, eps=1e-5)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x, shift):                                   # x (B, cin, h, w), shift (B, cout)
+        h = self.conv1(F.silu(self.gn1(x))) + shift[:, :, None, None]
+        out = self.conv2(F.silu(self.gn2(h)))
+        return out + (self.skip(x) if self.skip is not None else x)
+
+    def file_names(self, prefix):
+        """(torch parameter, file tensor name) pairs."""
+        pairs = [(self.gn1.weight, "gn1.g"), (self.gn1.bias, "gn1.b"), (self.conv1.weight, "conv1.w"),
+                 (self.conv1.bias, "conv1.b"), (self.gn2.weight, "gn2.g"), (self.gn2.bias, "gn2.b"),
+                 (self.conv2.weight, "conv2.w"), (self.conv2.bias, "conv2.b")]
+        if self.skip is not None:
+            pairs += [(self.skip.weight, "skip.w"), (self.skip.bias, "skip.b")]
+        return [(p, prefix + n) for p, n in pairs]
+
+
+class ScoreUNet(nn.Module):
+    """r(x, tau): the raw network of snet_unet.c (the score is made from it by get_score_fn, as for
+    the MLP). x and the output are (B, D) rows, D = C·H·W in NCHW order (snet.h)."""
+
+    def __init__(self, cfg, tensors, path="model"):
+        super().__init__()
+        self.cfg = cfg
+        C, H, W, L, G = cfg["channels"], cfg["height"], cfg["width"], cfg["n_levels"], cfg["n_groups"]
+        Fn, E = cfg["n_fourier"], 4 * cfg["base_channels"]
+        ch = unet_channels(cfg)
+        self.shape, self.L, self.D = (C, H, W), L, C * H * W
+        if not (1 <= L <= 6 and G >= 1 and cfg["base_channels"] % G == 0 and H % (1 << (L - 1)) == 0
+                and W % (1 << (L - 1)) == 0):
+            raise SgmFormatError(f"{path}: U-Net config base {cfg['base_channels']}, {L} levels, {G} groups, "
+                                 f"image {H}×{W} is not one snet_unet.c accepts")
+        self.fourier = GaussianFourierProjection(tensors["temb.freq"], float64=True)
+        self.fc1 = nn.Linear(2 * Fn, E)
+        self.fc2 = nn.Linear(E, E)
+        self.inp = nn.Conv2d(C, ch[0], 3, padding=1)
+        self.enc = nn.ModuleList()
+        self.down = nn.ModuleList()
+        cin = ch[0]
+        for level in range(L):
+            self.enc.append(UNetResBlock(cin, ch[level], G))
+            if level + 1 < L:
+                self.down.append(nn.Conv2d(ch[level], ch[level], 3, stride=2, padding=1))
+            cin = ch[level]
+        self.mid = UNetResBlock(ch[L - 1], ch[L - 1], G)
+        # dec[level]: its input is cat(u, e_level), u = the middle block's output (level L−1) or the
+        # upsampled o_{level+1}
+        self.dec = nn.ModuleList([UNetResBlock((ch[lv + 1] if lv + 1 < L else ch[L - 1]) + ch[lv], ch[lv], G)
+                                  for lv in range(L)])
+        self.head_gn = nn.GroupNorm(G, ch[0], eps=1e-5)
+        self.out = nn.Conv2d(ch[0], C, 3, padding=1)
+        # proj's columns: the blocks in the order snet_unet.c's plan lays them out
+        order = list(self.enc) + [self.mid] + [self.dec[lv] for lv in reversed(range(L))]
+        self.proj_cols, P = {}, 0
+        for blk in order:
+            self.proj_cols[id(blk)] = P
+            P += blk.conv1.out_channels
+        self.proj = nn.Linear(E, P)
+
+        pairs = [(self.fc1.weight, "temb.fc1.w"), (self.fc1.bias, "temb.fc1.b"),
+                 (self.fc2.weight, "temb.fc2.w"), (self.fc2.bias, "temb.fc2.b"),
+                 (self.proj.weight, "temb.proj.w"), (self.proj.bias, "temb.proj.b"),
+                 (self.inp.weight, "in.w"), (self.inp.bias, "in.b")]
+        for level in range(L):
+            pairs += self.enc[level].file_names(f"enc{level}.")
+            if level + 1 < L:
+                pairs += [(self.down[level].weight, f"down{level}.w"), (self.down[level].bias, f"down{level}.b")]
+        pairs += self.mid.file_names("mid.")
+        for level in reversed(range(L)):
+            pairs += self.dec[level].file_names(f"dec{level}.")
+        pairs += [(self.head_gn.weight, "head.gn.g"), (self.head_gn.bias, "head.gn.b"),
+                  (self.out.weight, "out.w"), (self.out.bias, "out.b")]
+        expected = {"temb.freq"} | {name for _, name in pairs}
+        if set(tensors) != expected:
+            raise SgmFormatError(f"{path}: the file's tensors do not match the U-Net its config gives: missing "
+                                 f"{sorted(expected - set(tensors))}, unexpected {sorted(set(tensors) - expected)}")
+        with torch.no_grad():
+            for param, name in pairs:
+                if tuple(param.shape) != tensors[name].shape:
+                    raise SgmFormatError(f"{path}: tensor '{name}' is {tensors[name].shape} in the file, "
+                                         f"the config gives {tuple(param.shape)}")
+                param.copy_(torch.from_numpy(tensors[name]))
+
+    def _block(self, blk, x, proj):
+        c0 = self.proj_cols[id(blk)]
+        return blk(x, proj[:, c0:c0 + blk.conv1.out_channels])
+
+    def forward(self, x, tau):
+        B, L = x.shape[0], self.L
+        te = F.silu(self.fc2(F.silu(self.fc1(self.fourier(tau)))))   # (B, E)
+        proj = self.proj(te)                                           # (B, P)
+        h = self.inp(x.reshape(B, *self.shape))                        # (B, ch0, H, W)
+        skips = []
+        for level in range(L):
+            e = self._block(self.enc[level], h, proj)                  # (B, ch_l, H/2^l, W/2^l)
+            skips.append(e)
+            if level + 1 < L:
+                h = self.down[level](e)
+        o = self._block(self.mid, skips[-1], proj)
+        for level in reversed(range(L)):
+            u = o if level == L - 1 else F.interpolate(o, scale_factor=2, mode="nearest")
+            o = self._block(self.dec[level], torch.cat([u, skips[level]], dim=1), proj)
+        y = self.out(F.silu(self.head_gn(o)))                          # (B, C, H, W)
+        return y.reshape(B, self.D)
+
+
 def load_model(path, which="ema"):
+    """Returns (model, cfg, info) for whichever architecture the file holds: ScoreMLP or ScoreUNet."""
     cfg, tensors, info = read_sgm(path, which)
-    if cfg["arch"] != 1:
-        raise SgmFormatError(f"{path}: arch {cfg['arch']} is not the MLP (1)")
-    model = ScoreMLP(cfg, tensors)
+    if cfg["arch"] == 1:
+        model = ScoreMLP(cfg, tensors)
+    elif cfg["arch"] == 2:
+        model = ScoreUNet(cfg, tensors, path)
+    else:
+        raise SgmFormatError(f"{path}: arch {cfg['arch']}: expected 1 (MLP) or 2 (U-Net)")
     model.eval()
     return model, cfg, info
 
