@@ -292,6 +292,7 @@ typedef struct solve_params {
     double p[MAX_PARAMS];
     const builtin_sde *sde;
     double t0, t1, t_far;
+    progress *bar; /* moved by the furthest time reached (NULL: none) */
 } solve_params;
 
 static int tracked_drift(double t, size_t n, size_t d, const double *x, double *out, void *params)
@@ -299,6 +300,9 @@ static int tracked_drift(double t, size_t n, size_t d, const double *x, double *
     solve_params *sp = params;
     if (sp->t1 > sp->t0 ? t > sp->t_far : t < sp->t_far)
         sp->t_far = t;
+    /* the steppers call the drift on the whole batch, outside their parallel loops */
+    if (sp->bar)
+        progress_update_partial(sp->bar, (double)sp->bar->total * (sp->t_far - sp->t0) / (sp->t1 - sp->t0));
     return sp->sde->drift(t, n, d, x, out, sp->p);
 }
 static int tracked_diffusion(double t, size_t n, size_t d, const double *x, double *out, void *params)
@@ -342,6 +346,7 @@ typedef struct solve_request {
     size_t steps, paths, save_every;
     uint64_t seed;
     long threads;
+    int quiet;
 } solve_request;
 
 enum { SOLVE_GO_ON = -1 }; /* parse_request: the command runs; any other value is its exit status */
@@ -353,6 +358,7 @@ static int parse_request(int argc, char **argv, solve_request *r)
     size_t steps = 100, paths = 1000, save_every = 0;
     uint64_t seed = 1;
     long threads = 0;
+    int quiet = 0;
     param_list params = {0};
     cli_option opts[] = {
         {"sde", CLI_CHOICE, &sde_name, "the equation", "gbm,ou,double-well,lorenz", 0, 0, 0, NULL, 0},
@@ -383,6 +389,7 @@ static int parse_request(int argc, char **argv, solve_request *r)
          "write PREFIX_hist.png (x0 at t1 against the exact density for gbm, ou) and, with "
          "--save-every, PREFIX_paths.png (x0 of the first 20 paths over time)"
          CLI_DEFAULT_IS("none: no plots"), NULL, 0, 0, 0, NULL, 0},
+        {"quiet", CLI_FLAG, &quiet, "no progress output", NULL, 0, 0, 0, NULL, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0, NULL, 0},
     };
     int rc = cli_parse(&solve_command, opts, argc, argv);
@@ -398,7 +405,8 @@ static int parse_request(int argc, char **argv, solve_request *r)
 
     *r = (solve_request){.sde = b, .params = {{0}, b, t0, t1, t0}, .method = method, .out_path = out_path,
                          .plot_prefix = plot_prefix, .rtol = rtol, .atol = atol, .steps = steps,
-                         .paths = paths, .save_every = save_every, .seed = seed, .threads = threads};
+                         .paths = paths, .save_every = save_every, .seed = seed, .threads = threads,
+                         .quiet = quiet};
     double *p = r->params.p;
     memcpy(p, b->param_defaults, sizeof r->params.p);
     for (int i = 0; i < params.count; i++) {
@@ -596,6 +604,11 @@ int cmd_solve(int argc, char **argv)
     if (r.save_every && (r.out_path || r.plot_prefix))
         slv_sde_solver_set_observer(solver, observe_rows, &sink, r.save_every);
 
+    /* progress in steps, or for adaptive paths, which advance separately, in percent of the span
+     * the furthest has covered */
+    progress bar;
+    progress_start(&bar, "solve", r.adaptive ? 100 : r.steps, r.quiet);
+    sp->bar = &bar;
     double start = wall_seconds();
     if (r.adaptive) {
         slv_sde_solver_set_tolerances(solver, r.rtol, r.atol);
@@ -604,6 +617,10 @@ int cmd_solve(int argc, char **argv)
         rc = slv_sde_solver_solve_fixed(solver, t0, t1, r.steps, x, w);
     }
     double seconds = wall_seconds() - start;
+    sp->bar = NULL;
+    if (rc == SLV_OK) /* the drift is last asked for at the last step's start */
+        progress_update(&bar, bar.total);
+    progress_finish(&bar);
     if (rc != SLV_OK) {
         const slv_error *e = slv_sde_solver_get_error(solver);
         if (rc == SLV_EINTERRUPTED && r.adaptive) {

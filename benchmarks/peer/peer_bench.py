@@ -3,20 +3,48 @@
 and training steps, printing the same key=value lines as peer_cbench (run_peer.py runs both).
 
   peer_bench.py net        --model M --batches 1,64,256,1024 --seconds S [--csv OUT] [--name NAME]
+                           [--modes forward,forward+vjp,train_step] [--train-batches B1,B2]
   peer_bench.py pc         --model M --num N --batch B --predictor P --corrector C [--N steps]
   peer_bench.py ode        --model M --in Z.f64 --batch B [--rtol R --atol A] [--out X.f64]
   peer_bench.py likelihood --model M --in X.f64 --batch B [--rtol R --atol A] [--out L.f64]
                            [--divergence rademacher|gaussian|exact] (exact: not official, for the
                            bits/dim agreement check only)
   common: --threads T (torch.set_num_threads; default 2) --seed S --repeat R (fastest of R runs)
+          --malloc-heap (opt-in: glibc keeps freed memory in its heap, see below)
 
 Network time: every call of the score function, and of the Hutchinson divergence (forward +
 autograd backward), is timed; calls nested inside a timed call count once. FLOPs are counted as
 peer_cbench and bench_scorenet count them (2 per multiply–add of the matrix products).
 The samplers run the official way: the whole batch of a round in one tensor (rounds of --batch
 when --num is larger, as the official run_sampling loops over rounds).
+
+Any model the peer loads works here, the MLP or the U-Net (`--arch unet`; sgm_peer.ScoreUNet). `net`
+on a U-Net times, at --batches (default 64,256 for a U-Net, 1,64,256,1024 for an MLP):
+  forward       the score s(x, t) = −r/s(t) (VP, sub-VP) or r/σ(t) (VE), under torch.no_grad
+  forward+vjp   the score and vᵀ∂s/∂x for a random cotangent v (torch.autograd.grad), as the
+                likelihood's Hutchinson divergence needs
+  train_step    one official training step (sgm_peer.Trainer: DSM loss, backward, clip_grad_norm_,
+                Adam, EMA update), at --train-batches (default: --batches)
+  forward+backward  (not in the default --modes) r's forward and backward with parameter gradients
+                against a fixed cotangent, nothing else: what bench_unet's "train step" times
+with FLOPs as benchmarks/scorenet_unet/bench_unet counts them: the forward's convolutions and dense
+layers (sgm_peer.unet_forward_flops = snet_unet.c's forward_flops), 2× that for forward+vjp, 3× for
+the training step. Rows print and land in --csv exactly as the MLP's, with `hidden` = the U-Net's
+base channels and `blocks` = its levels. bench_unet names its rows "forward", "forward+VJP" and
+"train step" (forward + backward with parameter gradients, no loss, optimizer or EMA: the peer's
+forward+backward; the peer's train_step corresponds to bench_scorenet's train_step, which includes
+Adam and the EMA).
+
+--malloc-heap sets glibc's M_MMAP_THRESHOLD and M_TRIM_THRESHOLD to 1 GiB (mallopt), as
+MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ would: by default every activation above glibc's
+dynamic threshold is a fresh mmap, and its first touch page-faults, on each call. On the U-Net at
+batch 64 (base 8, 1 thread) that made the no_grad forward 2–3× slower than the same forward with
+autograd on (whose tensors are freed in another order), and every U-Net row spend ~30% of its time
+in the kernel; with the flag both forwards took the same ~19 ms. Off by default: the official stack runs on the
+default allocator (PyTorch's CPU tuning guides suggest jemalloc or tcmalloc instead).
 """
 import argparse
+import math
 import os
 import resource
 import struct
@@ -49,13 +77,21 @@ def dims(cfg):
     return cfg["channels"] * cfg["height"] * cfg["width"], cfg["hidden"], cfg["n_fourier"], cfg["n_blocks"]
 
 
+def is_unet(cfg):
+    return cfg["arch"] == 2
+
+
 def forward_flops(cfg, B):
+    if is_unet(cfg):
+        return sgm_peer.unet_forward_flops(cfg, B)
     D, H, Fn, nb = dims(cfg)
     macs = H * 2 * Fn + nb * H * H + H * D + nb * 2 * H * H + D * H
     return 2.0 * macs * B
 
 
 def vjp_flops(cfg, B):
+    if is_unet(cfg):  # as bench_unet: the input-gradient GEMMs mirror the forward's
+        return 2.0 * forward_flops(cfg, B)
     D, H, _, nb = dims(cfg)
     return forward_flops(cfg, B) + 2.0 * B * (D * H + nb * 2.0 * H * H + H * D)
 
@@ -216,9 +252,13 @@ def cmd_net(a):
     sde = sgm_peer.make_sde(cfg)
     score_fn = sgm_peer.get_score_fn(sde, model)
     D, H, _, nb = dims(cfg)
+    if is_unet(cfg):  # the table's width and depth columns: base channels and levels
+        H, nb = cfg["base_channels"], cfg["n_levels"]
     rows = []
     modes = a.modes.split(",")
-    for B in [int(b) for b in a.batches.split(",")]:
+    batches = [int(b) for b in (a.batches or ("64,256" if is_unet(cfg) else "1,64,256,1024")).split(",")]
+    train_batches = [int(b) for b in a.train_batches.split(",")] if a.train_batches else batches
+    for B in sorted(set(batches) | (set(train_batches) if "train_step" in modes else set())):
         g = torch.Generator().manual_seed(B)
         x = torch.rand(B, D, generator=g) * 2 - 1
         v = torch.rand(B, D, generator=g) * 2 - 1
@@ -234,15 +274,25 @@ def cmd_net(a):
             torch.autograd.grad(torch.sum(s * v), xx)
 
         train_model, _, _ = sgm_peer.load_model(a.model)
-        trainer = sgm_peer.Trainer(sde, train_model, warmup=0)
+        trainer = sgm_peer.Trainer(sde, train_model, warmup=0) if "train_step" in modes else None
         data = torch.randn(B, D, generator=g)
 
         def train_step():
             trainer.train_step(data)
 
+        tau = t if not isinstance(sde, sgm_peer.VESDE) else (
+            math.log(sde.sigma_min) + t.double() * math.log(sde.sigma_max / sde.sigma_min)).float()
+
+        def forward_backward():
+            train_model.zero_grad(set_to_none=False)
+            torch.autograd.backward(train_model(x, tau), v)
+
         table = {"forward": (forward, forward_flops(cfg, B)), "forward+vjp": (forward_vjp, vjp_flops(cfg, B)),
-                 "train_step": (train_step, 3.0 * forward_flops(cfg, B))}
+                 "train_step": (train_step, 3.0 * forward_flops(cfg, B)),
+                 "forward+backward": (forward_backward, 3.0 * forward_flops(cfg, B))}
         for mode in modes:
+            if B not in (train_batches if mode == "train_step" else batches):
+                continue
             fn, flop = table[mode]
             tm = best_time(fn, a.seconds)
             rows.append((a.name, D, H, nb, B, mode, a.threads, B / tm, flop / tm * 1e-9))
@@ -272,13 +322,23 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeat", type=int, default=1, help="run the sampling this many times, report the fastest")
-    ap.add_argument("--batches", default="1,64,256,1024")
-    ap.add_argument("--modes", default="forward,forward+vjp,train_step")
+    ap.add_argument("--batches", help="net: batches (default 1,64,256,1024; U-Net 64,256)")
+    ap.add_argument("--train-batches", help="net: batches of train_step (default: --batches)")
+    ap.add_argument("--modes", default="forward,forward+vjp,train_step",
+                    help="net: any of forward, forward+vjp, train_step, forward+backward")
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--divergence", default="rademacher", choices=["rademacher", "gaussian", "exact"])
     ap.add_argument("--csv")
     ap.add_argument("--name", default="model")
+    ap.add_argument("--malloc-heap", action="store_true",
+                    help="keep freed memory in glibc's heap (no per-tensor mmap and page faults)")
     a = ap.parse_args()
+    if a.malloc_heap:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+        if not (libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)):
+            sys.exit("peer_bench: mallopt refused the thresholds (--malloc-heap)")
     torch.set_num_threads(a.threads)
     {"net": cmd_net, "pc": cmd_pc, "ode": cmd_ode, "likelihood": cmd_likelihood}[a.command](a)
 

@@ -19,6 +19,15 @@ awk -F, 'NR > 1 { exact = exp((0.1 - 0.045) + 0.3 * $3); e = $2 - exact; if (e <
     "$dir/gbm.csv" || fail "gbm strong error too large for SRIW1 at 64 steps"
 grep -q "exact mean" "$dir/summary.txt" || fail "summary lacks the exact mean column"
 
+# Progress on stderr in steps (a line per percent off a terminal), none with --quiet; adaptive
+# solves count percent of the span.
+"$bin" solve --sde gbm --method em --steps 50 --paths 100 > /dev/null 2> "$dir/progress.txt"
+grep -q '^solve: 100% (50/50' "$dir/progress.txt" || fail "solve progress: $(tail -1 "$dir/progress.txt")"
+"$bin" solve --sde gbm --method adaptive --paths 100 > /dev/null 2> "$dir/progress.txt"
+grep -q '^solve: 100% (100/100' "$dir/progress.txt" || fail "adaptive progress: $(tail -1 "$dir/progress.txt")"
+"$bin" solve --sde gbm --method em --steps 50 --paths 100 --quiet > /dev/null 2> "$dir/progress.txt"
+[ ! -s "$dir/progress.txt" ] || fail "--quiet: $(head -1 "$dir/progress.txt")"
+
 # 2. Same seed, different thread counts: identical files.
 "$bin" solve --sde ou --method sra1 --steps 100 --paths 300 --seed 3 --threads 1 --out "$dir/a.csv" >/dev/null
 "$bin" solve --sde ou --method sra1 --steps 100 --paths 300 --seed 3 --threads 2 --out "$dir/b.csv" >/dev/null
