@@ -15,10 +15,10 @@
 static const cli_command sample_command = {
     "sample",
     "Draws --num samples from --model with the chosen sampler (PC, probability-flow ODE, reverse\n"
-    "SDE or, for VE models, NCSN's annealed Langevin dynamics), in batches of --batch so memory does not grow with --num. Output: CSV or .npy\n"
-    "rows (columns x0..x{d-1}, model space), or .png: a grid of images for image models, a scatter\n"
-    "plot over the data density for 2-D models. With no --model, samples the shipped\n"
-    "Fashion-MNIST model into samples.png.\n"
+    "SDE or, for VE models, NCSN's annealed Langevin dynamics), in batches of --batch so memory does\n"
+    "not grow with --num. Output: CSV or .npy rows (columns x0..x{d-1}, model space), or .png: a\n"
+    "grid of images for image models, a scatter plot over the data density for 2-D models. With no\n"
+    "--model, samples the shipped Fashion-MNIST model into samples.png.\n"
     "--class K adds the gradient of the log class posterior log p_t(K | x) to the score, times\n"
     "--guidance-scale: class-conditional generation. gmm: models use the exact posterior of\n"
     "component K; image models a time-dependent classifier (--classifier FILE, trained by\n"

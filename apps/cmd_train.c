@@ -25,7 +25,8 @@ static const cli_command train_command = {
     "(sample with --sampler ald), DDPM's K steps with --sde vp (epsilon-prediction; sample with\n"
     "--predictor ancestral); the continuous samplers work on both. A checkpoint (--checkpoint,\n"
     "default OUT.ckpt) is written atomically every --checkpoint-every steps; --resume continues from\n"
-    "it and ends with exactly the weights of an uninterrupted run. --log writes step,loss,loss_avg,grad_norm,lr,steps_per_sec.",
+    "it and ends with exactly the weights of an uninterrupted run. --log writes the CSV columns\n"
+    "step,loss,loss_avg,grad_norm,lr,steps_per_sec.",
     "--data DATA --out MODEL.sgm [options]",
     "scoresde train --data checkerboard --sde vp --arch mlp --steps 20000 --batch 512 --out models/checkerboard.sgm"};
 

@@ -28,8 +28,9 @@ for cmd in solve sample likelihood encode decode interpolate inpaint compare tra
     ! grep -qF '{…}' "$dir/help.txt" || fail "$cmd --help still shows {…} placeholders"
     # width and alignment, in display columns (UTF-8 continuation bytes removed before counting)
     awk -v cmd="$cmd" '/^options:/ { on = 1; next } on && /^$/ { on = 0 }
-        on { s = $0; gsub(/[\200-\277]/, "", s)
-             if (length(s) > 100) { print cmd ": line wider than 100 columns: " $0; bad = 1 }
+        { s = $0; gsub(/[\200-\277]/, "", s) }
+        !/^  scoresde / && length(s) > 100 { print cmd ": line wider than 100 columns: " $0; bad = 1 }
+        on {
              if (s ~ /^  --/ && match(s, /^  --[^ ]+( [^ ]+)?  +/) && RLENGTH != 28) {
                  print cmd ": help text not at column 29: " $0; bad = 1 } }
         END { exit bad }' "$dir/help.txt" || fail "$cmd --help layout"
