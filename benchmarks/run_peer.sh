@@ -1,9 +1,11 @@
 #!/bin/sh
 # benchmarks/run_peer.sh — scoresde beside the official algorithms' stack (PyTorch + scipy), in one
-# run of under 15 minutes on 2 cores: network, PC/ODE samplers, likelihood, training, the sgemm peak,
-# scaling in samples and dimension. Writes benchmarks/results/peer_*.csv, peer_report.md and PNGs.
+# run of under 15 minutes on 2 cores: network (MLPs and the U-Net), PC/ODE samplers, likelihood, training,
+# the sgemm peak, scaling in samples and dimension. Writes benchmarks/results/peer_*.csv, peer_report.md
+# and PNGs.
 #
 #   benchmarks/run_peer.sh [--quick] [--model-2d FILE.sgm] [--results DIR]   (run as root the first time)
+#   benchmarks/run_peer.sh --only unet [--quick]      (one section; see benchmarks/peer/run_peer.py --help)
 #
 # Installs what is missing (scripts/setup.sh --bench: python3-torch, python3-scipy, python3-numpy,
 # linux-perf; and python3-matplotlib for the plots), builds Release into build-bench/ (or $BUILD),
@@ -23,5 +25,5 @@ if ! dpkg-query -W -f='${Status}' python3-matplotlib 2>/dev/null | grep -q "inst
 fi
 
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSCORESDE_TESTS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target scoresde peer_cbench arkode_control bench_scorenet >/dev/null
+cmake --build "$build" -j "$(nproc)" --target scoresde peer_cbench arkode_control bench_scorenet bench_unet >/dev/null
 exec /usr/bin/python3 benchmarks/peer/run_peer.py --build "$build" "$@"

@@ -10,6 +10,7 @@ and training steps, printing the same key=value lines as peer_cbench (run_peer.p
                            [--divergence rademacher|gaussian|exact] (exact: not official, for the
                            bits/dim agreement check only)
   common: --threads T (torch.set_num_threads; default 2) --seed S --repeat R (fastest of R runs)
+          --median (net: the median of the 5 timing rounds, as bench_unet, not the fastest)
           --malloc-heap (opt-in: glibc keeps freed memory in its heap, see below)
 
 Network time: every call of the score function, and of the Hutchinson divergence (forward +
@@ -230,11 +231,11 @@ def cmd_likelihood(a):
         write_f64(a.out, np.stack([logp, bpd, np.array(nfes, dtype=float)], axis=1))
 
 
-def best_time(fn, budget):
+def best_time(fn, budget, median=False):
     """Best time per call over 5 rounds of >= budget/5 seconds each, after one warm-up call (as
-    bench_scorenet)."""
+    bench_scorenet); median=True: the median round instead (as bench_unet's median of its calls)."""
     fn()
-    best = float("inf")
+    per_call = []
     for _ in range(5):
         reps, t0 = 0, time.perf_counter()
         while True:
@@ -243,8 +244,8 @@ def best_time(fn, budget):
             t = time.perf_counter() - t0
             if t >= budget / 5:
                 break
-        best = min(best, t / reps)
-    return best
+        per_call.append(t / reps)
+    return float(np.median(per_call)) if median else min(per_call)
 
 
 def cmd_net(a):
@@ -294,7 +295,7 @@ def cmd_net(a):
             if B not in (train_batches if mode == "train_step" else batches):
                 continue
             fn, flop = table[mode]
-            tm = best_time(fn, a.seconds)
+            tm = best_time(fn, a.seconds, a.median)
             rows.append((a.name, D, H, nb, B, mode, a.threads, B / tm, flop / tm * 1e-9))
             print(f"{a.name:10s} {B:5d} {H:6d} {mode:12s} {B / tm:12.0f} {flop / tm * 1e-9:9.2f}", flush=True)
     if a.csv:
@@ -330,6 +331,8 @@ def main():
     ap.add_argument("--divergence", default="rademacher", choices=["rademacher", "gaussian", "exact"])
     ap.add_argument("--csv")
     ap.add_argument("--name", default="model")
+    ap.add_argument("--median", action="store_true",
+                    help="net: the median of the 5 timing rounds (as bench_unet) instead of the fastest")
     ap.add_argument("--malloc-heap", action="store_true",
                     help="keep freed memory in glibc's heap (no per-tensor mmap and page faults)")
     a = ap.parse_args()

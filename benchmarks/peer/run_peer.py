@@ -18,11 +18,18 @@ the machine's load falls on both, and writes to --results (default benchmarks/re
   peer_scaling_samples.csv  time and max RSS against the number of samples (C: the scoresde CLI)
   peer_scaling_dim.csv      time and max RSS against the data dimension (hidden 256 MLPs)
   peer_omp_policy.csv       the peer with OpenMP's default (spinning) wait policy, for reference
+  peer_unet.csv             U-Net (base 32, 3 levels, Fashion-MNIST shape) forward, forward+VJP and training
+                            step (forward + backward with parameter gradients; the peer's full train_step
+                            beside it), batch 64 and 256 (C: bench_unet; peer: --malloc-heap)
   peer_profile.csv          perf profile by shared object of one PC run on each side (if perf works)
   peer_report.md            the ratio table, goals, machine, versions, date
   peer_throughput.png, peer_work_precision.png, peer_scaling.png
 
   run_peer.py --build BUILD_DIR [--results DIR] [--work DIR] [--model-2d FILE.sgm] [--quick] [--report-only]
+              [--model-unet FILE] [--unet-rounds N] [--only SECTION[,SECTION]]
+
+--only runs some sections (e.g. `--only unet --quick`, about half a minute) and writes their CSVs; when
+WORK/state.pickle holds an earlier complete run, the report is rewritten with those sections replaced.
 
 Both sides run with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 2 (torch.set_num_threads(2),
 --threads 2) and OMP_WAIT_POLICY=passive: with the default policy, torch's OpenMP threads spin
@@ -548,6 +555,142 @@ def section_profile(a, tools, models, res, work):
     return rows
 
 
+# ---- the U-Net --------------------------------------------------------------------------------------------
+
+# What bench_unet builds besides --base/--levels/--groups (snet_config_default for a 1×28×28 image).
+UNET_FIXED = {"channels": 1, "height": 28, "width": 28, "n_fourier": 64}
+# (row, bench_unet's pass, peer_bench's mode): C's "train step" is forward + backward with parameter
+# gradients and nothing else, the peer's forward+backward; the peer's full train_step is shown beside it.
+UNET_ROWS = (("forward", "forward", "forward"), ("forward+vjp", "forward+VJP", "forward+vjp"),
+             ("train step", "train step", "forward+backward"))
+
+
+def find_model_unet(explicit):
+    """--model-unet, else the shipped image model when it is a U-Net, else the checkpoint of the one in training."""
+    if explicit:
+        return explicit
+    for path in (os.path.join(REPO, "models", "fashion_mnist.sgm"),
+                 os.path.join(REPO, "models", "training", "fmnist_unet.ckpt")):
+        try:
+            if sgm_peer.read_sgm(path)[0]["arch"] == 2:
+                return path
+        except (sgm_peer.SgmFormatError, OSError, struct.error):
+            continue
+    return None
+
+
+def snapshot_model(src, work):
+    """A checked copy of src in work: a checkpoint may be rewritten by a training run while this one reads it."""
+    dst = os.path.join(work, "unet_" + os.path.basename(src))
+    for attempt in range(3):
+        shutil.copyfile(src, dst)
+        try:
+            return dst, sgm_peer.read_sgm(dst)
+        except (sgm_peer.SgmFormatError, struct.error) as e:
+            if attempt == 2:
+                raise SystemExit(f"run_peer: {src}: {e}")
+            time.sleep(2)
+
+
+def peer_blas_kernel():
+    """The OpenBLAS kernel torch's BLAS runs in a peer process (same environment as the peer's runs)."""
+    code = ("import ctypes, torch\n"
+            "for lib in sorted({ln.split()[-1] for ln in open('/proc/self/maps') if 'blas' in ln.rsplit('/', 1)[-1]}):\n"
+            "    try:\n"
+            "        f = ctypes.CDLL(lib).openblas_get_corename\n"
+            "    except (OSError, AttributeError):\n"
+            "        continue\n"
+            "    f.restype = ctypes.c_char_p\n"
+            "    print(f().decode())\n"
+            "    break\n")
+    try:
+        out, _, _ = run([PY, "-c", code])
+    except RuntimeError:
+        return "unknown"
+    return out.strip() or "unknown (not OpenBLAS)"
+
+
+def section_unet(a, tools, res, work):
+    src = find_model_unet(a.model_unet)
+    if not src:
+        log("U-Net: no model (models/fashion_mnist.sgm is not a U-Net, no models/training/fmnist_unet.ckpt; "
+            "--model-unet FILE): no U-Net rows")
+        return None
+    path, (cfg, _, info) = snapshot_model(src, work)
+    off = {k: cfg[k] for k in UNET_FIXED if cfg[k] != UNET_FIXED[k]}
+    if cfg["arch"] != 2 or off:
+        log(f"U-Net: {src} is not a U-Net bench_unet can build (arch {cfg['arch']}, {off or 'shape ok'}; bench_unet "
+            f"builds {UNET_FIXED}): no U-Net rows")
+        return None
+    base, levels, groups = cfg["base_channels"], cfg["n_levels"], cfg["n_groups"]
+    batches = [64] if a.quick else [64, 256]
+    rounds = 1 if a.quick else a.unet_rounds
+    seconds = "0.05" if a.quick else str(a.seconds)
+    peer_kernel = peer_blas_kernel()
+    c_csv, py_csv = os.path.join(work, "c_unet.csv"), os.path.join(work, "py_unet.csv")
+    c_runs, p_runs, peaks, acts, loads, blas_line = {}, {}, [], {}, {}, ""
+    for k in range(rounds):
+        for B in batches:  # C and peer alternate per batch, so that the machine's load falls on both
+            out, _, _ = run([tools["bench_unet"], "--threads", str(THREADS), "--base", str(base), "--levels", str(levels),
+                             "--groups", str(groups), "--seconds", seconds, "--batches", str(B),
+                             "--train-batches", str(B), "--csv", c_csv])
+            sys.stdout.write(out)
+            peaks.append(float(re.search(r"cblas_sgemm 1024³ peak: ([\d.]+)", out).group(1)))
+            blas_line = next((ln for ln in out.splitlines() if ln.startswith("BLAS:")), blas_line)
+            for m in re.finditer(r"^(forward\+VJP|forward|train step)\s+(\d+)\s.*\s(\d+)$", out, re.M):
+                acts[(int(m.group(2)), m.group(1))] = float(m.group(3))
+            for r in csv.DictReader(open(c_csv)):
+                c_runs.setdefault((int(r["batch"]), r["pass"]), []).append(r)
+            loads.setdefault(B, []).append(loadavg())
+            if os.path.exists(py_csv):
+                os.remove(py_csv)
+            out, _, _ = run([PY, os.path.join(HERE, "peer_bench.py"), "net", "--model", path, "--name", "unet",
+                             "--batches", str(B), "--seconds", seconds, "--csv", py_csv, "--threads", str(THREADS),
+                             "--modes", "forward,forward+vjp,forward+backward,train_step", "--malloc-heap", "--median"])
+            sys.stdout.write(out)
+            for r in csv.DictReader(open(py_csv)):
+                p_runs.setdefault((int(r["batch"]), r["mode"]), []).append(r)
+            loads[B].append(loadavg())
+            log(f"U-Net batch {B}, round {k + 1}/{rounds}: forward C {float(c_runs[(B, 'forward')][-1]['samples_per_s']):.0f}/s, "
+                f"peer {float(p_runs[(B, 'forward')][-1]['samples_per_s']):.0f}/s")
+
+    def med(runs, key):
+        return float(np.median([float(r[key]) for r in runs]))
+
+    peak = float(np.median(peaks))
+    rows = []
+    for B in batches:
+        for name, c_pass, p_mode in UNET_ROWS:
+            c, p = c_runs[(B, c_pass)], p_runs[(B, p_mode)]
+            c_sps, p_sps = med(c, "samples_per_s"), med(p, "samples_per_s")
+            c_gf, p_gf = med(c, "gflops"), med(p, "gflops")
+            row = {"model": "unet", "base": base, "levels": levels, "groups": groups, "batch": B, "mode": name,
+                   "c_pass": c_pass, "peer_mode": p_mode, "c_samples_per_s": c_sps, "peer_samples_per_s": p_sps,
+                   "speedup_c_over_peer": c_sps / p_sps, "c_gflops": c_gf, "peer_gflops": p_gf,
+                   "c_ms_per_call": med(c, "ms_per_call"), "sgemm_peak_gflops": peak,
+                   "c_fraction_of_peak": c_gf / peak, "peer_fraction_of_peak": p_gf / peak,
+                   "peer_train_step_samples_per_s": "", "peer_train_step_gflops": "",
+                   "c_activation_mb": acts.get((B, c_pass), ""), "rounds": rounds,
+                   "c_blas_kernel": c[0]["blas_kernel"], "peer_blas_kernel": peer_kernel, "peer_malloc_heap": 1,
+                   "loadavg": float(np.mean(loads[B])), "model_file": os.path.relpath(src, REPO)}
+            if name == "train step":
+                row["peer_train_step_samples_per_s"] = med(p_runs[(B, "train_step")], "samples_per_s")
+                row["peer_train_step_gflops"] = med(p_runs[(B, "train_step")], "gflops")
+            rows.append(row)
+    write_csv(os.path.join(res, "peer_unet.csv"), rows, list(rows[0].keys()))
+    log(f"U-Net rows ({os.path.relpath(src, REPO)}, base {base}, {levels} levels, {groups} groups; median of "
+        f"{rounds} round(s); kernel C {rows[0]['c_blas_kernel']}, peer {peer_kernel}; sgemm peak {peak:.1f} GFLOP/s):")
+    for r in rows:
+        extra = (f"  (peer train_step {r['peer_train_step_samples_per_s']:.0f}/s)" if r["mode"] == "train step" else "")
+        print(f"    {r['mode']:12s} batch {r['batch']:4d}: C {r['c_samples_per_s']:7.0f}/s {r['c_gflops']:6.1f} GFLOP/s, "
+              f"peer {r['peer_samples_per_s']:7.0f}/s {r['peer_gflops']:6.1f} GFLOP/s, C/peer "
+              f"{r['speedup_c_over_peer']:.2f}×{extra}", flush=True)
+    return {"rows": rows, "model": os.path.relpath(src, REPO), "step": info["step"], "n_params": info["n_params"],
+            "sde": sgm_peer.SDE_NAMES.get(cfg["sde"], str(cfg["sde"])), "rounds": rounds, "seconds": float(seconds),
+            "quick": a.quick, "peak": peak, "blas_line": blas_line, "peer_kernel": peer_kernel,
+            "started": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
+
+
 # ---- plots ----------------------------------------------------------------------------------------------
 
 def plots(res, net_rows, ode_rows, scale_n, scale_d, peak):
@@ -654,7 +797,8 @@ def goal(ok):
 
 
 def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows, ref_tol, lik_rows, agreement,
-           train_row, scale_n, scale_d, omp_rows, prof_rows, started, total_s, quick, time_share, control):
+           train_row, scale_n, scale_d, omp_rows, prof_rows, started, total_s, quick, time_share, control,
+           unet=None, rerun=None):
     L = []
     L.append("# scoresde beside the official algorithms' stack (PyTorch + scipy)\n")
     L.append(f"Run of {started} ({'QUICK (reduced sizes)' if quick else 'full'}), {total_s / 60:.1f} min in all, "
@@ -663,6 +807,9 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
              "same .sgm weights, EMA copy). Both sides: 2 threads (OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 2, "
              "torch.set_num_threads(2)), OMP_WAIT_POLICY=passive (see the OpenMP note below). Speed-up = peer time / "
              "C time (> 1: C faster). Times are in-process (model loaded, Python imported) unless marked CLI.\n")
+    if rerun:
+        L.append("Sections measured again later with `--only` (the rest is from the run above): " +
+                 ", ".join(f"{k} at {v}" for k, v in rerun.items()) + ".\n")
     L.append("## Machine\n")
     for ln in info["cpu"]:
         L.append(f"- {ln}")
@@ -672,7 +819,7 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append("- " + ln)
     L.append("- torch runs its matrix products on the same OpenBLAS (Debian's python3-torch links libblas.so.3 → "
              "openblas-pthread), so GEMM-bound work can only differ by what surrounds the GEMMs.")
-    loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows if "loadavg" in r]
+    loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows + (unet["rows"] if unet else []) if "loadavg" in r]
     L.append(f"- 1-minute load average during the run: {min(loads):.1f} – {max(loads):.1f} on 2 cores "
              "(the machine is shared with other jobs; every absolute number is lowered by it, ratios less so "
              "because C and peer runs alternate).\n")
@@ -697,6 +844,17 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                 L.append(f"| {model} {mode}, batch {B} | {r['c_samples_per_s']:.0f}/s ({r['c_gflops']:.1f} GFLOP/s) | "
                          f"{r['peer_samples_per_s']:.0f}/s ({r['peer_gflops']:.1f} GFLOP/s) | "
                          f"{r['speedup_c_over_peer']:.2f}× | {goals} | |")
+    for r in (unet["rows"] if unet else []):
+        what = {"forward": "forward", "forward+vjp": "forward+VJP",
+                "train step": "train step (C `train step` vs peer `forward+backward`)"}[r["mode"]]
+        note = (f"peer's full train_step (loss, clip, Adam, EMA): {r['peer_train_step_samples_per_s']:.0f}/s"
+                if r["mode"] == "train step" else "")
+        kernel = (r["c_blas_kernel"] if r["c_blas_kernel"] == r["peer_blas_kernel"]
+                  else f"C {r['c_blas_kernel']}, peer {r['peer_blas_kernel']}")
+        L.append(f"| U-Net (base {r['base']}, {r['levels']} levels) {what}, batch {r['batch']}, OpenBLAS "
+                 f"{kernel} | {r['c_samples_per_s']:.0f}/s ({r['c_gflops']:.1f} GFLOP/s) | "
+                 f"{r['peer_samples_per_s']:.0f}/s ({r['peer_gflops']:.1f} GFLOP/s) | {r['speedup_c_over_peer']:.2f}× | "
+                 f"| {note} |")
 
     def pair(rows, pred):
         c = next(r for r in rows if r["side"] == "C" and pred(r))
@@ -900,6 +1058,43 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                  f"with checkpointing and logging) trained this run's 2-D model at {train_row['steps_per_s']:.1f} steps/s.")
     L.append("")
 
+    # the U-Net
+    L.append("## U-Net (Fashion-MNIST shape)\n")
+    if unet is False:
+        L.append("Not measured: the run predates the U-Net rows (`benchmarks/run_peer.sh --only unet` adds them).\n")
+    elif not unet:
+        L.append("Not measured: no U-Net model (models/fashion_mnist.sgm is not one and "
+                 "models/training/fmnist_unet.ckpt is missing; `--model-unet FILE`).\n")
+    else:
+        r0 = unet["rows"][0]
+        L.append(f"C: `bench_unet` (benchmarks/scorenet_unet) at --base {r0['base']} --levels {r0['levels']} --groups "
+                 f"{r0['groups']}, 1×28×28, on its own deterministic weights (it does not load a file; the speed does "
+                 f"not depend on the weights). Peer: `peer_bench.py net` on `{unet['model']}` (step {unet['step']}, "
+                 f"{unet['n_params']} parameters, {unet['sde'].upper()}) — the same architecture. The peer runs with "
+                 "`--malloc-heap` (glibc keeps freed tensors in its heap instead of a fresh mmap and page faults per "
+                 "activation; the peer at its best, not the default allocator the official stack would use). "
+                 f"OpenBLAS kernel: C {r0['c_blas_kernel']} (bench_unet's report), peer {unet['peer_kernel']} "
+                 "(openblas_get_corename in a torch process with the peer's environment). Each figure is the median of the "
+                 f"calls in one process (bench_unet's median; peer_bench `--median` of its 5 rounds), then the median "
+                 f"of {unet['rounds']} round(s) in which C and peer processes alternate per batch"
+                 f"{' (QUICK: batch 64 only, one round)' if unet['quick'] else ''}; measured {unet['started']}. "
+                 f"sgemm 1024³ peak in bench_unet's runs: {unet['peak']:.1f} GFLOP/s. FLOPs as bench_unet counts "
+                 "them: forward × 1, forward+VJP × 2, training step × 3.\n")
+        L.append("| pass | batch | C ms/call | C samples/s | C GFLOP/s | C of peak | C activations (MB) | "
+                 "peer samples/s | peer GFLOP/s | peer of peak | speed-up C/peer | peer train_step samples/s |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in unet["rows"]:
+            ts = r["peer_train_step_samples_per_s"]
+            acts = r["c_activation_mb"]
+            L.append(f"| {r['c_pass']} / {r['peer_mode']} | {r['batch']} | {r['c_ms_per_call']:.1f} | "
+                     f"{r['c_samples_per_s']:.0f} | {r['c_gflops']:.1f} | {100 * r['c_fraction_of_peak']:.0f}% | "
+                     f"{acts if acts == '' else format(acts, '.0f')} | {r['peer_samples_per_s']:.0f} | "
+                     f"{r['peer_gflops']:.1f} | {100 * r['peer_fraction_of_peak']:.0f}% | "
+                     f"{r['speedup_c_over_peer']:.2f}× | {ts if ts == '' else format(ts, '.0f')} |")
+        L.append("\nC's `train step` is forward + backward with parameter gradients and nothing else, as the peer's "
+                 "`forward+backward`; the peer's `train_step` (DSM loss, backward, clip_grad_norm_, Adam, EMA) is "
+                 "shown for information. peer_unet.csv holds these rows.\n")
+
     # scaling
     L.append("## Scaling\n")
     L.append("Samples (PC Euler–Maruyama, 20 steps, batch 256; C = `scoresde sample` process incl. start-up and CSV "
@@ -947,17 +1142,25 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
 
     L.append("## Reproduce\n")
     L.append("    scripts/setup.sh --bench        # once, as root: python3-torch, python3-scipy, python3-numpy, linux-perf")
-    L.append("    benchmarks/run_peer.sh          # this report (builds Release into build-bench/)\n")
+    L.append("    benchmarks/run_peer.sh          # this report (builds Release into build-bench/)")
+    L.append("    benchmarks/run_peer.sh --only unet   # the U-Net rows alone (rewrites this report's U-Net rows)\n")
     L.append("## Section times\n")
     L.append(", ".join(f"{k} {v:.0f} s" for k, v in sect_times.items()) + "\n")
     L.append("## Files\n")
     L.append("peer_check.csv, peer_network.csv, peer_pc.csv, peer_ode.csv, peer_ode_control.csv, peer_likelihood.csv, peer_training.csv, "
-             "peer_scaling_samples.csv, peer_scaling_dim.csv, peer_omp_policy.csv, peer_profile.csv; "
+             "peer_scaling_samples.csv, peer_scaling_dim.csv, peer_omp_policy.csv, peer_profile.csv"
+             f"{', peer_unet.csv' if unet else ''}; "
              "peer_throughput.png, peer_work_precision.png, peer_scaling.png.")
     open(os.path.join(res, "peer_report.md"), "w").write("\n".join(L) + "\n")
 
 
 # ---- main -------------------------------------------------------------------------------------------------
+
+SECTIONS = ("check", "network", "pc", "ode", "likelihood", "scaling_samples", "scaling_dim", "omp_policy", "profile",
+            "unet")
+# what the report needs from a run ("unet" may be missing: a run from before the U-Net rows)
+STATE_KEYS = ("info", "started", "quick", "models", "train_row", "check_rows", "net_rows", "peak", "pc_rows", "ode_rows",
+              "ref_tol", "control", "lik_rows", "agreement", "scale_n", "scale_d", "omp_rows", "prof_rows", "total")
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -976,12 +1179,23 @@ def main():
     ap.add_argument("--ode-samples", type=int, default=64)
     ap.add_argument("--lik-samples", type=int, default=64)
     ap.add_argument("--dims", type=lambda s: [int(x) for x in s.split(",")], default=[2, 16, 128, 784])
+    ap.add_argument("--model-unet", help="U-Net for the U-Net rows (default: models/fashion_mnist.sgm if it is a "
+                                         "U-Net, else models/training/fmnist_unet.ckpt)")
+    ap.add_argument("--unet-rounds", type=int, default=3,
+                    help="U-Net rows: alternating C/peer rounds, the median reported (--quick: 1)")
+    ap.add_argument("--only", type=lambda s: s.split(","), metavar="SECTION[,SECTION]",
+                    help=f"run only these sections ({', '.join(SECTIONS)}) and write their CSVs; when WORK/state.pickle "
+                         "holds an earlier complete run, its report is rewritten with these sections replaced")
     a = ap.parse_args()
+    if a.only and not set(a.only) <= set(SECTIONS):
+        ap.error(f"--only: unknown section(s) {', '.join(sorted(set(a.only) - set(SECTIONS)))}; "
+                 f"the sections are {', '.join(SECTIONS)}")
     build = os.path.abspath(a.build)
     tools = {"scoresde": os.path.join(build, "apps", "scoresde"),
              "cbench": os.path.join(build, "benchmarks", "peer", "peer_cbench"),
              "bench_scorenet": os.path.join(build, "benchmarks", "scorenet", "bench_scorenet"),
-             "arkode_control": os.path.join(build, "benchmarks", "peer", "arkode_control")}
+             "arkode_control": os.path.join(build, "benchmarks", "peer", "arkode_control"),
+             "bench_unet": os.path.join(build, "benchmarks", "scorenet_unet", "bench_unet")}
     for k, v in tools.items():
         if not os.access(v, os.X_OK):
             raise SystemExit(f"run_peer: {v} not found: build it first (cmake --build {build})")
@@ -1005,20 +1219,45 @@ def main():
         with open(state_path, "rb") as f:
             st = pickle.load(f)
     else:
-        st = {"info": machine_description(tools["scoresde"]), "started": started}
-        st["models"], st["train_row"] = timed("models", prepare_models, a, tools, work)
-        models = st["models"]
-        st["check_rows"] = timed("check", section_check, a, tools, models, res)
-        st["net_rows"], st["peak"] = timed("network", section_network, a, tools, models, res, work)
-        st["pc_rows"] = timed("pc", section_pc, a, tools, models, res)
-        st["ode_rows"], st["ref_tol"], st["control"] = timed("ode", section_ode, a, tools, models, res, work)
-        st["lik_rows"], st["agreement"] = timed("likelihood", section_likelihood, a, tools, models, res, work)
-        st["scale_n"] = timed("scaling_samples", section_scaling_samples, a, tools, models, res, work)
-        st["scale_d"] = timed("scaling_dim", section_scaling_dim, a, tools, models, res)
-        st["omp_rows"] = timed("omp_policy", section_omp_policy, a, tools, models, res)
-        st["prof_rows"] = timed("profile", section_profile, a, tools, models, res, work)
+        def want(name):
+            return not a.only or name in a.only
+
+        if a.only and os.path.exists(state_path):  # the sections run now replace theirs in the earlier run
+            with open(state_path, "rb") as f:
+                st = pickle.load(f)
+            st.setdefault("rerun", {}).update({name: started for name in a.only})
+            times.update(st.get("times", {}))  # the earlier run's section times, replaced as sections rerun
+        else:
+            st = {"info": machine_description(tools["scoresde"]), "started": started, "quick": a.quick}
+        if any(want(name) for name in SECTIONS if name != "unet"):
+            st["models"], st["train_row"] = timed("models", prepare_models, a, tools, work)
+        models = st.get("models")
+        if want("check"):
+            st["check_rows"] = timed("check", section_check, a, tools, models, res)
+        if want("network"):
+            st["net_rows"], st["peak"] = timed("network", section_network, a, tools, models, res, work)
+        if want("pc"):
+            st["pc_rows"] = timed("pc", section_pc, a, tools, models, res)
+        if want("ode"):
+            st["ode_rows"], st["ref_tol"], st["control"] = timed("ode", section_ode, a, tools, models, res, work)
+        if want("likelihood"):
+            st["lik_rows"], st["agreement"] = timed("likelihood", section_likelihood, a, tools, models, res, work)
+        if want("scaling_samples"):
+            st["scale_n"] = timed("scaling_samples", section_scaling_samples, a, tools, models, res, work)
+        if want("scaling_dim"):
+            st["scale_d"] = timed("scaling_dim", section_scaling_dim, a, tools, models, res)
+        if want("omp_policy"):
+            st["omp_rows"] = timed("omp_policy", section_omp_policy, a, tools, models, res)
+        if want("profile"):
+            st["prof_rows"] = timed("profile", section_profile, a, tools, models, res, work)
+        if want("unet"):
+            st["unet"] = timed("unet", section_unet, a, tools, res, work)
         st["times"] = times
-        st["quick"] = a.quick
+        missing = [k for k in STATE_KEYS if k not in st]
+        if a.only and missing:
+            log(f"--only: no complete earlier run in {state_path} (missing {', '.join(missing)}): wrote the "
+                f"sections' CSVs to {res}, not the report")
+            return
     models = st["models"]
     net_rows, train_row = st["net_rows"], st["train_row"]
     time_share = {}
@@ -1037,15 +1276,18 @@ def main():
     write_csv(os.path.join(res, "peer_training.csv"), tr,
               ["model", "batch", "c_steps_per_s", "peer_steps_per_s", "speedup_c_over_peer"])
     timed("plots", plots, res, net_rows, st["ode_rows"], st["scale_n"], st["scale_d"], st["peak"])
-    if not a.report_only:
+    if not a.report_only and not a.only:
         st["total"] = time.perf_counter() - t_start
+    if not a.report_only:
         with open(state_path, "wb") as f:
             pickle.dump(st, f)
     total = st["total"]
     report(res, st["info"], st["times"], st["check_rows"], net_rows, st["peak"], st["pc_rows"], st["ode_rows"],
            st["ref_tol"], st["lik_rows"], st["agreement"], train_row, st["scale_n"], st["scale_d"], st["omp_rows"],
-           st["prof_rows"], st["started"], total, st["quick"], time_share, st["control"])
-    log(f"done in {total / 60:.1f} min: {os.path.join(res, 'peer_report.md')}")
+           st["prof_rows"], st["started"], total, st["quick"], time_share, st["control"], st.get("unet", False),
+           st.get("rerun"))
+    log(f"done in {(total if not a.only else time.perf_counter() - t_start) / 60:.1f} min: "
+        f"{os.path.join(res, 'peer_report.md')}")
 
 
 if __name__ == "__main__":
