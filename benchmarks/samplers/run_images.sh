@@ -4,9 +4,11 @@
 # dopri5, measured by `scoresde compare` (Fréchet distance of the shipped classifier's features to
 # the test set, bootstrap standard error, and the floor of as many training images).
 #
-#   sh benchmarks/samplers/run_images.sh BUILD_DIR [NUM]
+#   sh benchmarks/samplers/run_images.sh BUILD_DIR [NUM] [BUDGETS]
 #
-# Builds nothing: BUILD_DIR/apps/scoresde must exist. NUM samples per sampler (default 1000).
+# Builds nothing: BUILD_DIR/apps/scoresde must exist. NUM samples per sampler (default 1000);
+# BUDGETS the NFE columns (default "10 20 35 50 100"; a run with fewer columns is taken up by a
+# later run with more, which adds only the missing samplers).
 # About 75 minutes on 2 idle cores: the comparison keeps every finished sampler in
 # BUILD_DIR/samplers_images/cmp.runs.csv, so running the script again after an interruption goes
 # on where it stopped (compare --resume). Writes benchmarks/results/samplers_images.csv (compare's
@@ -19,6 +21,7 @@ src=$(cd "$here/../.." && pwd)
 build=$(cd "$1" && pwd)
 bin=$build/apps/scoresde
 num=${2:-1000}
+budgets=${3:-"10 20 35 50 100"}
 [ -x "$bin" ] || { echo "run_images.sh: no $bin (build first)" >&2; exit 2; }
 out="$src/benchmarks/results"
 work="$build/samplers_images"
@@ -33,13 +36,14 @@ steps() { # METHOD BUDGET
     *) echo "$2" ;;
     esac
 }
-list="pc:euler_maruyama@1000,ode:dopri5"
+list="ode:dopri5"
 for method in ddim edm-heun dpm-solver-2 dpm-solver-3 dpmpp-2m dpmpp-3m unipc deis; do
-    for nfe in 10 20 35 50 100; do list="$list,ode:$method@$(steps $method $nfe)"; done
+    for nfe in $budgets; do list="$list,ode:$method@$(steps $method $nfe)"; done
 done
 for method in edm-churn dpmpp-2m-sde dpmpp-3m-sde; do
-    for nfe in 10 20 35 50 100; do list="$list,sde:$method@$(steps $method $nfe)"; done
+    for nfe in $budgets; do list="$list,sde:$method@$(steps $method $nfe)"; done
 done
+list="$list,pc:euler_maruyama@1000" # last: alone a third of the time
 
 load=$(cut -d' ' -f1 /proc/loadavg)
 "$bin" compare --model "$src/models/fashion_mnist.sgm" --num "$num" --batch 250 --samplers "$list" --resume \
@@ -48,7 +52,7 @@ load=$(cut -d' ' -f1 /proc/loadavg)
     echo "# Samplers on the default image model (issue 18, item 4)"
     echo
     echo "\`sh benchmarks/samplers/run_images.sh BUILD $num\`: \`scoresde compare --model models/fashion_mnist.sgm\`,"
-    echo "$num samples per sampler (seed 0), every fast sampler at 10, 20, 35, 50 and 100 NFE (the step"
+    echo "$num samples per sampler (seed 0), every fast sampler at $(echo $budgets | sed 's/ /, /g') NFE (the step"
     echo "count giving at most that many evaluations), PC (Euler–Maruyama, the VP default) at 1000 steps"
     echo "and dopri5 (rtol = atol = 1e-5). Fréchet distance: the shipped classifier's 256-d features"
     echo "against the 10 000 test images, bootstrap standard error, beside the floor of $num training"
