@@ -18,9 +18,11 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 
 # Bounds, relative to the largest magnitude in each file. Measured on an AMD EPYC (Zen 5) against
 # Haswell for Sandybridge, Zen, SkylakeX and Cooperlake: trained weights after 60 steps ≤ 3.3e-7,
-# MLP forward ≤ 5.4e-7, 8 PC samples (50 steps) ≤ 7e-7 in a release build (identical in this
-# sanitized one). The bounds leave 18× and more room for other CPUs and kernels.
-tol_weights=1e-5 tol_forward=1e-5 tol_samples=1e-4
+# MLP forward ≤ 5.4e-7, 8 PC samples (50 steps) of the shipped U-Net ≤ 6.4e-5 in a release build
+# (Sandybridge; identical in this sanitized one): 50 noisy steps through a 12-layer network carry
+# the last bits of a convolution further than one MLP forward does. The bounds leave 15× and more
+# room for other CPUs and kernels.
+tol_weights=1e-5 tol_forward=1e-5 tol_samples=1e-3
 
 # The CPU flags each kernel's instructions need (OpenBLAS 0.3.21 kernel names).
 needs() {
