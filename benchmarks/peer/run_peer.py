@@ -1094,6 +1094,14 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append("\nC's `train step` is forward + backward with parameter gradients and nothing else, as the peer's "
                  "`forward+backward`; the peer's `train_step` (DSM loss, backward, clip_grad_norm_, Adam, EMA) is "
                  "shown for information. peer_unet.csv holds these rows.\n")
+        L.append("The peer's convolutions do not run on OpenBLAS: torch computes them with oneDNN (MKL-DNN 2.6, "
+                 "its own JIT kernels for the instructions it detects, whatever OPENBLAS_CORETYPE says), so the \"same kernel\" "
+                 "holds here only for the peer's dense layers, and its convolutions reach 155–190 GFLOP/s against "
+                 "OpenBLAS Haswell's 180 GFLOP/s sgemm peak. C's convolutions are im2col + OpenBLAS sgemm: with "
+                 "the kernel OpenBLAS detects (`env -u OPENBLAS_CORETYPE`, Cooperlake) C gains 1.3× and stands "
+                 "at 0.88–1.12× of the peer (`peer_unet_cooperlake.csv`, measured 2026-12-06 18:25 UTC with "
+                 "`env -u OPENBLAS_CORETYPE python3 benchmarks/peer/run_peer.py --only unet --unet-rounds 2 "
+                 "--results DIR`).\n")
 
     # scaling
     L.append("## Scaling\n")
