@@ -1,7 +1,7 @@
 #!/bin/sh
 # Which diffusion process for the image model (issue 16: "choose the process by measurement"):
 # the same small U-Net recipe trained under VE, VP and sub-VP for the same steps, then each model's
-# Fréchet distance (1000 samples; the probability-flow ODE with dopri5 and the study's fast
+# Fréchet distance (1000 samples; the probability-flow ODE with rk45 (batched Dormand–Prince) and the study's fast
 # sampler, and the process's own PC sampler at N = 1000 on fewer samples) and bits/dim.
 #
 #   sh benchmarks/fmnist/process_choice.sh BUILD_DIR [STEPS]
@@ -32,7 +32,7 @@ md="$work/report.md"
     echo
     echo "The training losses are not compared: each process weights its noise levels differently."
     echo
-    echo "| process | train s | FD ode:dopri5, 1000 | FD ode:dpmpp-3m@20, 1000 | FD PC N=1000, 200 | bits/dim, 200 test images |"
+    echo "| process | train s | FD ode:rk45 (1e-5), 1000 | FD ode:dpmpp-3m@20, 1000 | FD PC N=1000, 200 | bits/dim, 200 test images |"
     echo "|---|---|---|---|---|---|"
 } > "$md"
 
@@ -57,7 +57,7 @@ for sde in vp subvp ve; do
     # the paper's PC pairing for each process (the CLI's defaults)
     case $sde in ve) pc=pc:reverse_diffusion+langevin@1000 ;; *) pc=pc:euler_maruyama@1000 ;; esac
     echo "process_choice.sh: measuring $sde ..." >&2
-    "$bin" compare --model "$model" --num 1000 --batch 250 --samplers ode:dopri5,ode:dpmpp-3m@20 \
+    "$bin" compare --model "$model" --num 1000 --batch 250 --samplers ode:rk45,ode:dpmpp-3m@20 \
         --out "$work/${sde}_ode" --quiet > /dev/null
     "$bin" compare --model "$model" --num 200 --samplers "$pc" --out "$work/${sde}_pc" --quiet > /dev/null
     "$bin" likelihood --model "$model" --in fashion-mnist:test --num 200 --seed 0 --out "$work/${sde}_bpd.csv" \
