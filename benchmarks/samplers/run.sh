@@ -21,23 +21,8 @@ out="$src/benchmarks/results"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# steps K for a budget of B evaluations (sgm_sampler.h's counts with the step to sigma = 0):
-# K for ddim and the multistep samplers, 2K - 1 for edm-heun, dpm-solver-2 and edm-churn, 3K - 2
-# for dpm-solver-3
-steps() { # METHOD BUDGET
-    case $1 in
-    edm-heun | dpm-solver-2 | edm-churn) echo $((($2 + 1) / 2)) ;;
-    dpm-solver-3) echo $((($2 + 2) / 3)) ;;
-    *) echo "$2" ;;
-    esac
-}
-list="pc:euler_maruyama@1000,ode:dopri5"
-for method in ddim edm-heun dpm-solver-2 dpm-solver-3 dpmpp-2m dpmpp-3m unipc deis; do
-    for nfe in 10 20 35 50 100; do list="$list,ode:$method@$(steps $method $nfe)"; done
-done
-for method in edm-churn dpmpp-2m-sde dpmpp-3m-sde; do
-    for nfe in 10 20 35 50 100; do list="$list,sde:$method@$(steps $method $nfe)"; done
-done
+. "$here/fast_list.sh"
+list="pc:euler_maruyama@1000,ode:dopri5,$(fast_list "10 20 35 50 100")"
 
 {
     echo "# Samplers on the 2-D mixture oracle (issue 18, item 4)"

@@ -28,22 +28,8 @@ work="$build/samplers_images"
 mkdir -p "$work"
 export OMP_WAIT_POLICY=passive
 
-# steps K for a budget of B evaluations, as in run.sh
-steps() { # METHOD BUDGET
-    case $1 in
-    edm-heun | dpm-solver-2 | edm-churn) echo $((($2 + 1) / 2)) ;;
-    dpm-solver-3) echo $((($2 + 2) / 3)) ;;
-    *) echo "$2" ;;
-    esac
-}
-list="ode:dopri5"
-for method in ddim edm-heun dpm-solver-2 dpm-solver-3 dpmpp-2m dpmpp-3m unipc deis; do
-    for nfe in $budgets; do list="$list,ode:$method@$(steps $method $nfe)"; done
-done
-for method in edm-churn dpmpp-2m-sde dpmpp-3m-sde; do
-    for nfe in $budgets; do list="$list,sde:$method@$(steps $method $nfe)"; done
-done
-list="$list,pc:euler_maruyama@1000" # last: alone a third of the time
+. "$here/fast_list.sh"
+list="ode:dopri5,$(fast_list "$budgets"),pc:euler_maruyama@1000" # PC last: alone a third of the time
 
 load=$(cut -d' ' -f1 /proc/loadavg)
 "$bin" compare --model "$src/models/fashion_mnist.sgm" --num "$num" --batch 250 --samplers "$list" --resume \
