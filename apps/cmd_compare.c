@@ -205,12 +205,6 @@ static int measure_run(compare_oracle *o, app_model *m, const compare_row *row, 
     return 0;
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* What exact samples score: SW2 of FLOOR_SETS independent sets of n exact samples — the mean, its
  * standard error and the range of the middle 95% of the sets (a sampler whose SW2 lies in it
  * cannot be told from exact at this n) — and the energy distance of one set (its noise). */
@@ -237,7 +231,7 @@ static int sw2_floor(const compare_oracle *o, size_t n, uint64_t seed, metric_va
     if (!y)
         return -1;
     free(y);
-    qsort(values, FLOOR_SETS, sizeof *values, compare_doubles);
+    metric_sort(values, FLOOR_SETS);
     floor->value = sum / FLOOR_SETS;
     for (size_t s = 0; s < FLOOR_SETS; s++)
         ss += (values[s] - floor->value) * (values[s] - floor->value);

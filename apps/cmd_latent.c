@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "dist.h"
 #include "io.h"
+#include "metrics.h"
 #include "picture.h"
 #include "sampling.h"
 
@@ -232,18 +233,12 @@ static void report_transport(const transport_request *r, const app_model *m, con
            seconds, r->c.out, format, m->name, model_note);
 }
 
-static int ascending(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The round trip's errors (sorted in place): median and largest, and the decode's cost. */
 static void report_round_trip(double *errors, size_t n, double back_nfe_sum)
 {
     if (!n)
         return;
-    qsort(errors, n, sizeof *errors, ascending);
+    metric_sort(errors, n);
     double median = n % 2 ? errors[n / 2] : 0.5 * (errors[n / 2 - 1] + errors[n / 2]);
     printf("round trip: decoded again (same solver, no denoising), max|x' - x| / max|x| per point: "
            "median %.3g, largest %.3g; NFE %.1f per point\n",

@@ -105,31 +105,36 @@ int write_points_png(const char *path, const app_model *m, const double *x, size
 
 /* The two halves of the sampling loop (dist.h): every rank samples chunks of --batch, rank 0 takes
  * them in order. */
+/* What the summary reports of the samples drawn. */
+typedef struct sample_tally {
+    double nfe_total;
+    /* image models: how far the samples leave the data range [-1, 1] before the PNG clips them */
+    size_t values, beyond_range;
+    double largest_abs;
+} sample_tally;
+
 typedef struct sample_job {
     const sampler_spec *spec;
     app_model *m;
     uint64_t seed;
     table_writer *tw; /* CSV/.npy output, or NULL */
     double *all;      /* PNG output: every sample */
-    double nfe_total;
     dist_chunks *chunks; /* its progress bar, for progress inside a batch */
-    /* image models: how far the samples leave the data range [-1, 1] before the PNG clips them */
-    size_t values, beyond_range;
-    double largest_abs;
+    sample_tally tally;
 } sample_job;
 
 /* A sample value counts as outside the data range beyond this (issue 16's goal: <= 1% of pixels). */
 #define IMAGE_RANGE_LIMIT 1.1
 
-static void count_out_of_range(sample_job *job, const double *rows, size_t count)
+static void count_out_of_range(sample_tally *tally, const double *rows, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         double a = fabs(rows[i]);
-        job->beyond_range += a > IMAGE_RANGE_LIMIT;
-        if (a > job->largest_abs)
-            job->largest_abs = a;
+        tally->beyond_range += a > IMAGE_RANGE_LIMIT;
+        if (a > tally->largest_abs)
+            tally->largest_abs = a;
     }
-    job->values += count;
+    tally->values += count;
 }
 
 static int sample_chunk(void *ctx, size_t first, size_t n, double *rows, double *info)
@@ -152,9 +157,9 @@ static int sample_deliver(void *ctx, size_t first, size_t n, const double *rows,
 {
     sample_job *job = ctx;
     scoresde_error error;
-    job->nfe_total += info[0];
+    job->tally.nfe_total += info[0];
     if (job->m->is_image)
-        count_out_of_range(job, rows, n * job->m->dim);
+        count_out_of_range(&job->tally, rows, n * job->m->dim);
     if (job->all)
         memcpy(job->all + first * job->m->dim, rows, n * job->m->dim * sizeof *rows);
     else if (table_write_rows(job->tw, n, rows, &error))
@@ -321,7 +326,7 @@ static int open_output(const sample_request *r, const app_model *m, sample_outpu
 
 /* Runs the sampler over every chunk; returns 0 or the exit status. */
 static int draw_samples(const sample_request *r, const sampler_spec *spec, app_model *m, sample_output *o,
-                        sample_job *job_out, double *seconds)
+                        sample_tally *tally, double *seconds)
 {
     const common_options *c = &r->c;
     size_t batch = c->batch < c->num ? c->batch : c->num;
@@ -337,7 +342,7 @@ static int draw_samples(const sample_request *r, const sampler_spec *spec, app_m
         return rc;
     }
     *seconds = wall_seconds() - start;
-    *job_out = job;
+    *tally = job.tally;
     return 0;
 }
 
@@ -355,7 +360,7 @@ static int save_samples(const sample_request *r, const sampler_spec *spec, const
 }
 
 static void report_sampling(const sample_request *r, const sampler_spec *spec, const app_model *m, int png,
-                            const sample_job *job, double seconds)
+                            const sample_tally *tally, double seconds)
 {
     const common_options *c = &r->c;
     char model_note[256], sampler_note[256], format[128];
@@ -368,10 +373,10 @@ static void report_sampling(const sample_request *r, const sampler_spec *spec, c
     printf("model    %s (%s)\nsampler  %s\nsamples  %zu -> %s (%s%s)\nNFE      %.1f per sample\n"
            "time     %.3f s (%.1f samples/s)\n",
            m->name, model_note, sampler_note, c->num, c->out, format, r->out_given ? "" : "; no --out given",
-           job->nfe_total / (double)c->num, seconds, (double)c->num / seconds);
-    if (m->is_image && job->values)
+           tally->nfe_total / (double)c->num, seconds, (double)c->num / seconds);
+    if (m->is_image && tally->values)
         printf("range    %.3f%% of pixels beyond ±%g (largest |x| %.3g)%s\n",
-               100.0 * (double)job->beyond_range / (double)job->values, IMAGE_RANGE_LIMIT, job->largest_abs,
+               100.0 * (double)tally->beyond_range / (double)tally->values, IMAGE_RANGE_LIMIT, tally->largest_abs,
                png ? "; the PNG clips to [-1, 1]" : "");
 }
 
@@ -387,7 +392,7 @@ int cmd_sample(int argc, char **argv)
     sampler_spec spec;
     sample_guidance guidance = {0};
     sample_output out = {0};
-    sample_job drawn = {0};
+    sample_tally drawn = {0};
     double seconds = 0;
     int status = 1;
     if ((rc = sampler_from_options(&sample_command, &r.c, r.opts, &m.process, &spec)) ||

@@ -26,6 +26,9 @@ void feature_statistics(size_t k, const double *f, size_t n, double *mu, double 
 
 /* ---- Distances with error bars (compare) ------------------------------------------------------ */
 
+/* Sorts x[n] ascending (NaN-free input). */
+void metric_sort(double *x, size_t n);
+
 /* A measured value with its standard error and a 95% interval [lo, hi]. */
 typedef struct metric_value {
     double value, se, lo, hi;
