@@ -1098,7 +1098,7 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                  "its own JIT kernels for the instructions it detects, whatever OPENBLAS_CORETYPE says), so the \"same kernel\" "
                  "holds here only for the peer's dense layers, and its convolutions reach 155–190 GFLOP/s against "
                  "OpenBLAS Haswell's 180 GFLOP/s sgemm peak. C's convolutions are im2col + OpenBLAS sgemm: with "
-                 "the kernel OpenBLAS detects (`env -u OPENBLAS_CORETYPE`, Cooperlake) C gains 1.3× and stands "
+                 "the kernel OpenBLAS detects (`env -u OPENBLAS_CORETYPE`, Cooperlake) C gains 1.2–1.4× and stands "
                  "at 0.88–1.12× of the peer (`peer_unet_cooperlake.csv`, measured 2026-12-06 18:25 UTC with "
                  "`env -u OPENBLAS_CORETYPE python3 benchmarks/peer/run_peer.py --only unet --unet-rounds 2 "
                  "--results DIR`).\n")

@@ -4,7 +4,7 @@
 # shipped U-Net guided to a class (DPM-Solver++(2M) SDE, 20 steps: 20 network evaluations, so that
 # the sanitized build stays fast). The shipped clean classifier must put most of them in that
 # class: measured 1.00 (Trouser) and 0.97 (Bag) of 32 at scale 10, against 0.1 per class
-# unguided; asserted ≥ 0.7 (a share of 0.85 would fail it with probability about 1%). Then the
+# unguided; asserted ≥ 0.7 (a true share of 0.85 would fail it with probability 1.6%). Then the
 # refusals.
 # Args: <scoresde binary> <source dir>.
 set -eu
