@@ -5,7 +5,10 @@ and training steps, printing the same key=value lines as peer_cbench (run_peer.p
   peer_bench.py net        --model M --batches 1,64,256,1024 --seconds S [--csv OUT] [--name NAME]
                            [--modes forward,forward+vjp,train_step] [--train-batches B1,B2]
   peer_bench.py pc         --model M --num N --batch B --predictor P --corrector C [--N steps]
-  peer_bench.py ode        --model M --in Z.f64 --batch B [--rtol R --atol A] [--out X.f64]
+  peer_bench.py ode        --model M (--in Z.f64 | --num N) --batch B [--rtol R --atol A] [--out X.f64]
+                           (--num: N latents drawn from the prior inside the timed job, torch seed
+                           --seed, as the official sampler draws them)
+  peer_bench.py encode     --model M --in X.f64 --batch B [--rtol R --atol A] [--out Z.f64]
   peer_bench.py likelihood --model M --in X.f64 --batch B [--rtol R --atol A] [--out L.f64]
                            [--divergence rademacher|gaussian|exact] (exact: not official, for the
                            bits/dim agreement check only)
@@ -18,6 +21,9 @@ autograd backward), is timed; calls nested inside a timed call count once. FLOPs
 peer_cbench and bench_scorenet count them (2 per multiply–add of the matrix products).
 The samplers run the official way: the whole batch of a round in one tensor (rounds of --batch
 when --num is larger, as the official run_sampling loops over rounds).
+`encode` has no official counterpart (the official code reads a point's latent off likelihood_fn, which
+integrates the divergence beside it): it is the ODE sampler's probability-flow ODE, solve_ivp(RK45) on
+the flattened batch from eps = 1e-3 up to T, no denoising — what `scoresde encode` integrates.
 
 Any model the peer loads works here, the MLP or the U-Net (`--arch unet`; sgm_peer.ScoreUNet). `net`
 on a U-Net times, at --batches (default 64,256 for a U-Net, 1,64,256,1024 for an MLP):
@@ -54,6 +60,7 @@ import time
 
 import numpy as np
 import torch
+from scipy import integrate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sgm_peer  # noqa: E402
@@ -178,13 +185,17 @@ def cmd_ode(a):
     model, cfg, _ = sgm_peer.load_model(a.model)
     sde = sgm_peer.make_sde(cfg)
     timer = install_timer(cfg)
-    z = read_f64(a.input)
+    z = read_f64(a.input) if a.input else None  # None: --num latents from the prior, drawn by ode_sampler
+    num, D = (z.shape[0] if z is not None else a.num), dims(cfg)[0]
+
     def sample():
+        torch.manual_seed(a.seed)
         out, nfes, steps, rejected = [], [], 0, 0
-        for first in range(0, z.shape[0], a.batch):
-            zz = torch.from_numpy(z[first:first + a.batch]).float()
+        for first in range(0, num, a.batch):
+            n = min(a.batch, num - first)
+            zz = torch.from_numpy(z[first:first + n]).float() if z is not None else None
             st = {}
-            x, nfe = sgm_peer.ode_sampler(sde, model, tuple(zz.shape), z=zz, rtol=a.rtol, atol=a.atol, stats=st)
+            x, nfe = sgm_peer.ode_sampler(sde, model, (n, D), z=zz, rtol=a.rtol, atol=a.atol, stats=st)
             out.append(x.numpy())
             nfes.append(nfe)
             steps, rejected = steps + st["steps"], rejected + st["rejected"]
@@ -194,6 +205,44 @@ def cmd_ode(a):
     # NFE: the integrator's count (+1 for the denoising step, as the C side counts it)
     report("ode", wall, timer, max(nfes) + 1,
            f" nfe_mean={np.mean(nfes) + 1:.2f} steps={steps} rejected={rejected}")
+    if a.out:
+        write_f64(a.out, np.concatenate(out))
+
+
+def encode(sde, model, x, rtol=1e-5, atol=1e-5, eps=1e-3, stats=None):
+    """Latents at T of x (B, D) at eps: ode_sampler's probability-flow ODE integrated forward. Returns (z, nfe)."""
+    score_fn = sgm_peer.get_score_fn(sde, model)
+    rsde = sde.reverse(score_fn, probability_flow=True)
+    shape = tuple(x.shape)
+    with torch.no_grad():
+        def ode_func(t, y):
+            xx = torch.from_numpy(y.reshape(shape)).type(torch.float32)
+            return rsde.sde(xx, torch.ones(shape[0]) * t)[0].detach().cpu().numpy().reshape((-1,))
+
+        solution = integrate.solve_ivp(ode_func, (eps, sde.T), x.detach().cpu().numpy().reshape((-1,)),
+                                       rtol=rtol, atol=atol, method="RK45")
+    sgm_peer._solve_stats(solution, stats)
+    return solution.y[:, -1].reshape(shape), solution.nfev
+
+
+def cmd_encode(a):
+    model, cfg, _ = sgm_peer.load_model(a.model)
+    sde = sgm_peer.make_sde(cfg)
+    timer = install_timer(cfg)
+    x = read_f64(a.input)
+
+    def run():
+        out, nfes, steps, rejected = [], [], 0, 0
+        for first in range(0, x.shape[0], a.batch):
+            st = {}
+            z, nfe = encode(sde, model, torch.from_numpy(x[first:first + a.batch]).float(), a.rtol, a.atol, stats=st)
+            out.append(z)
+            nfes.append(nfe)
+            steps, rejected = steps + st["steps"], rejected + st["rejected"]
+        return out, nfes, steps, rejected
+
+    wall, (out, nfes, steps, rejected) = best_of(a.repeat, timer, run)
+    report("encode", wall, timer, max(nfes), f" nfe_mean={np.mean(nfes):.2f} steps={steps} rejected={rejected}")
     if a.out:
         write_f64(a.out, np.concatenate(out))
 
@@ -309,7 +358,7 @@ def cmd_net(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=["net", "pc", "ode", "likelihood"])
+    ap.add_argument("command", choices=["net", "pc", "ode", "encode", "likelihood"])
     ap.add_argument("--model", required=True)
     ap.add_argument("--in", dest="input")
     ap.add_argument("--out")
@@ -343,7 +392,8 @@ def main():
         if not (libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) and libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)):
             sys.exit("peer_bench: mallopt refused the thresholds (--malloc-heap)")
     torch.set_num_threads(a.threads)
-    {"net": cmd_net, "pc": cmd_pc, "ode": cmd_ode, "likelihood": cmd_likelihood}[a.command](a)
+    {"net": cmd_net, "pc": cmd_pc, "ode": cmd_ode, "encode": cmd_encode,
+     "likelihood": cmd_likelihood}[a.command](a)
 
 
 if __name__ == "__main__":

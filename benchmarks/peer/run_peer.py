@@ -21,14 +21,19 @@ the machine's load falls on both, and writes to --results (default benchmarks/re
   peer_unet.csv             U-Net (base 32, 3 levels, Fashion-MNIST shape) forward, forward+VJP and training
                             step (forward + backward with parameter gradients; the peer's full train_step
                             beside it), batch 64 and 256 (C: bench_unet; peer: --malloc-heap)
+  peer_fmnist.csv           the shipped Fashion-MNIST U-Net (models/fashion_mnist.sgm) end to end: the CLI's
+                            `sample --sampler ode` (default and --joint), `decode`, `encode`, `likelihood`
+                            (default and --joint) and `sample --sampler pc` as whole scoresde processes beside
+                            the peer's same job (in-process, and its process time); NFE, agreement
   peer_profile.csv          perf profile by shared object of one PC run on each side (if perf works)
   peer_report.md            the ratio table, goals, machine, versions, date
   peer_throughput.png, peer_work_precision.png, peer_scaling.png
 
   run_peer.py --build BUILD_DIR [--results DIR] [--work DIR] [--model-2d FILE.sgm] [--quick] [--report-only]
-              [--model-unet FILE] [--unet-rounds N] [--only SECTION[,SECTION]]
+              [--model-unet FILE] [--unet-rounds N] [--fmnist-rounds N] [--fmnist-pc-samples N]
+              [--only SECTION[,SECTION]]
 
---only runs some sections (e.g. `--only unet --quick`, about half a minute) and writes their CSVs; when
+--only runs some sections (e.g. `--only unet --quick`, about half a minute; `--only fmnist`) and writes their CSVs; when
 WORK/state.pickle holds an earlier complete run, the report is rewritten with those sections replaced.
 
 Both sides run with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = 2 (torch.set_num_threads(2),
@@ -41,6 +46,7 @@ import argparse
 import csv
 import datetime
 import glob
+import gzip
 import os
 import pickle
 import platform
@@ -691,6 +697,169 @@ def section_unet(a, tools, res, work):
             "started": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
 
 
+# ---- Fashion-MNIST, end to end --------------------------------------------------------------------------
+
+FMNIST_MODEL = os.path.join(REPO, "models", "fashion_mnist.sgm")
+FMNIST_TOL = "1e-5"
+
+
+def fmnist_test_points(n, seed):
+    """The first n Fashion-MNIST test images in model space, uniformly dequantised as the CLI's
+    fashion-mnist:test is (x = 2(k + u)/256 − 1 in float32, u ~ U[0, 1); scorenet/snet_data.c) but with
+    numpy's u, so that the C CLI and the peer read the very same points from a file."""
+    folder = os.environ.get("SCORESDE_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")
+    path = os.path.join(folder, "t10k-images-idx3-ubyte.gz")
+    with gzip.open(path, "rb") as f:
+        magic, count, rows, cols = struct.unpack(">IIII", f.read(16))
+        if magic != 0x803 or count < n:
+            raise SystemExit(f"run_peer: {path}: IDX magic {magic:#x} with {count} images; expected 0x803 and >= {n}")
+        k = np.frombuffer(f.read(n * rows * cols), dtype=np.uint8).reshape(n, rows * cols)
+    u = np.random.default_rng(seed).random(k.shape, dtype=np.float32)
+    return ((k + u) * np.float32(2 / 256) - 1).astype(np.float64)
+
+
+def cli_summary(out):
+    """NFE per sample or point and the in-process seconds from a scoresde sample/decode/encode/likelihood summary."""
+    nfe = re.search(r"NFE\s+([\d.]+) per (?:sample|point)", out)
+    secs = re.search(r"^time\s+([\d.]+) s|, ([\d.]+) s -> ", out, re.M)
+    if not nfe or not secs:
+        raise RuntimeError(f"no NFE or time in the scoresde summary:\n{out}")
+    return float(nfe.group(1)), float(secs.group(1) or secs.group(2))
+
+
+def c_blas_kernel(scoresde):
+    """The OpenBLAS kernel the CLI reports (`scoresde --version`) in the runs' environment, and that line."""
+    out, _, _ = run([scoresde, "--version"])
+    line = next((ln for ln in out.splitlines() if ln.startswith("BLAS:")), "")
+    m = re.search(r"kernel (\w+)", line)
+    return (m.group(1) if m else "unknown"), line
+
+
+def rms(x, y):
+    return float(np.sqrt(np.mean((np.asarray(x, dtype=float) - np.asarray(y, dtype=float)) ** 2)))
+
+
+def section_fmnist(a, tools, res, work):
+    cfg = sgm_peer.read_sgm(FMNIST_MODEL)[0]
+    if cfg["arch"] != 2:
+        log(f"fmnist: {FMNIST_MODEL} is not a U-Net (arch {cfg['arch']}): no Fashion-MNIST rows")
+        return None
+    D = cfg["channels"] * cfg["height"] * cfg["width"]
+    n_ode, n_img = (8, 4) if a.quick else (64, 16)
+    n_pc = 4 if a.quick else a.fmnist_pc_samples
+    rounds = 1 if a.quick else a.fmnist_rounds
+    z = np.random.default_rng(2021).normal(size=(n_ode, D))  # the shared latents of decode
+    x = fmnist_test_points(n_img, 15)  # the shared images of encode and likelihood
+    files = {"z": os.path.join(work, "fmnist_latents"), "x": os.path.join(work, "fmnist_images")}
+    for key, arr in (("z", z), ("x", x)):
+        np.save(files[key] + ".npy", arr)  # the CLI reads .npy,
+        write_f64(files[key] + ".f64", arr)  # peer_bench its (rows, cols) float64 file
+
+    def c_out(name):
+        return os.path.join(work, f"fmnist_c_{name}.npy")
+
+    def p_out(name):
+        return os.path.join(work, f"fmnist_peer_{name}.f64")
+
+    S, M, tol = tools["scoresde"], FMNIST_MODEL, ["--rtol", FMNIST_TOL, "--atol", FMNIST_TOL]
+    peer = [PY, os.path.join(HERE, "peer_bench.py")]
+    peer_model = ["--model", M, "--threads", str(THREADS), "--malloc-heap"]
+    # (job, what it does, n, C runs as (label, output name, command), the peer's command); C: the CLI with its
+    # defaults but for what equality needs (counts, seed, tolerances, inputs, outputs)
+    jobs = [
+        ("ode sample", f"`sample --sampler ode`, {n_ode} samples from the prior", n_ode,
+         [(label, name, [S, "sample", "--model", M, "--sampler", "ode", "--num", str(n_ode), "--seed", "0",
+                         "--out", c_out(name)] + tol + extra)
+          for label, name, extra in (("default", "sample_ode", []), ("--joint", "sample_ode_joint", ["--joint"]))],
+         peer + ["ode", "--num", str(n_ode), "--batch", str(n_ode), "--seed", "0"] + peer_model + tol),
+        ("decode", f"`decode`, {n_ode} shared latents", n_ode,
+         [("default", "decode", [S, "decode", "--model", M, "--in", files["z"] + ".npy", "--out", c_out("decode")] + tol)],
+         peer + ["ode", "--in", files["z"] + ".f64", "--batch", str(n_ode), "--out", p_out("decode")] + peer_model + tol),
+        ("encode", f"`encode`, {n_img} test images", n_img,
+         [("default", "encode", [S, "encode", "--model", M, "--in", files["x"] + ".npy", "--out", c_out("encode")] + tol)],
+         peer + ["encode", "--in", files["x"] + ".f64", "--batch", str(n_img), "--out", p_out("encode")] + peer_model + tol),
+        ("likelihood", f"`likelihood`, {n_img} test images, Rademacher", n_img,
+         [(label, name, [S, "likelihood", "--model", M, "--in", files["x"] + ".npy", "--hutchinson", "rademacher",
+                         "--seed", "0", "--out", c_out(name)] + tol + extra)
+          for label, name, extra in (("default", "likelihood", []), ("--joint", "likelihood_joint", ["--joint"]))],
+         peer + ["likelihood", "--in", files["x"] + ".f64", "--batch", str(n_img), "--divergence", "rademacher",
+                 "--seed", "0", "--out", p_out("likelihood")] + peer_model + tol),
+        ("pc", f"`sample --sampler pc`, {n_pc} samples (Euler–Maruyama, no corrector, N = 1000)", n_pc,
+         [("default", "sample_pc", [S, "sample", "--model", M, "--sampler", "pc", "--num", str(n_pc), "--seed", "0",
+                                    "--out", c_out("sample_pc")])],
+         peer + ["pc", "--num", str(n_pc), "--batch", str(n_pc), "--predictor", "euler_maruyama", "--corrector", "none",
+                 "--N", "1000", "--seed", "0"] + peer_model),
+    ]
+    c_kernel, c_blas_line = c_blas_kernel(S)
+    peer_kernel = peer_blas_kernel()
+    runs, samplers = {}, {}
+    for k in range(rounds):
+        for job, _, _, c_runs, peer_cmd in jobs:  # C and peer alternate per job, so that the load falls on both
+            for label, _, cmd in c_runs:
+                out, wall, rss = run(cmd)
+                nfe, in_process = cli_summary(out)
+                samplers.update({job: ln.split(None, 1)[1] for ln in out.splitlines() if ln.startswith("sampler ")})
+                runs.setdefault((job, label), []).append({"wall_s": wall, "job_s": in_process, "nfe": nfe,
+                                                          "maxrss_kb": rss, "loadavg": loadavg()})
+            out, wall, rss = run(peer_cmd)
+            kv = parse_kv(out)
+            runs.setdefault((job, "peer"), []).append({"wall_s": wall, "job_s": kv["wall_s"],
+                                                       "nfe": kv.get("nfe_mean", kv["nfe"]), "maxrss_kb": rss,
+                                                       "loadavg": loadavg()})
+            log(f"fmnist {job}, round {k + 1}/{rounds}: " + ", ".join(
+                f"C {label} {runs[(job, label)][-1]['wall_s']:.2f} s" for label, _, _ in c_runs) +
+                f"; peer {kv['wall_s']:.2f} s (process {wall:.2f} s)")
+
+    # agreement, from the outputs (the same in every round: fixed seeds and inputs)
+    def bpd(path):
+        b = (np.load(path) if path.endswith(".npy") else read_f64(path))[:, 1].astype(float)
+        return float(b.mean()), float(b.std(ddof=1) / np.sqrt(len(b)))
+
+    agree = {("decode", "default"): rms(np.load(c_out("decode")), read_f64(p_out("decode"))),
+             ("encode", "default"): rms(np.load(c_out("encode")), read_f64(p_out("encode")))}
+    peer_bpd = bpd(p_out("likelihood"))
+
+    def med(rs, key):
+        return float(np.median([r[key] for r in rs]))
+
+    def shown(word):  # a command's word as the report prints it: WORK/..., or relative to the repository
+        if word.startswith(work + os.sep):
+            return "WORK" + word[len(work):]
+        return os.path.relpath(word, REPO) if word.startswith(REPO + os.sep) else word
+
+    rows = []
+    for job, what, n, c_runs, _ in jobs:
+        p = runs[(job, "peer")]
+        for label, name, cmd in c_runs:
+            c = runs[(job, label)]
+            speedup = med(p, "job_s") / med(c, "wall_s")
+            row = {"job": job, "what": what, "c_run": label, "n": n, "c_command": " ".join(shown(w) for w in cmd),
+                   "c_wall_s": med(c, "wall_s"), "c_job_s": med(c, "job_s"), "c_nfe": c[0]["nfe"],
+                   "peer_job_s": med(p, "job_s"), "peer_process_s": med(p, "wall_s"), "peer_nfe": p[0]["nfe"],
+                   "speedup": speedup, "goal_2x_met": int(speedup >= 2), "rms_c_vs_peer": agree.get((job, label), ""),
+                   "c_bpd": "", "c_bpd_se": "", "peer_bpd": "", "peer_bpd_se": "", "bpd_diff_se": "",
+                   "c_maxrss_kb": c[0]["maxrss_kb"], "peer_maxrss_kb": p[0]["maxrss_kb"], "rounds": rounds,
+                   "loadavg": float(np.mean([r["loadavg"] for r in c + p])), "c_blas_kernel": c_kernel,
+                   "peer_blas_kernel": peer_kernel}
+            if job == "likelihood":
+                (cb, cse), (pb, pse) = bpd(c_out(name)), peer_bpd
+                row.update(c_bpd=cb, c_bpd_se=cse, peer_bpd=pb, peer_bpd_se=pse, bpd_diff_se=(cb - pb) / np.hypot(cse, pse))
+            rows.append(row)
+    write_csv(os.path.join(res, "peer_fmnist.csv"), rows, [k for k in rows[0] if k != "what"])
+    log(f"fmnist rows ({os.path.relpath(FMNIST_MODEL, REPO)}; median of {rounds} round(s); kernel C {c_kernel}, "
+        f"peer {peer_kernel}):")
+    for r in rows:
+        agreement = (f", RMS C − peer {r['rms_c_vs_peer']:.1e}" if r["rms_c_vs_peer"] != "" else "") + (
+            f", bpd C {r['c_bpd']:.4f} ± {r['c_bpd_se']:.4f} peer {r['peer_bpd']:.4f} ± {r['peer_bpd_se']:.4f} "
+            f"({r['bpd_diff_se']:+.1f} SE)" if r["c_bpd"] != "" else "")
+        print(f"    {r['job']:10s} n {r['n']:3d} C {r['c_run']:8s} {r['c_wall_s']:7.2f} s NFE {r['c_nfe']:6.1f} | peer "
+              f"{r['peer_job_s']:7.2f} s (process {r['peer_process_s']:6.2f}) NFE {r['peer_nfe']:6.1f} | "
+              f"{r['speedup']:.2f}×{agreement}", flush=True)
+    return {"rows": rows, "model": os.path.relpath(FMNIST_MODEL, REPO), "rounds": rounds, "quick": a.quick,
+            "samplers": samplers, "c_blas_line": c_blas_line, "peer_kernel": peer_kernel,
+            "started": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
+
+
 # ---- plots ----------------------------------------------------------------------------------------------
 
 def plots(res, net_rows, ode_rows, scale_n, scale_d, peak):
@@ -798,7 +967,7 @@ def goal(ok):
 
 def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows, ref_tol, lik_rows, agreement,
            train_row, scale_n, scale_d, omp_rows, prof_rows, started, total_s, quick, time_share, control,
-           unet=None, rerun=None):
+           unet=None, fmnist=None, rerun=None):
     L = []
     L.append("# scoresde beside the official algorithms' stack (PyTorch + scipy)\n")
     L.append(f"Run of {started} ({'QUICK (reduced sizes)' if quick else 'full'}), {total_s / 60:.1f} min in all, "
@@ -819,7 +988,8 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append("- " + ln)
     L.append("- torch runs its matrix products on the same OpenBLAS (Debian's python3-torch links libblas.so.3 → "
              "openblas-pthread), so GEMM-bound work can only differ by what surrounds the GEMMs.")
-    loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows + (unet["rows"] if unet else []) if "loadavg" in r]
+    loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows + (unet["rows"] if unet else []) +
+             (fmnist["rows"] if fmnist else []) if "loadavg" in r]
     L.append(f"- 1-minute load average during the run: {min(loads):.1f} – {max(loads):.1f} on 2 cores "
              "(the machine is shared with other jobs; every absolute number is lowered by it, ratios less so "
              "because C and peer runs alternate).\n")
@@ -1103,6 +1273,66 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                  "`env -u OPENBLAS_CORETYPE python3 benchmarks/peer/run_peer.py --only unet --unet-rounds 2 "
                  "--results DIR`).\n")
 
+    # the Fashion-MNIST model end to end
+    L.append("## Fashion-MNIST model end to end (the CLI's default paths)\n")
+    if fmnist is False:
+        L.append("Not measured: the run predates these rows (`benchmarks/run_peer.sh --only fmnist` adds them).\n")
+    elif not fmnist:
+        L.append("Not measured: models/fashion_mnist.sgm is not a U-Net.\n")
+    else:
+        fm_rows = fmnist["rows"]
+        r0 = next(r for r in fm_rows if r["job"] == "ode sample")
+        L.append(f"`{fmnist['model']}` (U-Net). C: the whole `scoresde` process as a user runs it (start-up, model "
+                 "load, reading the input, writing the .npy output), with the CLI's defaults except the counts, the "
+                 f"seed, the tolerances (rtol = atol = {FMNIST_TOL}, also the defaults), inputs and outputs; 2 threads from "
+                 "the environment. Peer: `peer_bench.py` with `--malloc-heap` (the peer at its best, as in the U-Net "
+                 "section); its time is the job in-process, torch and scipy imported and the model loaded — excluded "
+                 "alike from every row; its whole process (import, load, writing) is in its own column. Speed-up = "
+                 "peer job / C process; C's own summary time (in-process) is shown beside its process time. "
+                 f"Median of {fmnist['rounds']} round(s), C and peer alternating per job; measured {fmnist['started']}"
+                 f"{' (QUICK: reduced counts)' if fmnist['quick'] else ''}.\n")
+        L.append(f"- `sample --sampler ode`: each side draws its own prior latents (C from its counter streams, the "
+                 "peer with torch seed 0 inside the timed job, as the official sampler does), so these samples are "
+                 "not compared; `decode` runs the same computation (C: sgm_ode_sample is a prior draw, then "
+                 f"sgm_decode) on {r0['n']} shared latents (numpy seed 2021) and gives the RMS difference C − peer. "
+                 "`decode` has no `--joint`.")
+        L.append("- `encode`, `likelihood`: the first test images, dequantised once in Python as `fashion-mnist:test` "
+                 "is (x = 2(k + u)/256 − 1, but numpy's u, seed 15) and given to both sides as a file — the same points. "
+                 "The peer's encode integrates ode_sampler's probability-flow ODE from eps = 1e-3 up to T (RK45; the "
+                 "official code has no encoder of its own). Likelihood probes are Rademacher, each side its own, so "
+                 "bits/dim (dequantisation offset +7 included) agree only statistically: the difference is given in "
+                 "combined standard errors.")
+        L.append("- NFE: C's summary (mean per sample or point; `--joint`: the batch's shared count), the peer's "
+                 "solve_ivp evaluations; both count the ODE sampler's denoising evaluation, and a likelihood "
+                 "evaluation is the drift and its divergence probe.")
+        L.append(f"- PC: C's defaults for this VP model, `{fmnist['samplers'].get('pc', '?')}`; the peer runs "
+                 "euler_maruyama, no corrector, N = 1000.")
+        L.append(f"- OpenBLAS: C {fmnist['c_blas_line'] or fm_rows[0]['c_blas_kernel']}; peer {fmnist['peer_kernel']} "
+                 "(openblas_get_corename in a torch process, the peer's environment). The peer's convolutions run on "
+                 "oneDNN whatever the OpenBLAS kernel (see the U-Net section), so \"the same kernel\" holds only for "
+                 "its dense layers.\n")
+        L.append("| job | C run | C process (s) | C in-process (s) | C NFE / sample | peer job (s) | peer process (s) | "
+                 "peer NFE | speed-up | ≥ 2× | agreement |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in fm_rows:
+            note = f"RMS C − peer {r['rms_c_vs_peer']:.1e}" if r["rms_c_vs_peer"] != "" else ""
+            if r["c_bpd"] != "":
+                note = (f"bits/dim C {r['c_bpd']:.4f} ± {r['c_bpd_se']:.4f}, peer {r['peer_bpd']:.4f} ± "
+                             f"{r['peer_bpd_se']:.4f}: {r['bpd_diff_se']:+.1f} SE, within 3 SE: "
+                             f"{goal(abs(r['bpd_diff_se']) <= 3)}")
+            L.append(f"| {r['what']} | {r['c_run']} | {r['c_wall_s']:.2f} | {r['c_job_s']:.2f} | {r['c_nfe']:.1f} | "
+                     f"{r['peer_job_s']:.2f} | {r['peer_process_s']:.2f} | {r['peer_nfe']:.1f} | {r['speedup']:.2f}× | "
+                     f"{goal(r['goal_2x_met'])} | {note} |")
+        fwd = next((r for r in (unet["rows"] if unet else []) if r["mode"] == "forward" and r["batch"] == 64), None)
+        if fwd:
+            L.append(f"\nWhat bounds these rows: every job is U-Net evaluations, and in the U-Net section the C forward "
+                     f"runs at {fwd['speedup_c_over_peer']:.2f}× the peer's at batch 64; a row can gain on that only "
+                     "by fewer evaluations or less work around them.")
+        L.append("\nC commands (WORK: the run's scratch directory; peer_fmnist.csv holds the rows):\n")
+        for r in fm_rows:
+            L.append(f"    {r['c_command']}")
+        L.append("")
+
     # scaling
     L.append("## Scaling\n")
     L.append("Samples (PC Euler–Maruyama, 20 steps, batch 256; C = `scoresde sample` process incl. start-up and CSV "
@@ -1151,13 +1381,14 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
     L.append("## Reproduce\n")
     L.append("    scripts/setup.sh --bench        # once, as root: python3-torch, python3-scipy, python3-numpy, linux-perf")
     L.append("    benchmarks/run_peer.sh          # this report (builds Release into build-bench/)")
-    L.append("    benchmarks/run_peer.sh --only unet   # the U-Net rows alone (rewrites this report's U-Net rows)\n")
+    L.append("    benchmarks/run_peer.sh --only unet   # the U-Net rows alone (rewrites this report's U-Net rows)")
+    L.append("    benchmarks/run_peer.sh --only fmnist # the Fashion-MNIST end-to-end rows alone\n")
     L.append("## Section times\n")
     L.append(", ".join(f"{k} {v:.0f} s" for k, v in sect_times.items()) + "\n")
     L.append("## Files\n")
     L.append("peer_check.csv, peer_network.csv, peer_pc.csv, peer_ode.csv, peer_ode_control.csv, peer_likelihood.csv, peer_training.csv, "
              "peer_scaling_samples.csv, peer_scaling_dim.csv, peer_omp_policy.csv, peer_profile.csv"
-             f"{', peer_unet.csv' if unet else ''}; "
+             f"{', peer_unet.csv' if unet else ''}{', peer_fmnist.csv' if fmnist else ''}; "
              "peer_throughput.png, peer_work_precision.png, peer_scaling.png.")
     open(os.path.join(res, "peer_report.md"), "w").write("\n".join(L) + "\n")
 
@@ -1165,8 +1396,8 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
 # ---- main -------------------------------------------------------------------------------------------------
 
 SECTIONS = ("check", "network", "pc", "ode", "likelihood", "scaling_samples", "scaling_dim", "omp_policy", "profile",
-            "unet")
-# what the report needs from a run ("unet" may be missing: a run from before the U-Net rows)
+            "unet", "fmnist")
+# what the report needs from a run ("unet", "fmnist" may be missing: a run from before their rows)
 STATE_KEYS = ("info", "started", "quick", "models", "train_row", "check_rows", "net_rows", "peak", "pc_rows", "ode_rows",
               "ref_tol", "control", "lik_rows", "agreement", "scale_n", "scale_d", "omp_rows", "prof_rows", "total")
 
@@ -1191,6 +1422,11 @@ def main():
                                          "U-Net, else models/training/fmnist_unet.ckpt)")
     ap.add_argument("--unet-rounds", type=int, default=3,
                     help="U-Net rows: alternating C/peer rounds, the median reported (--quick: 1)")
+    ap.add_argument("--fmnist-rounds", type=int, default=1,
+                    help="Fashion-MNIST end-to-end rows: alternating C/peer rounds, the median reported (--quick: 1)")
+    ap.add_argument("--fmnist-pc-samples", type=int, default=64,
+                    help="Fashion-MNIST PC row: samples (N = 1000 steps, ~1000 U-Net forwards of this batch per side; "
+                         "--quick: 4)")
     ap.add_argument("--only", type=lambda s: s.split(","), metavar="SECTION[,SECTION]",
                     help=f"run only these sections ({', '.join(SECTIONS)}) and write their CSVs; when WORK/state.pickle "
                          "holds an earlier complete run, its report is rewritten with these sections replaced")
@@ -1237,7 +1473,7 @@ def main():
             times.update(st.get("times", {}))  # the earlier run's section times, replaced as sections rerun
         else:
             st = {"info": machine_description(tools["scoresde"]), "started": started, "quick": a.quick}
-        if any(want(name) for name in SECTIONS if name != "unet"):
+        if any(want(name) for name in SECTIONS if name not in ("unet", "fmnist")):
             st["models"], st["train_row"] = timed("models", prepare_models, a, tools, work)
         models = st.get("models")
         if want("check"):
@@ -1260,6 +1496,8 @@ def main():
             st["prof_rows"] = timed("profile", section_profile, a, tools, models, res, work)
         if want("unet"):
             st["unet"] = timed("unet", section_unet, a, tools, res, work)
+        if want("fmnist"):
+            st["fmnist"] = timed("fmnist", section_fmnist, a, tools, res, work)
         st["times"] = times
         missing = [k for k in STATE_KEYS if k not in st]
         if a.only and missing:
@@ -1293,7 +1531,7 @@ def main():
     report(res, st["info"], st["times"], st["check_rows"], net_rows, st["peak"], st["pc_rows"], st["ode_rows"],
            st["ref_tol"], st["lik_rows"], st["agreement"], train_row, st["scale_n"], st["scale_d"], st["omp_rows"],
            st["prof_rows"], st["started"], total, st["quick"], time_share, st["control"], st.get("unet", False),
-           st.get("rerun"))
+           st.get("fmnist", False), st.get("rerun"))
     log(f"done in {(total if not a.only else time.perf_counter() - t_start) / 60:.1f} min: "
         f"{os.path.join(res, 'peer_report.md')}")
 
