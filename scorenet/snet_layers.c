@@ -124,6 +124,7 @@ void snet_linear_backward(float *din, float *dweight, float *dbias, const float 
  * (snet_simd.h). */
 enum { SILU_CHUNK = 4096 };
 
+SNET_SIMD_CLONES
 static void silu_chunk(float *out, const float *in, size_t n)
 {
 #pragma omp simd
@@ -134,6 +135,7 @@ static void silu_chunk(float *out, const float *in, size_t n)
         out[i] = in[i] / (1.0f + out[i]);
 }
 
+SNET_SIMD_CLONES
 static void silu_backward_chunk(float *din, const float *dout, const float *in, size_t n)
 {
 #pragma omp simd
@@ -167,6 +169,7 @@ void snet_silu_backward(float *din, const float *dout, const float *in, size_t n
 /* SiLU's first and second derivatives from σ = σ(x):
  *   silu'(x)  = σ (1 + x (1 − σ))
  *   silu''(x) = σ (1 − σ) (2 + x (1 − 2σ)) */
+SNET_SIMD_CLONES
 static void silu_tangent_chunk(float *tout, const float *tin, const float *in, size_t n)
 {
 #pragma omp simd
@@ -177,6 +180,7 @@ static void silu_tangent_chunk(float *tout, const float *tin, const float *in, s
     }
 }
 
+SNET_SIMD_CLONES
 static void silu_tangent_backward_chunk(float *din, float *dtin, const float *dtout,
                                         const float *tin, const float *in, size_t n)
 {
