@@ -1,0 +1,94 @@
+#!/bin/sh
+# Uniquely identifiable encoding (paper §4.3; issue 16, item 5): two models trained by the same
+# recipe from different seeds encode the same test images through the probability-flow ODE; the
+# claim is that the two latents of one image nearly coincide, although each is a 784-d Gaussian
+# draw as far as either model is concerned.
+#
+#   sh benchmarks/fmnist/identifiability.sh BUILD_DIR MODEL_A MODEL_B [NUM] [RTOL]
+#
+# NUM test images (default 100; the same dequantised points for both models: fashion-mnist:test
+# with --seed 0), encoded with rk45 at rtol = atol = RTOL (default 1e-5). For each image i with
+# latents a_i (model A) and b_i (model B) it reports the relative distance
+#     same  ‖a_i − b_i‖ / ‖a_i‖                 (one image, two models)
+# beside the same ratio for two different images,
+#     other ‖a_i − b_j‖ / ‖a_i‖, j ≠ i          (two images, two models)
+#     within ‖a_i − a_j‖ / ‖a_i‖, j ≠ i         (two images, one model)
+# as means over images (over all pairs for the last two) with the standard error over i. Two
+# independent N(0, I) vectors are √2 ≈ 1.41 apart relative to their norm. Writes
+# benchmarks/results/identifiability.md; keeps the latents in BUILD_DIR/identifiability/.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+build=$(cd "$1" && pwd)
+bin=$build/apps/scoresde
+model_a=$2
+model_b=$3
+num=${4:-100}
+tol=${5:-1e-5}
+[ -x "$bin" ] || { echo "identifiability.sh: no $bin (build first)" >&2; exit 2; }
+for m in "$model_a" "$model_b"; do
+    [ -f "$m" ] || { echo "identifiability.sh: no model file $m" >&2; exit 2; }
+done
+work="$build/identifiability"
+mkdir -p "$work"
+export OMP_WAIT_POLICY=passive
+
+for side in a b; do
+    if [ "$side" = a ]; then model=$model_a; else model=$model_b; fi
+    "$bin" encode --model "$model" --in fashion-mnist:test --num "$num" --seed 0 --rtol "$tol" \
+        --atol "$tol" --out "$work/$side.csv" --dtype float64 --quiet > "$work/$side.txt"
+done
+
+# distances A B: the three relative distances as "mean se" pairs, one per line
+distances() {
+    awk -F, '
+        FNR == 1 { next }                      # header
+        FILENAME == ARGV[1] { na++; for (k = 1; k <= NF; k++) a[na, k] = $k; d = NF; next }
+        { nb++; for (k = 1; k <= NF; k++) b[nb, k] = $k }
+        function dist(x, i, y, j,   k, s, t) {
+            s = 0
+            for (k = 1; k <= d; k++) { t = (x == "a" ? a[i, k] : b[i, k]) - (y == "a" ? a[j, k] : b[j, k]); s += t * t }
+            return sqrt(s)
+        }
+        function norm(i,   k, s) { s = 0; for (k = 1; k <= d; k++) s += a[i, k] * a[i, k]; return sqrt(s) }
+        function stat(v, n,   i, m, q) {     # mean and standard error of v[1..n]
+            m = 0; for (i = 1; i <= n; i++) m += v[i]; m /= n
+            q = 0; for (i = 1; i <= n; i++) q += (v[i] - m) ^ 2
+            return sprintf("%.4f %.4f", m, sqrt(q / (n - 1) / n))
+        }
+        END {
+            if (na != nb || na < 2) { print "identifiability.sh: latent files differ in rows or have < 2" > "/dev/stderr"; exit 1 }
+            for (i = 1; i <= na; i++) {
+                r = norm(i); same[i] = dist("a", i, "b", i) / r
+                o = 0; w = 0
+                for (j = 1; j <= na; j++) if (j != i) { o += dist("a", i, "b", j) / r; w += dist("a", i, "a", j) / r }
+                other[i] = o / (na - 1); within[i] = w / (na - 1)
+            }
+            print stat(same, na); print stat(other, na); print stat(within, na)
+        }' "$1" "$2"
+}
+set -- $(distances "$work/a.csv" "$work/b.csv")
+[ $# -eq 6 ] || { echo "identifiability.sh: distance computation failed" >&2; exit 1; }
+ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
+
+{
+    echo "# Uniquely identifiable encoding (issue 16, item 5; paper §4.3)"
+    echo
+    echo "\`sh benchmarks/fmnist/identifiability.sh BUILD $(basename "$model_a") $(basename "$model_b") $num $tol\`:"
+    echo "$num Fashion-MNIST test images (fashion-mnist:test, seed 0: the same dequantised points for both)"
+    echo "encoded by \`scoresde encode\` (rk45, rtol = atol = $tol) with two models of the same recipe"
+    echo "trained from different seeds. Relative distances, mean over images ± standard error:"
+    echo
+    echo "| latents compared | ‖·‖ / ‖a_i‖ |"
+    echo "|---|---|"
+    echo "| same image, model A vs model B: ‖a_i − b_i‖ | $1 ± $2 |"
+    echo "| different images, model A vs model B: ‖a_i − b_j‖, j ≠ i | $3 ± $4 |"
+    echo "| different images, model A alone: ‖a_i − a_j‖, j ≠ i | $5 ± $6 |"
+    echo
+    echo "Same-image distance over different-image distance: **$ratio** (two independent N(0, I)"
+    echo "latents: √2 ≈ 1.41 relative). $("$bin" --version | grep '^BLAS')."
+    echo
+    echo "NFE per image: A $(sed -n 's/.*NFE *\([0-9.]*\) per point.*/\1/p' "$work/a.txt" | head -1),"
+    echo "B $(sed -n 's/.*NFE *\([0-9.]*\) per point.*/\1/p' "$work/b.txt" | head -1)."
+} > "$src/benchmarks/results/identifiability.md"
+cat "$src/benchmarks/results/identifiability.md"
