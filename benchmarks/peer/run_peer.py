@@ -24,14 +24,19 @@ the machine's load falls on both, and writes to --results (default benchmarks/re
   peer_fmnist.csv           the shipped Fashion-MNIST U-Net (models/fashion_mnist.sgm) end to end: the CLI's
                             `sample --sampler ode` (default and --joint), `decode`, `encode`, `likelihood`
                             (default and --joint) and `sample --sampler pc` as whole scoresde processes beside
-                            the peer's same job (in-process, and its process time); NFE, agreement
+                            the peer's same job (in-process, and its process time); NFE, agreement; decode and
+                            encode at equal accuracy: both sides' RMS error against a reference (C at rtol = atol
+                            = 1e-8, cached in WORK), C again at a tighter tolerance where its error is the larger,
+                            and its time at the peer's error interpolated between its two runs
+  peer_unet_detected.csv,   with --detected-kernel, when OPENBLAS_CORETYPE forces a kernel: the same two
+  peer_fmnist_detected.csv  sections run again without the variable (C and peer), on the kernel OpenBLAS detects
   peer_profile.csv          perf profile by shared object of one PC run on each side (if perf works)
   peer_report.md            the ratio table, goals, machine, versions, date
   peer_throughput.png, peer_work_precision.png, peer_scaling.png
 
   run_peer.py --build BUILD_DIR [--results DIR] [--work DIR] [--model-2d FILE.sgm] [--quick] [--report-only]
               [--model-unet FILE] [--unet-rounds N] [--fmnist-rounds N] [--fmnist-pc-samples N]
-              [--only SECTION[,SECTION]]
+              [--detected-kernel] [--only SECTION[,SECTION]]
 
 --only runs some sections (e.g. `--only unet --quick`, about half a minute; `--only fmnist`) and writes their CSVs; when
 WORK/state.pickle holds an earlier complete run, the report is rewritten with those sections replaced.
@@ -43,10 +48,12 @@ to 20× slower (peer_omp_policy.csv keeps one measurement of it); the ratios are
 peer at its best.
 """
 import argparse
+import contextlib
 import csv
 import datetime
 import glob
 import gzip
+import hashlib
 import os
 import pickle
 import platform
@@ -87,6 +94,17 @@ def child_env(wait_policy="passive"):
     else:
         env.pop("OMP_WAIT_POLICY", None)
     return env
+
+
+@contextlib.contextmanager
+def environ_without(name):
+    """os.environ without name for the duration: every child process then runs without it (child_env copies
+    os.environ), the C tools and the peer's python alike."""
+    value = os.environ.pop(name)
+    try:
+        yield value
+    finally:
+        os.environ[name] = value
 
 
 def run(cmd, wait_policy="passive", timeout=900):
@@ -138,6 +156,16 @@ def write_csv(path, rows, fields):
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+
+
+def time_at_error(points, error):
+    """The time at `error`, interpolated log–log between the two (error, time, ...) points, sorted by error, that
+    bracket it; returns (time, lower point, upper point), or None when no pair brackets it."""
+    for lo, hi in zip(points, points[1:]):
+        if 0 < lo[0] <= error <= hi[0]:
+            w = (np.log(error) - np.log(lo[0])) / (np.log(hi[0]) - np.log(lo[0])) if hi[0] > lo[0] else 0.0
+            return float(np.exp((1 - w) * np.log(lo[1]) + w * np.log(hi[1]))), lo, hi
+    return None
 
 
 # ---- the machine ------------------------------------------------------------------------------------
@@ -616,7 +644,7 @@ def peer_blas_kernel():
     return out.strip() or "unknown (not OpenBLAS)"
 
 
-def section_unet(a, tools, res, work):
+def section_unet(a, tools, res, work, suffix=""):
     src = find_model_unet(a.model_unet)
     if not src:
         log("U-Net: no model (models/fashion_mnist.sgm is not a U-Net, no models/training/fmnist_unet.ckpt; "
@@ -683,7 +711,7 @@ def section_unet(a, tools, res, work):
                 row["peer_train_step_samples_per_s"] = med(p_runs[(B, "train_step")], "samples_per_s")
                 row["peer_train_step_gflops"] = med(p_runs[(B, "train_step")], "gflops")
             rows.append(row)
-    write_csv(os.path.join(res, "peer_unet.csv"), rows, list(rows[0].keys()))
+    write_csv(os.path.join(res, f"peer_unet{suffix}.csv"), rows, list(rows[0].keys()))
     log(f"U-Net rows ({os.path.relpath(src, REPO)}, base {base}, {levels} levels, {groups} groups; median of "
         f"{rounds} round(s); kernel C {rows[0]['c_blas_kernel']}, peer {peer_kernel}; sgemm peak {peak:.1f} GFLOP/s):")
     for r in rows:
@@ -694,6 +722,7 @@ def section_unet(a, tools, res, work):
     return {"rows": rows, "model": os.path.relpath(src, REPO), "step": info["step"], "n_params": info["n_params"],
             "sde": sgm_peer.SDE_NAMES.get(cfg["sde"], str(cfg["sde"])), "rounds": rounds, "seconds": float(seconds),
             "quick": a.quick, "peak": peak, "blas_line": blas_line, "peer_kernel": peer_kernel,
+            "coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
             "started": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
 
 
@@ -701,6 +730,7 @@ def section_unet(a, tools, res, work):
 
 FMNIST_MODEL = os.path.join(REPO, "models", "fashion_mnist.sgm")
 FMNIST_TOL = "1e-5"
+FMNIST_REF_TOL = "1e-8"  # the references of decode and encode (C, the same CLI)
 
 
 def fmnist_test_points(n, seed):
@@ -739,7 +769,7 @@ def rms(x, y):
     return float(np.sqrt(np.mean((np.asarray(x, dtype=float) - np.asarray(y, dtype=float)) ** 2)))
 
 
-def section_fmnist(a, tools, res, work):
+def section_fmnist(a, tools, res, work, suffix=""):
     cfg = sgm_peer.read_sgm(FMNIST_MODEL)[0]
     if cfg["arch"] != 2:
         log(f"fmnist: {FMNIST_MODEL} is not a U-Net (arch {cfg['arch']}): no Fashion-MNIST rows")
@@ -761,7 +791,19 @@ def section_fmnist(a, tools, res, work):
     def p_out(name):
         return os.path.join(work, f"fmnist_peer_{name}.f64")
 
-    S, M, tol = tools["scoresde"], FMNIST_MODEL, ["--rtol", FMNIST_TOL, "--atol", FMNIST_TOL]
+    def tolerance(value):
+        return ["--rtol", value, "--atol", value]
+
+    S, M, tol = tools["scoresde"], FMNIST_MODEL, tolerance(FMNIST_TOL)
+
+    def c_latent(job, value, out):  # C's decode of the shared latents or encode of the shared images
+        src = files["z" if job == "decode" else "x"] + ".npy"
+        return [S, job, "--model", M, "--in", src, "--out", out] + tolerance(value)
+
+    def shown(cmd):  # a command as the report prints it: WORK/..., paths relative to the repository
+        return " ".join("WORK" + w[len(work):] if w.startswith(work + os.sep) else
+                        os.path.relpath(w, REPO) if w.startswith(REPO + os.sep) else w for w in cmd)
+
     peer = [PY, os.path.join(HERE, "peer_bench.py")]
     peer_model = ["--model", M, "--threads", str(THREADS), "--malloc-heap"]
     # (job, what it does, n, C runs as (label, output name, command), the peer's command); C: the CLI with its
@@ -773,10 +815,10 @@ def section_fmnist(a, tools, res, work):
           for label, name, extra in (("default", "sample_ode", []), ("--joint", "sample_ode_joint", ["--joint"]))],
          peer + ["ode", "--num", str(n_ode), "--batch", str(n_ode), "--seed", "0"] + peer_model + tol),
         ("decode", f"`decode`, {n_ode} shared latents", n_ode,
-         [("default", "decode", [S, "decode", "--model", M, "--in", files["z"] + ".npy", "--out", c_out("decode")] + tol)],
+         [("default", "decode", c_latent("decode", FMNIST_TOL, c_out("decode")))],
          peer + ["ode", "--in", files["z"] + ".f64", "--batch", str(n_ode), "--out", p_out("decode")] + peer_model + tol),
         ("encode", f"`encode`, {n_img} test images", n_img,
-         [("default", "encode", [S, "encode", "--model", M, "--in", files["x"] + ".npy", "--out", c_out("encode")] + tol)],
+         [("default", "encode", c_latent("encode", FMNIST_TOL, c_out("encode")))],
          peer + ["encode", "--in", files["x"] + ".f64", "--batch", str(n_img), "--out", p_out("encode")] + peer_model + tol),
         ("likelihood", f"`likelihood`, {n_img} test images, Rademacher", n_img,
          [(label, name, [S, "likelihood", "--model", M, "--in", files["x"] + ".npy", "--hutchinson", "rademacher",
@@ -790,17 +832,39 @@ def section_fmnist(a, tools, res, work):
          peer + ["pc", "--num", str(n_pc), "--batch", str(n_pc), "--predictor", "euler_maruyama", "--corrector", "none",
                  "--N", "1000", "--seed", "0"] + peer_model),
     ]
+    # the references of decode and encode: C at rtol = atol = FMNIST_REF_TOL, not timed, kept in WORK under a hash
+    # of the model file, the job, the tolerance and the inputs (a later run on the same ones reads them back)
+    model_hash = hashlib.sha256(open(M, "rb").read())
+    refs, more_commands = {}, []
+    for job, arr in (("decode", z), ("encode", x)):
+        h = model_hash.copy()
+        h.update(f"{job} {FMNIST_REF_TOL} {arr.shape}".encode())
+        h.update(np.ascontiguousarray(arr, dtype="<f8").tobytes())
+        path = os.path.join(work, f"fmnist_ref_{job}_{h.hexdigest()[:16]}.npy")
+        if os.path.exists(path):
+            log(f"fmnist {job} reference: {path} (same model and inputs as an earlier run)")
+        else:
+            partial = path[:-len(".npy")] + ".partial.npy"  # renamed once complete
+            _, wall, _ = run(c_latent(job, FMNIST_REF_TOL, partial), timeout=3600)
+            os.replace(partial, path)
+            log(f"fmnist {job} reference: C at rtol = atol = {FMNIST_REF_TOL}, {wall:.0f} s, {path}")
+        refs[job] = np.load(path)
+        more_commands.append((f"{job} reference", shown(c_latent(job, FMNIST_REF_TOL, path))))
+
+    def c_run(cmd):
+        out, wall, rss = run(cmd)
+        nfe, in_process = cli_summary(out)
+        return out, {"wall_s": wall, "job_s": in_process, "nfe": nfe, "maxrss_kb": rss, "loadavg": loadavg()}
+
     c_kernel, c_blas_line = c_blas_kernel(S)
     peer_kernel = peer_blas_kernel()
     runs, samplers = {}, {}
     for k in range(rounds):
         for job, _, _, c_runs, peer_cmd in jobs:  # C and peer alternate per job, so that the load falls on both
             for label, _, cmd in c_runs:
-                out, wall, rss = run(cmd)
-                nfe, in_process = cli_summary(out)
+                out, r = c_run(cmd)
                 samplers.update({job: ln.split(None, 1)[1] for ln in out.splitlines() if ln.startswith("sampler ")})
-                runs.setdefault((job, label), []).append({"wall_s": wall, "job_s": in_process, "nfe": nfe,
-                                                          "maxrss_kb": rss, "loadavg": loadavg()})
+                runs.setdefault((job, label), []).append(r)
             out, wall, rss = run(peer_cmd)
             kv = parse_kv(out)
             runs.setdefault((job, "peer"), []).append({"wall_s": wall, "job_s": kv["wall_s"],
@@ -809,6 +873,28 @@ def section_fmnist(a, tools, res, work):
             log(f"fmnist {job}, round {k + 1}/{rounds}: " + ", ".join(
                 f"C {label} {runs[(job, label)][-1]['wall_s']:.2f} s" for label, _, _ in c_runs) +
                 f"; peer {kv['wall_s']:.2f} s (process {wall:.2f} s)")
+
+    def med(rs, key):
+        return float(np.median([r[key] for r in rs]))
+
+    # equal accuracy: where C's error against the reference is above the peer's, C runs again at a tighter
+    # tolerance, FMNIST_TOL × (peer's error / C's error) / 2 — half the peer's error if the error is proportional
+    # to the tolerance — tightened the same way (at most 3 times) until its error is below the peer's; C's time at
+    # the peer's error is then interpolated between its two runs, not extrapolated
+    errors = {job: (rms(np.load(c_out(job)), refs[job]), rms(read_f64(p_out(job)), refs[job])) for job in refs}
+    tight = {}
+    for job, (c_err, p_err) in errors.items():
+        value, err = float(FMNIST_TOL), c_err
+        for _ in range(3):
+            if err <= p_err:
+                break
+            value = float(f"{value * p_err / err / 2:.2g}")
+            cmd = c_latent(job, f"{value:g}", c_out(job + "_tight"))
+            rs = [c_run(cmd)[1] for _ in range(rounds)]
+            err = rms(np.load(c_out(job + "_tight")), refs[job])
+            tight[job] = {"tol": value, "rms": err, "runs": rs, "command": shown(cmd)}
+            log(f"fmnist {job}: C's error {c_err:.2e} at {FMNIST_TOL} is above the peer's {p_err:.2e}; C at "
+                f"{value:g}: error {err:.2e}, {med(rs, 'wall_s'):.2f} s")
 
     # agreement, from the outputs (the same in every round: fixed seeds and inputs)
     def bpd(path):
@@ -819,44 +905,60 @@ def section_fmnist(a, tools, res, work):
              ("encode", "default"): rms(np.load(c_out("encode")), read_f64(p_out("encode")))}
     peer_bpd = bpd(p_out("likelihood"))
 
-    def med(rs, key):
-        return float(np.median([r[key] for r in rs]))
-
-    def shown(word):  # a command's word as the report prints it: WORK/..., or relative to the repository
-        if word.startswith(work + os.sep):
-            return "WORK" + word[len(work):]
-        return os.path.relpath(word, REPO) if word.startswith(REPO + os.sep) else word
-
     rows = []
     for job, what, n, c_runs, _ in jobs:
         p = runs[(job, "peer")]
         for label, name, cmd in c_runs:
             c = runs[(job, label)]
             speedup = med(p, "job_s") / med(c, "wall_s")
-            row = {"job": job, "what": what, "c_run": label, "n": n, "c_command": " ".join(shown(w) for w in cmd),
+            row = {"job": job, "what": what, "c_run": label, "n": n, "c_command": shown(cmd),
                    "c_wall_s": med(c, "wall_s"), "c_job_s": med(c, "job_s"), "c_nfe": c[0]["nfe"],
                    "peer_job_s": med(p, "job_s"), "peer_process_s": med(p, "wall_s"), "peer_nfe": p[0]["nfe"],
                    "speedup": speedup, "goal_2x_met": int(speedup >= 2), "rms_c_vs_peer": agree.get((job, label), ""),
+                   "rms_c_vs_ref": "", "rms_peer_vs_ref": "", "c_tight_tol": "", "c_tight_wall_s": "",
+                   "c_tight_nfe": "", "rms_c_tight_vs_ref": "", "c_wall_s_at_peer_error": "", "speedup_equal_error": "",
+                   "goal_2x_equal_error_met": "",
                    "c_bpd": "", "c_bpd_se": "", "peer_bpd": "", "peer_bpd_se": "", "bpd_diff_se": "",
                    "c_maxrss_kb": c[0]["maxrss_kb"], "peer_maxrss_kb": p[0]["maxrss_kb"], "rounds": rounds,
                    "loadavg": float(np.mean([r["loadavg"] for r in c + p])), "c_blas_kernel": c_kernel,
                    "peer_blas_kernel": peer_kernel}
+            if job in errors:
+                c_err, p_err = errors[job]
+                row.update(rms_c_vs_ref=c_err, rms_peer_vs_ref=p_err)
+                at_peer = None
+                if c_err <= p_err:  # C at equal or smaller error already
+                    row.update(speedup_equal_error=speedup, goal_2x_equal_error_met=int(speedup >= 2))
+                else:
+                    t = tight[job]
+                    row.update(c_tight_tol=t["tol"], c_tight_wall_s=med(t["runs"], "wall_s"),
+                               c_tight_nfe=t["runs"][0]["nfe"], rms_c_tight_vs_ref=t["rms"])
+                    at_peer = time_at_error(sorted([(t["rms"], row["c_tight_wall_s"]), (c_err, row["c_wall_s"])]), p_err)
+                if at_peer:
+                    sp = row["peer_job_s"] / at_peer[0]
+                    row.update(c_wall_s_at_peer_error=at_peer[0], speedup_equal_error=sp, goal_2x_equal_error_met=int(sp >= 2))
             if job == "likelihood":
                 (cb, cse), (pb, pse) = bpd(c_out(name)), peer_bpd
                 row.update(c_bpd=cb, c_bpd_se=cse, peer_bpd=pb, peer_bpd_se=pse, bpd_diff_se=(cb - pb) / np.hypot(cse, pse))
             rows.append(row)
-    write_csv(os.path.join(res, "peer_fmnist.csv"), rows, [k for k in rows[0] if k != "what"])
+    write_csv(os.path.join(res, f"peer_fmnist{suffix}.csv"), rows, [k for k in rows[0] if k != "what"])
     log(f"fmnist rows ({os.path.relpath(FMNIST_MODEL, REPO)}; median of {rounds} round(s); kernel C {c_kernel}, "
         f"peer {peer_kernel}):")
     for r in rows:
         agreement = (f", RMS C − peer {r['rms_c_vs_peer']:.1e}" if r["rms_c_vs_peer"] != "" else "") + (
             f", bpd C {r['c_bpd']:.4f} ± {r['c_bpd_se']:.4f} peer {r['peer_bpd']:.4f} ± {r['peer_bpd_se']:.4f} "
-            f"({r['bpd_diff_se']:+.1f} SE)" if r["c_bpd"] != "" else "")
+            f"({r['bpd_diff_se']:+.1f} SE)" if r["c_bpd"] != "" else "") + (
+            f", error vs reference C {r['rms_c_vs_ref']:.2e} peer {r['rms_peer_vs_ref']:.2e}" if r["rms_c_vs_ref"] != ""
+            else "") + (
+            f"; C at {r['c_tight_tol']:g}: {r['c_tight_wall_s']:.2f} s error {r['rms_c_tight_vs_ref']:.2e}"
+            if r["c_tight_tol"] != "" else "") + (
+            f"; at equal error {r['speedup_equal_error']:.2f}×" if r["speedup_equal_error"] != "" else "")
         print(f"    {r['job']:10s} n {r['n']:3d} C {r['c_run']:8s} {r['c_wall_s']:7.2f} s NFE {r['c_nfe']:6.1f} | peer "
               f"{r['peer_job_s']:7.2f} s (process {r['peer_process_s']:6.2f}) NFE {r['peer_nfe']:6.1f} | "
               f"{r['speedup']:.2f}×{agreement}", flush=True)
     return {"rows": rows, "model": os.path.relpath(FMNIST_MODEL, REPO), "rounds": rounds, "quick": a.quick,
             "samplers": samplers, "c_blas_line": c_blas_line, "peer_kernel": peer_kernel,
+            "coretype": os.environ.get("OPENBLAS_CORETYPE", ""), "ref_tol": FMNIST_REF_TOL,
+            "more_commands": more_commands + [(f"{job} at the tighter tolerance", t["command"]) for job, t in tight.items()],
             "started": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
 
 
@@ -965,9 +1067,84 @@ def goal(ok):
     return "met" if ok else "**missed**"
 
 
+def kernel_heading(c_kernel, peer_kernel, coretype):
+    """A table's heading: the OpenBLAS kernels its runs reported, and whether OPENBLAS_CORETYPE chose them."""
+    kernels = c_kernel if c_kernel == peer_kernel else f"C {c_kernel}, peer {peer_kernel}"
+    how = (f"forced by OPENBLAS_CORETYPE={coretype}" if coretype else
+           "OPENBLAS_CORETYPE unset: the kernel OpenBLAS detects on this CPU")
+    return f"OpenBLAS kernel {kernels} ({how})"
+
+
+def span(values, fmt):
+    """'lo–hi' of values in format fmt, one number when both read the same."""
+    lo, hi = format(min(values), fmt), format(max(values), fmt)
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def unet_table(L, unet):
+    r0 = unet["rows"][0]
+    L.append(f"### {kernel_heading(r0['c_blas_kernel'], unet['peer_kernel'], unet['coretype'])}\n")
+    L.append(f"Measured {unet['started']}; sgemm 1024³ peak in bench_unet's runs: {unet['peak']:.1f} GFLOP/s.\n")
+    L.append("| pass | batch | C ms/call | C samples/s | C GFLOP/s | C of peak | C activations (MB) | "
+             "peer samples/s | peer GFLOP/s | peer of peak | speed-up C/peer | peer train_step samples/s |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in unet["rows"]:
+        ts = r["peer_train_step_samples_per_s"]
+        acts = r["c_activation_mb"]
+        L.append(f"| {r['c_pass']} / {r['peer_mode']} | {r['batch']} | {r['c_ms_per_call']:.1f} | "
+                 f"{r['c_samples_per_s']:.0f} | {r['c_gflops']:.1f} | {100 * r['c_fraction_of_peak']:.0f}% | "
+                 f"{acts if acts == '' else format(acts, '.0f')} | {r['peer_samples_per_s']:.0f} | "
+                 f"{r['peer_gflops']:.1f} | {100 * r['peer_fraction_of_peak']:.0f}% | "
+                 f"{r['speedup_c_over_peer']:.2f}× | {ts if ts == '' else format(ts, '.0f')} |")
+    L.append("")
+
+
+def fmnist_tables(L, fmnist, unet):
+    """The Fashion-MNIST rows of one kernel: the jobs, then decode and encode at equal accuracy; unet: the U-Net
+    rows on the same kernel, or None."""
+    fm_rows = fmnist["rows"]
+    L.append(f"### {kernel_heading(fm_rows[0]['c_blas_kernel'], fmnist['peer_kernel'], fmnist['coretype'])}\n")
+    L.append(f"Measured {fmnist['started']}.\n")
+    L.append("| job | C run | C process (s) | C in-process (s) | C NFE / sample | peer job (s) | peer process (s) | "
+             "peer NFE | speed-up | ≥ 2× | agreement |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in fm_rows:
+        note = f"RMS C − peer {r['rms_c_vs_peer']:.1e}" if r["rms_c_vs_peer"] != "" else ""
+        if r["c_bpd"] != "":
+            note = (f"bits/dim C {r['c_bpd']:.4f} ± {r['c_bpd_se']:.4f}, peer {r['peer_bpd']:.4f} ± "
+                    f"{r['peer_bpd_se']:.4f}: {r['bpd_diff_se']:+.1f} SE, within 3 SE: "
+                    f"{goal(abs(r['bpd_diff_se']) <= 3)}")
+        L.append(f"| {r['what']} | {r['c_run']} | {r['c_wall_s']:.2f} | {r['c_job_s']:.2f} | {r['c_nfe']:.1f} | "
+                 f"{r['peer_job_s']:.2f} | {r['peer_process_s']:.2f} | {r['peer_nfe']:.1f} | {r['speedup']:.2f}× | "
+                 f"{goal(r['goal_2x_met'])} | {note} |")
+    L.append(f"\nAt equal accuracy (RMS error against the rtol = atol = {fmnist['ref_tol']} reference; C's process "
+             "time at the peer's error interpolated log–log between its two runs):\n")
+    L.append(f"| job | RMS error at {FMNIST_TOL}: C / peer | C at a tighter tolerance: error, process (s), NFE / sample | "
+             "C process at the peer's error (s) | peer job (s) | speed-up at equal error | ≥ 2× |")
+    L.append("|---|---|---|---|---|---|---|")
+    for r in fm_rows:
+        if r["rms_c_vs_ref"] == "":
+            continue
+        tighter = (f"{r['c_tight_tol']:g}: {r['rms_c_tight_vs_ref']:.2e}, {r['c_tight_wall_s']:.2f}, "
+                   f"{r['c_tight_nfe']:.1f}" if r["c_tight_tol"] != "" else "none needed (C's error ≤ the peer's)")
+        at_peer = (format(r["c_wall_s_at_peer_error"], ".2f") if r["c_wall_s_at_peer_error"] != "" else
+                   f"≤ {r['c_wall_s']:.2f} (its run at {FMNIST_TOL})" if r["rms_c_vs_ref"] <= r["rms_peer_vs_ref"] else
+                   "not bracketed")
+        sp = r["speedup_equal_error"]
+        L.append(f"| {r['job']} | {r['rms_c_vs_ref']:.2e} / {r['rms_peer_vs_ref']:.2e} | {tighter} | {at_peer} | "
+                 f"{r['peer_job_s']:.2f} | {'' if sp == '' else format(sp, '.2f') + '×'} | "
+                 f"{'' if sp == '' else goal(r['goal_2x_equal_error_met'])} |")
+    fwd = next((r for r in (unet["rows"] if unet else []) if r["mode"] == "forward" and r["batch"] == 64), None)
+    if fwd:
+        L.append(f"\nWhat bounds these rows: every job is U-Net evaluations, and in the U-Net section the C forward "
+                 f"runs at {fwd['speedup_c_over_peer']:.2f}× the peer's at batch 64 on this kernel; a row can gain on "
+                 "that only by fewer evaluations or less work around them.")
+    L.append("")
+
+
 def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows, ref_tol, lik_rows, agreement,
            train_row, scale_n, scale_d, omp_rows, prof_rows, started, total_s, quick, time_share, control,
-           unet=None, fmnist=None, rerun=None):
+           unet=None, fmnist=None, rerun=None, unet_detected=None, fmnist_detected=None):
     L = []
     L.append("# scoresde beside the official algorithms' stack (PyTorch + scipy)\n")
     L.append(f"Run of {started} ({'QUICK (reduced sizes)' if quick else 'full'}), {total_s / 60:.1f} min in all, "
@@ -988,8 +1165,8 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append("- " + ln)
     L.append("- torch runs its matrix products on the same OpenBLAS (Debian's python3-torch links libblas.so.3 → "
              "openblas-pthread), so GEMM-bound work can only differ by what surrounds the GEMMs.")
-    loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows + (unet["rows"] if unet else []) +
-             (fmnist["rows"] if fmnist else []) if "loadavg" in r]
+    image_rows = [r for sec in (unet, fmnist, unet_detected, fmnist_detected) if sec for r in sec["rows"]]
+    loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows + image_rows if "loadavg" in r]
     L.append(f"- 1-minute load average during the run: {min(loads):.1f} – {max(loads):.1f} on 2 cores "
              "(the machine is shared with other jobs; every absolute number is lowered by it, ratios less so "
              "because C and peer runs alternate).\n")
@@ -1014,7 +1191,7 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                 L.append(f"| {model} {mode}, batch {B} | {r['c_samples_per_s']:.0f}/s ({r['c_gflops']:.1f} GFLOP/s) | "
                          f"{r['peer_samples_per_s']:.0f}/s ({r['peer_gflops']:.1f} GFLOP/s) | "
                          f"{r['speedup_c_over_peer']:.2f}× | {goals} | |")
-    for r in (unet["rows"] if unet else []):
+    for r in [r for u in (unet, unet_detected) if u for r in u["rows"]]:
         what = {"forward": "forward", "forward+vjp": "forward+VJP",
                 "train step": "train step (C `train step` vs peer `forward+backward`)"}[r["mode"]]
         note = (f"peer's full train_step (loss, clip, Adam, EMA): {r['peer_train_step_samples_per_s']:.0f}/s"
@@ -1047,17 +1224,14 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                  f"≥ 2×: {goal(sp >= 2)} | |")
     # speed-up at equal accuracy: C joint's time interpolated (log–log) at the peer's 1e-5 error
     target = pj["rms_error_vs_ref"]
-    cjs = sorted([r for r in ode_rows if r["side"] == "C" and r["mode"] == "joint"], key=lambda r: r["rms_error_vs_ref"])
-    for lo, hi in zip(cjs, cjs[1:]):
-        if lo["rms_error_vs_ref"] <= target <= hi["rms_error_vs_ref"] and lo["rms_error_vs_ref"] > 0:
-            w = (np.log(target) - np.log(lo["rms_error_vs_ref"])) / (np.log(hi["rms_error_vs_ref"]) -
-                                                                    np.log(lo["rms_error_vs_ref"]))
-            t_c = float(np.exp((1 - w) * np.log(lo["wall_s"]) + w * np.log(hi["wall_s"])))
-            sp = pj["wall_s"] / t_c
-            L.append(f"| ODE sampler at equal accuracy (RMS error {target:.1e}, the peer's at 1e-5), C joint "
-                     f"interpolated between tol {hi['tol']:g} and {lo['tol']:g} | {t_c:.2f} s | {pj['wall_s']:.2f} s | "
-                     f"{sp:.2f}× | ≥ 2×: {goal(sp >= 2)} | |")
-            break
+    at_peer = time_at_error(sorted((r["rms_error_vs_ref"], r["wall_s"], r["tol"]) for r in ode_rows
+                                   if r["side"] == "C" and r["mode"] == "joint"), target)
+    if at_peer:
+        t_c, lo, hi = at_peer
+        sp = pj["wall_s"] / t_c
+        L.append(f"| ODE sampler at equal accuracy (RMS error {target:.1e}, the peer's at 1e-5), C joint "
+                 f"interpolated between tol {hi[2]:g} and {lo[2]:g} | {t_c:.2f} s | {pj['wall_s']:.2f} s | "
+                 f"{sp:.2f}× | ≥ 2×: {goal(sp >= 2)} | |")
     for c, what in ((cj, "joint"), (ci, "independent, mean per sample (CLI default)")):
         nfe_c = c.get("nfe_mean", c["nfe"]) if c is ci else c["nfe"]
         nfe_ratio = nfe_c / pj["nfe"]
@@ -1243,35 +1417,39 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                  f"{unet['n_params']} parameters, {unet['sde'].upper()}) — the same architecture. The peer runs with "
                  "`--malloc-heap` (glibc keeps freed tensors in its heap instead of a fresh mmap and page faults per "
                  "activation; the peer at its best, not the default allocator the official stack would use). "
-                 f"OpenBLAS kernel: C {r0['c_blas_kernel']} (bench_unet's report), peer {unet['peer_kernel']} "
-                 "(openblas_get_corename in a torch process with the peer's environment). Each figure is the median of the "
+                 "OpenBLAS kernels: C's from bench_unet's report, the peer's from openblas_get_corename in a torch "
+                 "process with the peer's environment. Each figure is the median of the "
                  f"calls in one process (bench_unet's median; peer_bench `--median` of its 5 rounds), then the median "
                  f"of {unet['rounds']} round(s) in which C and peer processes alternate per batch"
-                 f"{' (QUICK: batch 64 only, one round)' if unet['quick'] else ''}; measured {unet['started']}. "
-                 f"sgemm 1024³ peak in bench_unet's runs: {unet['peak']:.1f} GFLOP/s. FLOPs as bench_unet counts "
-                 "them: forward × 1, forward+VJP × 2, training step × 3.\n")
-        L.append("| pass | batch | C ms/call | C samples/s | C GFLOP/s | C of peak | C activations (MB) | "
-                 "peer samples/s | peer GFLOP/s | peer of peak | speed-up C/peer | peer train_step samples/s |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in unet["rows"]:
-            ts = r["peer_train_step_samples_per_s"]
-            acts = r["c_activation_mb"]
-            L.append(f"| {r['c_pass']} / {r['peer_mode']} | {r['batch']} | {r['c_ms_per_call']:.1f} | "
-                     f"{r['c_samples_per_s']:.0f} | {r['c_gflops']:.1f} | {100 * r['c_fraction_of_peak']:.0f}% | "
-                     f"{acts if acts == '' else format(acts, '.0f')} | {r['peer_samples_per_s']:.0f} | "
-                     f"{r['peer_gflops']:.1f} | {100 * r['peer_fraction_of_peak']:.0f}% | "
-                     f"{r['speedup_c_over_peer']:.2f}× | {ts if ts == '' else format(ts, '.0f')} |")
-        L.append("\nC's `train step` is forward + backward with parameter gradients and nothing else, as the peer's "
-                 "`forward+backward`; the peer's `train_step` (DSM loss, backward, clip_grad_norm_, Adam, EMA) is "
-                 "shown for information. peer_unet.csv holds these rows.\n")
+                 f"{' (QUICK: batch 64 only, one round)' if unet['quick'] else ''}. FLOPs as bench_unet counts "
+                 "them: forward × 1, forward+VJP × 2, training step × 3. C's `train step` is forward + backward with "
+                 "parameter gradients and nothing else, as the peer's `forward+backward`; the peer's `train_step` "
+                 "(DSM loss, backward, clip_grad_norm_, Adam, EMA) is shown for information.\n")
+        for u in (unet, unet_detected):
+            if u:
+                unet_table(L, u)
+        fwd = [r for r in unet["rows"] if r["mode"] == "forward"]
+        kernel = r0["c_blas_kernel"]
         L.append("The peer's convolutions do not run on OpenBLAS: torch computes them with oneDNN (MKL-DNN 2.6, "
-                 "its own JIT kernels for the instructions it detects, whatever OPENBLAS_CORETYPE says), so the \"same kernel\" "
-                 "holds here only for the peer's dense layers, and its convolutions reach 155–190 GFLOP/s against "
-                 "OpenBLAS Haswell's 180 GFLOP/s sgemm peak. C's convolutions are im2col + OpenBLAS sgemm: with "
-                 "the kernel OpenBLAS detects (`env -u OPENBLAS_CORETYPE`, Cooperlake) C gains 1.2–1.4× and stands "
-                 "at 0.88–1.12× of the peer (`peer_unet_cooperlake.csv`, measured 2026-12-06 18:25 UTC with "
-                 "`env -u OPENBLAS_CORETYPE python3 benchmarks/peer/run_peer.py --only unet --unet-rounds 2 "
-                 "--results DIR`).\n")
+                 "its own JIT kernels for the instructions it detects, whatever OPENBLAS_CORETYPE says), so the \"same "
+                 "kernel\" holds here only for the peer's dense layers; its forward runs at "
+                 f"{span([r['peer_gflops'] for r in fwd], '.0f')} GFLOP/s against the {unet['peak']:.0f} GFLOP/s sgemm "
+                 f"peak of OpenBLAS {kernel} in bench_unet's runs. C's convolutions are im2col + OpenBLAS sgemm, so C's "
+                 "rows follow the OpenBLAS kernel")
+        if unet_detected:
+            det = {(r["batch"], r["mode"]): r for r in unet_detected["rows"]}
+            both = [(r, det[(r["batch"], r["mode"])]) for r in unet["rows"] if (r["batch"], r["mode"]) in det]
+            L[-1] += (f": with {unet_detected['rows'][0]['c_blas_kernel']} (detected) instead of {kernel} (forced), "
+                      f"C's rows run {span([d['c_samples_per_s'] / f['c_samples_per_s'] for f, d in both], '.2f')}× "
+                      f"as fast and the peer's {span([d['peer_samples_per_s'] / f['peer_samples_per_s'] for f, d in both], '.2f')}×, "
+                      f"and C stands at {span([d['speedup_c_over_peer'] for _, d in both], '.2f')}× of the peer.")
+        elif unet["coretype"]:
+            L[-1] += (f" (these rows: OPENBLAS_CORETYPE={unet['coretype']}; `--detected-kernel` measures them again "
+                      "with the kernel OpenBLAS detects).")
+        else:
+            L[-1] += " (these rows: the kernel OpenBLAS detects)."
+        L.append("\npeer_unet.csv holds the rows" + (", peer_unet_detected.csv those of the detected kernel"
+                                                     if unet_detected else "") + ".\n")
 
     # the Fashion-MNIST model end to end
     L.append("## Fashion-MNIST model end to end (the CLI's default paths)\n")
@@ -1289,7 +1467,7 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
                  "section); its time is the job in-process, torch and scipy imported and the model loaded — excluded "
                  "alike from every row; its whole process (import, load, writing) is in its own column. Speed-up = "
                  "peer job / C process; C's own summary time (in-process) is shown beside its process time. "
-                 f"Median of {fmnist['rounds']} round(s), C and peer alternating per job; measured {fmnist['started']}"
+                 f"Median of {fmnist['rounds']} round(s), C and peer alternating per job"
                  f"{' (QUICK: reduced counts)' if fmnist['quick'] else ''}.\n")
         L.append(f"- `sample --sampler ode`: each side draws its own prior latents (C from its counter streams, the "
                  "peer with torch seed 0 inside the timed job, as the official sampler does), so these samples are "
@@ -1305,32 +1483,31 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
         L.append("- NFE: C's summary (mean per sample or point; `--joint`: the batch's shared count), the peer's "
                  "solve_ivp evaluations; both count the ODE sampler's denoising evaluation, and a likelihood "
                  "evaluation is the drift and its divergence probe.")
+        L.append(f"- Equal accuracy (decode, encode): each side's {FMNIST_TOL} output against a reference, C's CLI at "
+                 f"rtol = atol = {fmnist['ref_tol']} (not timed; kept in WORK under a hash of the model file and the "
+                 "inputs, and reused while they are unchanged). C's per-sample Dormand–Prince and the peer's RK45 on "
+                 "the whole flattened batch (one error norm) do not reach the same error at the same tolerance: where "
+                 f"C's is above the peer's, C runs again at {FMNIST_TOL} × (peer's error / C's error) / 2, rounded to two "
+                 "digits — half the peer's error if the error is proportional to the tolerance — tightened the same "
+                 "way (at most 3 times) until its error is below the peer's, and its time at the peer's error is "
+                 "interpolated between the two runs. Where C's error is already at most the peer's, the speed-up "
+                 "stands as measured.")
         L.append(f"- PC: C's defaults for this VP model, `{fmnist['samplers'].get('pc', '?')}`; the peer runs "
                  "euler_maruyama, no corrector, N = 1000.")
         L.append(f"- OpenBLAS: C {fmnist['c_blas_line'] or fm_rows[0]['c_blas_kernel']}; peer {fmnist['peer_kernel']} "
                  "(openblas_get_corename in a torch process, the peer's environment). The peer's convolutions run on "
                  "oneDNN whatever the OpenBLAS kernel (see the U-Net section), so \"the same kernel\" holds only for "
                  "its dense layers.\n")
-        L.append("| job | C run | C process (s) | C in-process (s) | C NFE / sample | peer job (s) | peer process (s) | "
-                 "peer NFE | speed-up | ≥ 2× | agreement |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in fm_rows:
-            note = f"RMS C − peer {r['rms_c_vs_peer']:.1e}" if r["rms_c_vs_peer"] != "" else ""
-            if r["c_bpd"] != "":
-                note = (f"bits/dim C {r['c_bpd']:.4f} ± {r['c_bpd_se']:.4f}, peer {r['peer_bpd']:.4f} ± "
-                             f"{r['peer_bpd_se']:.4f}: {r['bpd_diff_se']:+.1f} SE, within 3 SE: "
-                             f"{goal(abs(r['bpd_diff_se']) <= 3)}")
-            L.append(f"| {r['what']} | {r['c_run']} | {r['c_wall_s']:.2f} | {r['c_job_s']:.2f} | {r['c_nfe']:.1f} | "
-                     f"{r['peer_job_s']:.2f} | {r['peer_process_s']:.2f} | {r['peer_nfe']:.1f} | {r['speedup']:.2f}× | "
-                     f"{goal(r['goal_2x_met'])} | {note} |")
-        fwd = next((r for r in (unet["rows"] if unet else []) if r["mode"] == "forward" and r["batch"] == 64), None)
-        if fwd:
-            L.append(f"\nWhat bounds these rows: every job is U-Net evaluations, and in the U-Net section the C forward "
-                     f"runs at {fwd['speedup_c_over_peer']:.2f}× the peer's at batch 64; a row can gain on that only "
-                     "by fewer evaluations or less work around them.")
-        L.append("\nC commands (WORK: the run's scratch directory; peer_fmnist.csv holds the rows):\n")
+        fmnist_tables(L, fmnist, unet)
+        if fmnist_detected:
+            fmnist_tables(L, fmnist_detected, unet_detected)
+        L.append("C commands (WORK: the run's scratch directory; peer_fmnist.csv holds the rows" +
+                 (", peer_fmnist_detected.csv those of the detected kernel: the same commands without "
+                  "OPENBLAS_CORETYPE, at the tighter tolerances of its own table" if fmnist_detected else "") + "):\n")
         for r in fm_rows:
             L.append(f"    {r['c_command']}")
+        for label, cmd in fmnist["more_commands"]:
+            L.append(f"    {cmd}    # {label}")
         L.append("")
 
     # scaling
@@ -1382,13 +1559,15 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
     L.append("    scripts/setup.sh --bench        # once, as root: python3-torch, python3-scipy, python3-numpy, linux-perf")
     L.append("    benchmarks/run_peer.sh          # this report (builds Release into build-bench/)")
     L.append("    benchmarks/run_peer.sh --only unet   # the U-Net rows alone (rewrites this report's U-Net rows)")
-    L.append("    benchmarks/run_peer.sh --only fmnist # the Fashion-MNIST end-to-end rows alone\n")
+    L.append("    benchmarks/run_peer.sh --only fmnist # the Fashion-MNIST end-to-end rows alone")
+    L.append("    benchmarks/run_peer.sh --only unet,fmnist --detected-kernel   # and again without OPENBLAS_CORETYPE\n")
     L.append("## Section times\n")
     L.append(", ".join(f"{k} {v:.0f} s" for k, v in sect_times.items()) + "\n")
     L.append("## Files\n")
     L.append("peer_check.csv, peer_network.csv, peer_pc.csv, peer_ode.csv, peer_ode_control.csv, peer_likelihood.csv, peer_training.csv, "
              "peer_scaling_samples.csv, peer_scaling_dim.csv, peer_omp_policy.csv, peer_profile.csv"
-             f"{', peer_unet.csv' if unet else ''}{', peer_fmnist.csv' if fmnist else ''}; "
+             f"{', peer_unet.csv' if unet else ''}{', peer_fmnist.csv' if fmnist else ''}"
+             f"{', peer_unet_detected.csv' if unet_detected else ''}{', peer_fmnist_detected.csv' if fmnist_detected else ''}; "
              "peer_throughput.png, peer_work_precision.png, peer_scaling.png.")
     open(os.path.join(res, "peer_report.md"), "w").write("\n".join(L) + "\n")
 
@@ -1397,9 +1576,16 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
 
 SECTIONS = ("check", "network", "pc", "ode", "likelihood", "scaling_samples", "scaling_dim", "omp_policy", "profile",
             "unet", "fmnist")
-# what the report needs from a run ("unet", "fmnist" may be missing: a run from before their rows)
+# what the report needs from a run ("unet", "fmnist" and their "_detected" twins may be missing: a run from before
+# their rows, or without --detected-kernel)
 STATE_KEYS = ("info", "started", "quick", "models", "train_row", "check_rows", "net_rows", "peak", "pc_rows", "ode_rows",
               "ref_tol", "control", "lik_rows", "agreement", "scale_n", "scale_d", "omp_rows", "prof_rows", "total")
+
+def recorded(section):
+    """A stored unet or fmnist section as the report reads it: False (not measured) when stored by a version of
+    this script that did not record OPENBLAS_CORETYPE."""
+    return False if section and "coretype" not in section else section
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -1427,6 +1613,10 @@ def main():
     ap.add_argument("--fmnist-pc-samples", type=int, default=64,
                     help="Fashion-MNIST PC row: samples (N = 1000 steps, ~1000 U-Net forwards of this batch per side; "
                          "--quick: 4)")
+    ap.add_argument("--detected-kernel", action="store_true",
+                    help="when OPENBLAS_CORETYPE forces an OpenBLAS kernel, run the unet and fmnist sections a second "
+                         "time without it (C and peer), with the kernel OpenBLAS detects: peer_unet_detected.csv, "
+                         "peer_fmnist_detected.csv and their tables beside the forced kernel's")
     ap.add_argument("--only", type=lambda s: s.split(","), metavar="SECTION[,SECTION]",
                     help=f"run only these sections ({', '.join(SECTIONS)}) and write their CSVs; when WORK/state.pickle "
                          "holds an earlier complete run, its report is rewritten with these sections replaced")
@@ -1494,10 +1684,17 @@ def main():
             st["omp_rows"] = timed("omp_policy", section_omp_policy, a, tools, models, res)
         if want("profile"):
             st["prof_rows"] = timed("profile", section_profile, a, tools, models, res, work)
-        if want("unet"):
-            st["unet"] = timed("unet", section_unet, a, tools, res, work)
-        if want("fmnist"):
-            st["fmnist"] = timed("fmnist", section_fmnist, a, tools, res, work)
+        coretype = os.environ.get("OPENBLAS_CORETYPE")
+        if a.detected_kernel and not coretype:
+            log("--detected-kernel: OPENBLAS_CORETYPE is not set, so the unet and fmnist runs already use the kernel "
+                "OpenBLAS detects; no second run")
+        for name, section in (("unet", section_unet), ("fmnist", section_fmnist)):
+            if want(name):
+                st[name] = timed(name, section, a, tools, res, work)
+                if a.detected_kernel and coretype:
+                    with environ_without("OPENBLAS_CORETYPE"):
+                        st[name + "_detected"] = timed(f"{name} (OPENBLAS_CORETYPE unset)", section, a, tools, res,
+                                                       work, "_detected")
         st["times"] = times
         missing = [k for k in STATE_KEYS if k not in st]
         if a.only and missing:
@@ -1530,8 +1727,9 @@ def main():
     total = st["total"]
     report(res, st["info"], st["times"], st["check_rows"], net_rows, st["peak"], st["pc_rows"], st["ode_rows"],
            st["ref_tol"], st["lik_rows"], st["agreement"], train_row, st["scale_n"], st["scale_d"], st["omp_rows"],
-           st["prof_rows"], st["started"], total, st["quick"], time_share, st["control"], st.get("unet", False),
-           st.get("fmnist", False), st.get("rerun"))
+           st["prof_rows"], st["started"], total, st["quick"], time_share, st["control"], *(
+               recorded(st.get(name, False)) for name in ("unet", "fmnist")), st.get("rerun"),
+           *(recorded(st.get(name)) for name in ("unet_detected", "fmnist_detected")))
     log(f"done in {(total if not a.only else time.perf_counter() - t_start) / 60:.1f} min: "
         f"{os.path.join(res, 'peer_report.md')}")
 
