@@ -1,10 +1,11 @@
 #!/bin/sh
 # benchmarks/run_peer.sh — scoresde beside the official algorithms' stack (PyTorch + scipy), in one
-# run of under 15 minutes on 2 cores: network (MLPs and the U-Net), PC/ODE samplers, likelihood, training,
+# run of about 16 minutes on 2 idle cores (24 with --detected-kernel): network (MLPs and the U-Net), PC/ODE
+# samplers, likelihood, training, the Fashion-MNIST U-Net end to end,
 # the sgemm peak, scaling in samples and dimension. Writes benchmarks/results/peer_*.csv, peer_report.md
 # and PNGs.
 #
-#   benchmarks/run_peer.sh [--quick] [--model-2d FILE.sgm] [--results DIR]   (run as root the first time)
+#   benchmarks/run_peer.sh [--quick] [--detected-kernel] [--model-2d FILE.sgm] [--results DIR]   (run as root the first time)
 #   benchmarks/run_peer.sh --only unet [--quick]      (one section; see benchmarks/peer/run_peer.py --help)
 #
 # Installs what is missing (scripts/setup.sh --bench: python3-torch, python3-scipy, python3-numpy,

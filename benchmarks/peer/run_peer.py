@@ -1167,9 +1167,10 @@ def report(res, info, sect_times, check_rows, net_rows, peak, pc_rows, ode_rows,
              "openblas-pthread), so GEMM-bound work can only differ by what surrounds the GEMMs.")
     image_rows = [r for sec in (unet, fmnist, unet_detected, fmnist_detected) if sec for r in sec["rows"]]
     loads = [r["loadavg"] for r in pc_rows + ode_rows + lik_rows + image_rows if "loadavg" in r]
-    L.append(f"- 1-minute load average during the run: {min(loads):.1f} – {max(loads):.1f} on 2 cores "
-             "(the machine is shared with other jobs; every absolute number is lowered by it, ratios less so "
-             "because C and peer runs alternate).\n")
+    before = f"{info['load_before']:.1f} when the run started; " if "load_before" in info else ""
+    L.append(f"- 1-minute load average: {before}{min(loads):.1f} – {max(loads):.1f} during it, on 2 cores. The run's "
+             "own two threads account for about 2; above that, other work shared the machine, which lowers every "
+             "absolute number, ratios less so because C and peer runs alternate.\n")
 
     # ratio table
     def nrow(model, B, mode):
@@ -1662,7 +1663,8 @@ def main():
             st.setdefault("rerun", {}).update({name: started for name in a.only})
             times.update(st.get("times", {}))  # the earlier run's section times, replaced as sections rerun
         else:
-            st = {"info": machine_description(tools["scoresde"]), "started": started, "quick": a.quick}
+            st = {"info": dict(machine_description(tools["scoresde"]), load_before=loadavg()), "started": started,
+                  "quick": a.quick}
         if any(want(name) for name in SECTIONS if name not in ("unet", "fmnist")):
             st["models"], st["train_row"] = timed("models", prepare_models, a, tools, work)
         models = st.get("models")
