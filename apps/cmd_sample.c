@@ -103,8 +103,6 @@ int write_points_png(const char *path, const app_model *m, const double *x, size
     return plot_scatter_2d(path, title, &s, 1, m->gmm ? model_gmm_density : NULL, (void *)m, 0, 0, err);
 }
 
-/* The two halves of the sampling loop (dist.h): every rank samples chunks of --batch, rank 0 takes
- * them in order. */
 /* What the summary reports of the samples drawn. */
 typedef struct sample_tally {
     double nfe_total;
@@ -113,6 +111,8 @@ typedef struct sample_tally {
     double largest_abs;
 } sample_tally;
 
+/* The two halves of the sampling loop (dist.h): every rank samples chunks of --batch, rank 0 takes
+ * them in order. */
 typedef struct sample_job {
     const sampler_spec *spec;
     app_model *m;

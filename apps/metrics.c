@@ -156,7 +156,10 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void metric_sort(double *x, size_t n) { qsort(x, n, sizeof *x, compare_doubles); }
+void metric_sort(double *x, size_t n)
+{
+    qsort(x, n, sizeof *x, compare_doubles);
+}
 
 sw2_reference *sw2_reference_alloc(size_t d, const double *y, size_t m, size_t n_dirs, uint64_t seed)
 {

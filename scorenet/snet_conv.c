@@ -14,10 +14,11 @@
  *
  * Why not Winograd F(2×2, 3×3), which does 2.25× fewer multiply–adds: built on this sgemm (16
  * products (OC, C)·(C, tiles) between the tile transforms), the U-Net forward at batch 64 ran at
- * 255–373 samples per CPU-second against im2col's 336 (1 thread, Haswell kernel, 2026-12-06),
- * depending on the tiles per chunk: the products have K = C = 32–128, too short for the packed
- * sgemm kernel, and the transformed tensors (16·C·tiles floats) leave the L2. Winning needs the
- * transforms fused into the GEMM's own micro-kernel, i.e. writing a GEMM; not done.
+ * 255–373 samples per CPU-second against im2col's 336, depending on the tiles per chunk (1 thread,
+ * Haswell kernel, 2026-12-06; one run each on a machine running other jobs, hence CPU seconds).
+ * The products have K = C = 32–128, too short for the packed sgemm kernel, and the transformed
+ * tensors (16·C·tiles floats) leave the L2. Winning needs the transforms fused into the GEMM's
+ * own micro-kernel, i.e. writing a GEMM; not done.
  */
 #include "snet_conv.h"
 #include "snet_gemm.h"

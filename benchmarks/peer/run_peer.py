@@ -158,6 +158,15 @@ def write_csv(path, rows, fields):
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
+def rms(x, y):
+    return float(np.sqrt(np.mean((np.asarray(x, dtype=float) - np.asarray(y, dtype=float)) ** 2)))
+
+
+def median_of(rows, key):
+    """The median of rows[i][key] (repeated rounds of one measurement)."""
+    return float(np.median([float(r[key]) for r in rows]))
+
+
 def time_at_error(points, error):
     """The time at `error`, interpolated log–log between the two (error, time, ...) points, sorted by error, that
     bracket it; returns (time, lower point, upper point), or None when no pair brackets it."""
@@ -382,10 +391,10 @@ def section_ode(a, tools, models, res, work):
             result = run(cmd)
             x = read_f64(path)
             outs[(side, mode)] = x
-            err = float(np.sqrt(np.mean((x - ref) ** 2)))
+            err = rms(x, ref)
             rows.append(sampler_row(side, f"ode {mode}", result,
                                     {"mode": mode, "tol": tol, "samples": n, "rms_error_vs_ref": err}))
-        diff = float(np.sqrt(np.mean((outs[("C", "joint")] - outs[("peer", "joint")]) ** 2)))
+        diff = rms(outs[("C", "joint")], outs[("peer", "joint")])
         for r in rows[-3:]:
             r["rms_c_joint_vs_peer"] = diff
         log(f"ODE tol {tol:g}: NFE C joint {rows[-3]['nfe']}, C independent {rows[-2]['nfe_mean']:.0f} (mean), "
@@ -688,28 +697,25 @@ def section_unet(a, tools, res, work, suffix=""):
             log(f"U-Net batch {B}, round {k + 1}/{rounds}: forward C {float(c_runs[(B, 'forward')][-1]['samples_per_s']):.0f}/s, "
                 f"peer {float(p_runs[(B, 'forward')][-1]['samples_per_s']):.0f}/s")
 
-    def med(runs, key):
-        return float(np.median([float(r[key]) for r in runs]))
-
     peak = float(np.median(peaks))
     rows = []
     for B in batches:
         for name, c_pass, p_mode in UNET_ROWS:
             c, p = c_runs[(B, c_pass)], p_runs[(B, p_mode)]
-            c_sps, p_sps = med(c, "samples_per_s"), med(p, "samples_per_s")
-            c_gf, p_gf = med(c, "gflops"), med(p, "gflops")
+            c_sps, p_sps = median_of(c, "samples_per_s"), median_of(p, "samples_per_s")
+            c_gf, p_gf = median_of(c, "gflops"), median_of(p, "gflops")
             row = {"model": "unet", "base": base, "levels": levels, "groups": groups, "batch": B, "mode": name,
                    "c_pass": c_pass, "peer_mode": p_mode, "c_samples_per_s": c_sps, "peer_samples_per_s": p_sps,
                    "speedup_c_over_peer": c_sps / p_sps, "c_gflops": c_gf, "peer_gflops": p_gf,
-                   "c_ms_per_call": med(c, "ms_per_call"), "sgemm_peak_gflops": peak,
+                   "c_ms_per_call": median_of(c, "ms_per_call"), "sgemm_peak_gflops": peak,
                    "c_fraction_of_peak": c_gf / peak, "peer_fraction_of_peak": p_gf / peak,
                    "peer_train_step_samples_per_s": "", "peer_train_step_gflops": "",
                    "c_activation_mb": acts.get((B, c_pass), ""), "rounds": rounds,
                    "c_blas_kernel": c[0]["blas_kernel"], "peer_blas_kernel": peer_kernel, "peer_malloc_heap": 1,
                    "loadavg": float(np.mean(loads[B])), "model_file": os.path.relpath(src, REPO)}
             if name == "train step":
-                row["peer_train_step_samples_per_s"] = med(p_runs[(B, "train_step")], "samples_per_s")
-                row["peer_train_step_gflops"] = med(p_runs[(B, "train_step")], "gflops")
+                row["peer_train_step_samples_per_s"] = median_of(p_runs[(B, "train_step")], "samples_per_s")
+                row["peer_train_step_gflops"] = median_of(p_runs[(B, "train_step")], "gflops")
             rows.append(row)
     write_csv(os.path.join(res, f"peer_unet{suffix}.csv"), rows, list(rows[0].keys()))
     log(f"U-Net rows ({os.path.relpath(src, REPO)}, base {base}, {levels} levels, {groups} groups; median of "
@@ -763,10 +769,6 @@ def c_blas_kernel(scoresde):
     line = next((ln for ln in out.splitlines() if ln.startswith("BLAS:")), "")
     m = re.search(r"kernel (\w+)", line)
     return (m.group(1) if m else "unknown"), line
-
-
-def rms(x, y):
-    return float(np.sqrt(np.mean((np.asarray(x, dtype=float) - np.asarray(y, dtype=float)) ** 2)))
 
 
 def section_fmnist(a, tools, res, work, suffix=""):
@@ -874,9 +876,6 @@ def section_fmnist(a, tools, res, work, suffix=""):
                 f"C {label} {runs[(job, label)][-1]['wall_s']:.2f} s" for label, _, _ in c_runs) +
                 f"; peer {kv['wall_s']:.2f} s (process {wall:.2f} s)")
 
-    def med(rs, key):
-        return float(np.median([r[key] for r in rs]))
-
     # equal accuracy: where C's error against the reference is above the peer's, C runs again at a tighter
     # tolerance, FMNIST_TOL × (peer's error / C's error) / 2 — half the peer's error if the error is proportional
     # to the tolerance — tightened the same way (at most 3 times) until its error is below the peer's; C's time at
@@ -894,7 +893,7 @@ def section_fmnist(a, tools, res, work, suffix=""):
             err = rms(np.load(c_out(job + "_tight")), refs[job])
             tight[job] = {"tol": value, "rms": err, "runs": rs, "command": shown(cmd)}
             log(f"fmnist {job}: C's error {c_err:.2e} at {FMNIST_TOL} is above the peer's {p_err:.2e}; C at "
-                f"{value:g}: error {err:.2e}, {med(rs, 'wall_s'):.2f} s")
+                f"{value:g}: error {err:.2e}, {median_of(rs, 'wall_s'):.2f} s")
 
     # agreement, from the outputs (the same in every round: fixed seeds and inputs)
     def bpd(path):
@@ -910,10 +909,10 @@ def section_fmnist(a, tools, res, work, suffix=""):
         p = runs[(job, "peer")]
         for label, name, cmd in c_runs:
             c = runs[(job, label)]
-            speedup = med(p, "job_s") / med(c, "wall_s")
+            speedup = median_of(p, "job_s") / median_of(c, "wall_s")
             row = {"job": job, "what": what, "c_run": label, "n": n, "c_command": shown(cmd),
-                   "c_wall_s": med(c, "wall_s"), "c_job_s": med(c, "job_s"), "c_nfe": c[0]["nfe"],
-                   "peer_job_s": med(p, "job_s"), "peer_process_s": med(p, "wall_s"), "peer_nfe": p[0]["nfe"],
+                   "c_wall_s": median_of(c, "wall_s"), "c_job_s": median_of(c, "job_s"), "c_nfe": c[0]["nfe"],
+                   "peer_job_s": median_of(p, "job_s"), "peer_process_s": median_of(p, "wall_s"), "peer_nfe": p[0]["nfe"],
                    "speedup": speedup, "goal_2x_met": int(speedup >= 2), "rms_c_vs_peer": agree.get((job, label), ""),
                    "rms_c_vs_ref": "", "rms_peer_vs_ref": "", "c_tight_tol": "", "c_tight_wall_s": "",
                    "c_tight_nfe": "", "rms_c_tight_vs_ref": "", "c_wall_s_at_peer_error": "", "speedup_equal_error": "",
@@ -930,7 +929,7 @@ def section_fmnist(a, tools, res, work, suffix=""):
                     row.update(speedup_equal_error=speedup, goal_2x_equal_error_met=int(speedup >= 2))
                 else:
                     t = tight[job]
-                    row.update(c_tight_tol=t["tol"], c_tight_wall_s=med(t["runs"], "wall_s"),
+                    row.update(c_tight_tol=t["tol"], c_tight_wall_s=median_of(t["runs"], "wall_s"),
                                c_tight_nfe=t["runs"][0]["nfe"], rms_c_tight_vs_ref=t["rms"])
                     at_peer = time_at_error(sorted([(t["rms"], row["c_tight_wall_s"]), (c_err, row["c_wall_s"])]), p_err)
                 if at_peer:
