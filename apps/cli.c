@@ -485,7 +485,8 @@ void progress_update_partial(progress *p, double done)
                 "##############################", 30 - filled, "", percent, whole ? 0 : 1, done,
                 p->total, rate, eta);
         fflush(stderr);
-    } else if (percent != p->last_percent) {
+    } else if (percent / 10 != p->last_percent / 10) {
+        /* a log file gets a line per tenth, not the hundred a terminal's bar redraws */
         fprintf(stderr, "%s: %d%% (%.*f/%zu, %.1f/s, ETA %.0fs)\n", p->label, percent, whole ? 0 : 1,
                 done, p->total, rate, eta);
     }

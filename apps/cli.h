@@ -104,7 +104,7 @@ void atomic_abort(atomic_file *af);                             /* closes and re
 extern volatile int cli_interrupted;
 void cli_install_signal_handlers(void);
 
-/* ---- Progress on stderr: a bar with rate and ETA on a terminal, a line per percent otherwise. */
+/* ---- Progress on stderr: a bar with rate and ETA on a terminal, a line per 10% otherwise. */
 typedef struct progress {
     const char *label;
     size_t total, done;
