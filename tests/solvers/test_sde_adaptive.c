@@ -19,29 +19,6 @@ static const double tolerances[N_TOL] = {1e-2, 1e-3, 1e-4, 1e-5};
 static gbm_params gbm = {.mu = 1.0, .sigma = 1.0};
 static additive_params additive = {.sigma = 1.0};
 
-static slv_sde gbm_system(void)
-{
-    slv_sde sys = {.drift = gbm_drift,
-                   .diffusion = gbm_diffusion,
-                   .dim = 2,
-                   .noise_dim = 2,
-                   .noise = SLV_NOISE_DIAGONAL,
-                   .params = &gbm};
-    return sys;
-}
-
-static slv_sde general_system(void)
-{
-    slv_sde sys = {.drift = general_drift,
-                   .diffusion = general_diffusion,
-                   .dim = 2,
-                   .noise_dim = 3,
-                   .noise = SLV_NOISE_GENERAL,
-                   .additive = 1,
-                   .params = &additive};
-    return sys;
-}
-
 static void set_x0(double *x, size_t n, size_t d, size_t first)
 {
     for (size_t p = 0; p < n; p++)
@@ -79,7 +56,7 @@ static const char *gbm_methods[] = {"sriw1", "sriw2", "milstein"};
 START_TEST(test_tolerance_sweep_converges_to_the_exact_gbm_path)
 {
     const slv_sde_step_type *type = slv_sde_step_type_by_name(gbm_methods[_i]);
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     const size_t n = 200, nd = n * 2;
     double *x = malloc(nd * sizeof(double)), *w = malloc(nd * sizeof(double));
     double *w_first = malloc(nd * sizeof(double)), *x0 = malloc(nd * sizeof(double));
@@ -128,7 +105,7 @@ END_TEST
 START_TEST(test_sra_tolerance_sweep_converges_to_the_fine_fixed_step_path)
 {
     const slv_sde_step_type *type = _i == 0 ? slv_sde_step_sra1 : slv_sde_step_sra3;
-    slv_sde sys = general_system();
+    slv_sde sys = general_additive_system(&additive);
     const size_t n = 200, nd = n * 2, nm = n * 3;
     double *x = malloc(nd * sizeof(double)), *ref = malloc(nd * sizeof(double));
     double *w = malloc(nm * sizeof(double)), *w_ref = malloc(nm * sizeof(double));
@@ -163,7 +140,7 @@ END_TEST
 /* Paths 10..29 solved alone (first_path = 10) give the bits they get inside a batch of 60. */
 START_TEST(test_adaptive_path_does_not_depend_on_its_batch_mates)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     double x_all[120], w_all[120], x_part[40], w_part[40];
     adaptive(slv_sde_step_sriw1, &sys, 60, 0, 1e-3, 0.0, 1.0, x_all, w_all, NULL, NULL, NULL);
     adaptive(slv_sde_step_sriw1, &sys, 20, 10, 1e-3, 0.0, 1.0, x_part, w_part, NULL, NULL, NULL);
@@ -175,7 +152,7 @@ END_TEST
 /* Reverse time: dX = −μX ds + σX dW_s in s = t0 − t. */
 START_TEST(test_adaptive_reverse_time_converges_to_the_exact_path)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     const size_t n = 100, nd = 200;
     double x[200], w[200], x0[200];
     set_x0(x0, n, 2, 0);
@@ -207,7 +184,7 @@ static int record(double t, size_t n, size_t d, const double *x, void *data)
 
 START_TEST(test_adaptive_observer_sees_every_output_time)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     double x[20];
     set_x0(x, 10, 2, 0);
     slv_sde_solver *s = slv_sde_solver_alloc(slv_sde_step_sriw1, &sys, 10);
@@ -233,7 +210,7 @@ static int drift_refuses_after_half(double t, size_t n, size_t d, const double *
 
 START_TEST(test_step_size_underflow_names_time_and_path)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     sys.drift = drift_refuses_after_half;
     double x[6];
     set_x0(x, 3, 2, 0);
@@ -251,7 +228,7 @@ END_TEST
 
 START_TEST(test_step_budget_is_enforced_per_path)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     double x[6];
     set_x0(x, 3, 2, 0);
     slv_sde_solver *s = slv_sde_solver_alloc(slv_sde_step_sriw1, &sys, 3);
@@ -267,7 +244,7 @@ END_TEST
 
 START_TEST(test_method_without_error_estimate_is_refused)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     double x[4] = {1, 1, 1, 1};
     slv_sde_solver *s = slv_sde_solver_alloc(slv_sde_step_em, &sys, 2);
     ck_assert_int_eq(slv_sde_solver_solve_adaptive(s, 0.0, 1.0, x, NULL), SLV_EUNSUPPORTED);

@@ -14,33 +14,10 @@
 static gbm_params gbm = {.mu = 0.5, .sigma = 0.4};
 static additive_params additive = {.sigma = 0.5};
 
-static slv_sde gbm_system(void)
-{
-    slv_sde sys = {.drift = gbm_drift,
-                   .diffusion = gbm_diffusion,
-                   .dim = 2,
-                   .noise_dim = 2,
-                   .noise = SLV_NOISE_DIAGONAL,
-                   .params = &gbm};
-    return sys;
-}
-
-static slv_sde general_system(void)
-{
-    slv_sde sys = {.drift = general_drift,
-                   .diffusion = general_diffusion,
-                   .dim = 2,
-                   .noise_dim = 3,
-                   .noise = SLV_NOISE_GENERAL,
-                   .additive = 1,
-                   .params = &additive};
-    return sys;
-}
-
 /* Every method with a system it supports. */
 static slv_sde system_for(const slv_sde_step_type *type)
 {
-    return type->needs_additive ? general_system() : gbm_system();
+    return type->needs_additive ? general_additive_system(&additive) : gbm_diagonal_system(&gbm);
 }
 
 static int solve_fixed(const slv_sde_step_type *type, const slv_sde *sys, size_t n,
@@ -62,7 +39,7 @@ static int solve_fixed(const slv_sde_step_type *type, const slv_sde *sys, size_t
 START_TEST(test_unsupported_noise_type_is_refused)
 {
     slv_error err;
-    slv_sde general_multiplicative = general_system();
+    slv_sde general_multiplicative = general_additive_system(&additive);
     general_multiplicative.additive = 0;
     /* SRI and Milstein: scalar/diagonal only. */
     ck_assert_int_eq(solve_fixed(slv_sde_step_sriw1, &general_multiplicative, 3, 4, &err),
@@ -73,7 +50,7 @@ START_TEST(test_unsupported_noise_type_is_refused)
     ck_assert_int_eq(solve_fixed(slv_sde_step_milstein, &general_multiplicative, 3, 4, NULL),
                      SLV_EUNSUPPORTED);
     /* SRA: additive only. */
-    slv_sde diag = gbm_system();
+    slv_sde diag = gbm_diagonal_system(&gbm);
     ck_assert_int_eq(solve_fixed(slv_sde_step_sra1, &diag, 3, 4, &err), SLV_EUNSUPPORTED);
     printf("%s\n", err.message);
     ck_assert_int_eq(solve_fixed(slv_sde_step_sra3, &diag, 3, 4, NULL), SLV_EUNSUPPORTED);
@@ -94,35 +71,35 @@ END_TEST
 START_TEST(test_inconsistent_dimensions_are_invalid)
 {
     slv_error err;
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     sys.noise_dim = 3; /* diagonal needs m = d = 2 */
     ck_assert_int_eq(solve_fixed(slv_sde_step_em, &sys, 2, 4, &err), SLV_EINVAL);
     printf("%s\n", err.message);
     ck_assert_int_eq(slv_sde_validate(&sys, &err), SLV_EINVAL);
-    sys = gbm_system();
+    sys = gbm_diagonal_system(&gbm);
     sys.noise = SLV_NOISE_SCALAR; /* scalar needs m = 1 */
     ck_assert_int_eq(solve_fixed(slv_sde_step_sriw1, &sys, 2, 4, NULL), SLV_EINVAL);
-    sys = gbm_system();
+    sys = gbm_diagonal_system(&gbm);
     sys.noise = (slv_noise_type)3;
     ck_assert_int_eq(slv_sde_validate(&sys, &err), SLV_EINVAL);
-    sys = gbm_system();
+    sys = gbm_diagonal_system(&gbm);
     sys.dim = 0;
     ck_assert_int_eq(slv_sde_validate(&sys, &err), SLV_EINVAL);
-    sys = gbm_system();
+    sys = gbm_diagonal_system(&gbm);
     sys.drift = NULL;
     ck_assert_int_eq(slv_sde_validate(&sys, &err), SLV_EINVAL);
-    sys = general_system();
+    sys = general_additive_system(&additive);
     sys.noise_dim = 0;
     ck_assert_int_eq(slv_sde_validate(&sys, &err), SLV_EINVAL);
     ck_assert_int_eq(slv_sde_validate(NULL, &err), SLV_EINVAL);
-    sys = gbm_system();
+    sys = gbm_diagonal_system(&gbm);
     ck_assert_int_eq(slv_sde_validate(&sys, &err), SLV_OK);
 }
 END_TEST
 
 START_TEST(test_bad_steps_times_and_settings_are_invalid)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     double x[4] = {1, 1, 1, 1};
     ck_assert_ptr_null(slv_sde_solver_alloc(slv_sde_step_em, &sys, 0));
     ck_assert_ptr_null(slv_sde_solver_alloc(NULL, &sys, 2));
@@ -213,7 +190,7 @@ END_TEST
 
 START_TEST(test_nan_in_diffusion_reports_path)
 {
-    slv_sde inner = gbm_system();
+    slv_sde inner = gbm_diagonal_system(&gbm);
     slv_sde sys = inner;
     sys.diffusion = nan_diffusion;
     sys.params = &inner;
@@ -253,7 +230,7 @@ static int failing_diffusion(double t, size_t n, size_t d, const double *x, doub
 START_TEST(test_failing_callbacks_stop_with_callback_error)
 {
     slv_error err;
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     sys.drift = failing_drift;
     ck_assert_int_eq(solve_fixed(slv_sde_step_sriw1, &sys, 2, 10, &err), SLV_ECALLBACK);
     printf("%s\n", err.message);
@@ -261,12 +238,12 @@ START_TEST(test_failing_callbacks_stop_with_callback_error)
     sys.drift = retry_drift; /* > 0 cannot be retried with a fixed step */
     ck_assert_int_eq(solve_fixed(slv_sde_step_em, &sys, 2, 10, &err), SLV_ECALLBACK);
     printf("%s\n", err.message);
-    sys = gbm_system();
+    sys = gbm_diagonal_system(&gbm);
     sys.diffusion = failing_diffusion;
     ck_assert_int_eq(solve_fixed(slv_sde_step_milstein, &sys, 2, 10, &err), SLV_ECALLBACK);
     ck_assert(err.t == 0.0);
     /* Adaptive: < 0 stops too. */
-    sys = gbm_system();
+    sys = gbm_diagonal_system(&gbm);
     sys.drift = failing_drift;
     double x[4] = {1, 1, 1, 1};
     slv_sde_solver *s = slv_sde_solver_alloc(slv_sde_step_sriw1, &sys, 2);

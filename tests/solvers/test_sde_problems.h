@@ -110,6 +110,31 @@ static inline int general_diffusion(double t, size_t n, size_t d, const double *
     return 0;
 }
 
+/* The two systems most tests run: GBM in 2-D with diagonal noise, and the general additive
+ * system above (2-D, 3 noise components). The params stay the caller's. */
+static inline slv_sde gbm_diagonal_system(gbm_params *g)
+{
+    slv_sde sys = {.drift = gbm_drift,
+                   .diffusion = gbm_diffusion,
+                   .dim = 2,
+                   .noise_dim = 2,
+                   .noise = SLV_NOISE_DIAGONAL,
+                   .params = g};
+    return sys;
+}
+
+static inline slv_sde general_additive_system(additive_params *a)
+{
+    slv_sde sys = {.drift = general_drift,
+                   .diffusion = general_diffusion,
+                   .dim = 2,
+                   .noise_dim = 3,
+                   .noise = SLV_NOISE_GENERAL,
+                   .additive = 1,
+                   .params = a};
+    return sys;
+}
+
 /* ---- Nonlinear diagonal noise: dX_i = (1 − X_i) dt + (1 + ½ sin X_i) dW_i ----
  * g_i depends on x_i only (what SRI's order 1.5 needs for diagonal noise); g'g is not linear, so
  * the derivative-free Milstein differs from the one with diffusion_dx (∂g_i/∂x_i = ½ cos x_i). */

@@ -14,29 +14,6 @@
 static gbm_params gbm = {.mu = 0.8, .sigma = 0.6};
 static additive_params additive = {.sigma = 1.0};
 
-static slv_sde gbm_system(void)
-{
-    slv_sde sys = {.drift = gbm_drift,
-                   .diffusion = gbm_diffusion,
-                   .dim = 2,
-                   .noise_dim = 2,
-                   .noise = SLV_NOISE_DIAGONAL,
-                   .params = &gbm};
-    return sys;
-}
-
-static slv_sde general_system(void)
-{
-    slv_sde sys = {.drift = general_drift,
-                   .diffusion = general_diffusion,
-                   .dim = 2,
-                   .noise_dim = 3,
-                   .noise = SLV_NOISE_GENERAL,
-                   .additive = 1,
-                   .params = &additive};
-    return sys;
-}
-
 /* Solves paths [first, first + n) of a batch; x must hold n·d numbers (set to 1 + 0.01·global
  * index), w n·m. */
 static int run(const slv_sde_step_type *type, const slv_sde *sys, size_t n, size_t first,
@@ -70,7 +47,7 @@ static const repro_case repro_cases[] = {
 START_TEST(test_same_seed_same_bits_for_one_and_two_threads)
 {
     const repro_case *c = &repro_cases[_i];
-    slv_sde sys = c->general ? general_system() : gbm_system();
+    slv_sde sys = c->general ? general_additive_system(&additive) : gbm_diagonal_system(&gbm);
     const slv_sde_step_type *type = slv_sde_step_type_by_name(c->method);
     const size_t n = 5000, nd = n * sys.dim, nm = n * sys.noise_dim;
     double *x1 = malloc(nd * sizeof(double)), *x2 = malloc(nd * sizeof(double));
@@ -100,7 +77,7 @@ END_TEST
 START_TEST(test_split_batches_give_the_bits_of_the_whole_batch)
 {
     const repro_case *c = &repro_cases[_i];
-    slv_sde sys = c->general ? general_system() : gbm_system();
+    slv_sde sys = c->general ? general_additive_system(&additive) : gbm_diagonal_system(&gbm);
     const slv_sde_step_type *type = slv_sde_step_type_by_name(c->method);
     const size_t n = 100, d = sys.dim, m = sys.noise_dim, split = 37;
     double x_all[200], x_part[200], w_all[300], w_part[300];
@@ -116,7 +93,7 @@ END_TEST
 /* W(T) from N and 2N steps, for N a power of two and not. */
 START_TEST(test_n_and_2n_steps_see_the_same_brownian_path)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     const size_t n = 50, nd = n * 2;
     double x[100], w_n[100], w_2n[100], w_4n[100];
     const size_t bases[] = {1, 3, 5, 8, 12};
@@ -179,7 +156,7 @@ END_TEST
  * of the forward solve (same W(T) bits). For GBM: X = x0 exp((−μ − σ²/2)s + σ W_s). */
 START_TEST(test_reverse_time_integrates_in_integration_time_on_the_same_tree)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     const size_t n = 400, nd = n * 2;
     double *x = malloc(nd * sizeof(double)), *w = malloc(nd * sizeof(double));
     double *x_fwd = malloc(nd * sizeof(double)), *w_fwd = malloc(nd * sizeof(double));
@@ -222,7 +199,7 @@ static int record(double t, size_t n, size_t d, const double *x, void *data)
 
 START_TEST(test_observer_sees_t0_every_k_steps_and_t1)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     double x[4] = {1, 1, 1, 1};
     slv_sde_solver *s = slv_sde_solver_alloc(slv_sde_step_em, &sys, 2);
     observed o = {.calls = 0};
@@ -262,7 +239,7 @@ static int raise_flag(double t, size_t n, size_t d, const double *x, void *data)
 
 START_TEST(test_interrupt_flag_stops_the_solve_between_steps)
 {
-    slv_sde sys = gbm_system();
+    slv_sde sys = gbm_diagonal_system(&gbm);
     double x[4] = {1, 1, 1, 1};
     slv_sde_solver *s = slv_sde_solver_alloc(slv_sde_step_sriw1, &sys, 2);
     interrupt_flag = 0;
