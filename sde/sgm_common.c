@@ -232,6 +232,59 @@ int sgm_call_adopt(sgm_call *c, int status, const slv_error *solver_err, long of
     return status;
 }
 
+int sgm_call_setup_ode(sgm_call *c, slv_ode_solver *solver, const slv_ode_method *method,
+                       slv_ode_rhs_rows_fn rows, double rtol, double atol, size_t max_steps,
+                       size_t n_steps, volatile int *interrupt)
+{
+    int status = SLV_OK;
+    if (rows) {
+        slv_ode_solver_set_rhs_rows(solver, rows);
+        status = slv_ode_solver_set_batch_mode(solver, SLV_BATCH_INDEPENDENT);
+    }
+    if (status == SLV_OK && method->adaptive) {
+        status = slv_ode_solver_set_tolerances(solver, rtol, atol);
+        if (status == SLV_OK)
+            status = slv_ode_solver_set_max_steps(solver, max_steps);
+    } else if (status == SLV_OK) {
+        status = slv_ode_solver_set_steps(solver, n_steps);
+    }
+    if (status != SLV_OK)
+        return sgm_call_adopt(c, status, slv_ode_solver_get_error(solver), -1);
+    slv_ode_solver_set_interrupt(solver, interrupt);
+    return SLV_OK;
+}
+
+int sgm_call_solve_ode(sgm_call *c, slv_ode_solver *solver, int per_row, size_t n,
+                       size_t n_solver, size_t width, double t0, double t1, double *y,
+                       size_t *row0, size_t *nfe)
+{
+    int status = SLV_OK;
+    size_t total_nfe = 0;
+    for (size_t row = 0; row < n && status == SLV_OK; row += n_solver) {
+        *row0 = row;
+        status = slv_ode_solver_solve(solver, t0, t1, y + row * width);
+        c->stats.n_steps += slv_ode_solver_get_n_steps(solver);
+        c->stats.n_rejected += slv_ode_solver_get_n_rejected(solver);
+        if (per_row) { /* each row's own count */
+            total_nfe += slv_ode_solver_get_n_rhs_evals(solver);
+            if (nfe)
+                slv_ode_solver_get_path_rhs_evals(solver, nfe);
+        } else {
+            size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
+            total_nfe += evals * n_solver;
+            if (nfe)
+                for (size_t p = 0; p < n_solver; p++)
+                    nfe[row + p] = evals;
+        }
+        if (status != SLV_OK)
+            status = sgm_call_adopt(c, status, slv_ode_solver_get_error(solver),
+                                    (long)(c->first_sample + row));
+    }
+    if (n > 0)
+        c->stats.nfe += (total_nfe + n / 2) / n; /* mean per row */
+    return status;
+}
+
 int sgm_call_denoise(sgm_call *c, double t, size_t n, double *x, double *score)
 {
     const size_t d = c->d;

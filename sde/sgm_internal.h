@@ -8,6 +8,8 @@
 
 #include <gsl/gsl_rng.h>
 
+#include "slv_ode.h"
+
 #include "sgm_process.h"
 #include "sgm_sampler.h"
 #include "sgm_score.h"
@@ -69,5 +71,23 @@ int sgm_call_finish(const sgm_call *c, int status, sgm_stats *stats, slv_error *
 /* Adopts a solver's error report, shifting its path by `offset` when it is >= 0 (unless the call
  * already holds a more precise report of its own). */
 int sgm_call_adopt(sgm_call *c, int status, const slv_error *solver_err, long offset);
+
+/* ---- The probability-flow ODE solve that the ODE sampler and the likelihood share ---- */
+
+/* Sets `solver` up for sgm_call_solve_ode: with rows (not NULL) SLV_BATCH_INDEPENDENT on that
+ * per-row vector field; tolerances and step budget for an adaptive method, the step count for a
+ * fixed-step one; the interrupt flag. A refusal is adopted into c. */
+int sgm_call_setup_ode(sgm_call *c, slv_ode_solver *solver, const slv_ode_method *method,
+                       slv_ode_rhs_rows_fn rows, double rtol, double atol, size_t max_steps,
+                       size_t n_steps, volatile int *interrupt);
+
+/* Integrates the n rows of y (`width` doubles each) from t0 to t1, n_solver rows per solve (n, or
+ * 1 for a method without per-row steps), storing each solve's first row in *row0 before it runs
+ * (the vector field reads it). per_row: the solver ran rows INDEPENDENT and counts each row's
+ * evaluations. Adds the steps and rejections to c->stats and the mean NFE per row to
+ * c->stats.nfe; nfe[n] (may be NULL) receives each row's. A failure names its global row. */
+int sgm_call_solve_ode(sgm_call *c, slv_ode_solver *solver, int per_row, size_t n,
+                       size_t n_solver, size_t width, double t0, double t1, double *y,
+                       size_t *row0, size_t *nfe);
 
 #endif

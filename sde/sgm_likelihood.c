@@ -357,47 +357,13 @@ int sgm_likelihood(const sgm_process *process, const sgm_score_model *model,
         memcpy(y + i * dd, x + i * d, d * sizeof *x);
         y[i * dd + d] = 0.0;
     }
-    if (per_row) {
-        slv_ode_solver_set_rhs_rows(solver, lik_rhs_rows);
-        status = slv_ode_solver_set_batch_mode(solver, SLV_BATCH_INDEPENDENT);
-    }
-    if (status == SLV_OK && o->method->adaptive) {
-        status = slv_ode_solver_set_tolerances(solver, o->rtol, o->atol);
-        if (status == SLV_OK)
-            status = slv_ode_solver_set_max_steps(solver, o->max_steps);
-    } else if (status == SLV_OK) {
-        status = slv_ode_solver_set_steps(solver, o->n_steps);
-    }
-    if (status != SLV_OK) {
-        status = sgm_call_adopt(&c, status, slv_ode_solver_get_error(solver), -1);
+    status = sgm_call_setup_ode(&c, solver, o->method, per_row ? lik_rhs_rows : NULL, o->rtol,
+                                o->atol, o->max_steps, o->n_steps, o->interrupt);
+    if (status == SLV_OK)
+        status = sgm_call_solve_ode(&c, solver, per_row, n, ns, dd, eps, process->T, y, &ctx.row0,
+                                    nfe);
+    if (status != SLV_OK)
         goto done;
-    }
-    slv_ode_solver_set_interrupt(solver, o->interrupt);
-
-    size_t total_nfe = 0;
-    for (size_t row = 0; row < n; row += ns) {
-        ctx.row0 = row;
-        status = slv_ode_solver_solve(solver, eps, process->T, y + row * dd);
-        c.stats.n_steps += slv_ode_solver_get_n_steps(solver);
-        c.stats.n_rejected += slv_ode_solver_get_n_rejected(solver);
-        if (per_row) { /* each point's own count */
-            total_nfe += slv_ode_solver_get_n_rhs_evals(solver);
-            if (nfe)
-                slv_ode_solver_get_path_rhs_evals(solver, nfe);
-        } else {
-            size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
-            total_nfe += evals * ns;
-            if (nfe)
-                for (size_t p = 0; p < ns; p++)
-                    nfe[row + p] = evals;
-        }
-        if (status != SLV_OK) {
-            status = sgm_call_adopt(&c, status, slv_ode_solver_get_error(solver),
-                                    (long)(first_sample + row));
-            goto done;
-        }
-    }
-    c.stats.nfe = (total_nfe + n / 2) / n; /* mean per point */
 
     for (size_t i = 0; i < n; i++)
         memcpy(z + i * d, y + i * dd, d * sizeof *z);

@@ -117,7 +117,7 @@ static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, 
     const size_t d = c->d;
     const int joint = o->batch_mode == SLV_BATCH_JOINT;
     /* Independent samples in one batched solve where the method keeps per-state steps (rk45);
-     * otherwise the loop below hands the solver one sample at a time. */
+     * otherwise sgm_call_solve_ode hands the solver one sample at a time. */
     const int per_row = !joint && o->method->batched_independent;
     const size_t n_solver = joint || per_row ? n : 1;
     pf_ctx ctx = {c, 0, inpaint, inpaint_noise, NULL, NULL};
@@ -137,51 +137,10 @@ static int pf_solve(sgm_call *c, const sgm_ode_options *o, size_t n, double t0, 
     /* Without per-row batching the solver runs in its JOINT mode on n_solver states and INDEPENDENT
      * is our loop, so that the vector field knows which sample it integrates (inpainting, error
      * reports); with it, the rows carry their samples. */
-    if (per_row) {
-        slv_ode_solver_set_rhs_rows(solver, pf_rhs_rows);
-        status = slv_ode_solver_set_batch_mode(solver, SLV_BATCH_INDEPENDENT);
-    }
-    if (status != SLV_OK) {
-        status = sgm_call_adopt(c, status, slv_ode_solver_get_error(solver), -1);
-        goto done;
-    }
-    if (o->method->adaptive) {
-        status = slv_ode_solver_set_tolerances(solver, o->rtol, o->atol);
-        if (status == SLV_OK)
-            status = slv_ode_solver_set_max_steps(solver, o->max_steps);
-    } else {
-        status = slv_ode_solver_set_steps(solver, o->n_steps);
-    }
-    if (status != SLV_OK) {
-        status = sgm_call_adopt(c, status, slv_ode_solver_get_error(solver), -1);
-        goto done;
-    }
-    slv_ode_solver_set_interrupt(solver, o->interrupt);
-
-    size_t total_nfe = 0;
-    for (size_t row = 0; row < n; row += n_solver) {
-        ctx.row0 = row;
-        status = slv_ode_solver_solve(solver, t0, t1, y + row * d);
-        c->stats.n_steps += slv_ode_solver_get_n_steps(solver);
-        c->stats.n_rejected += slv_ode_solver_get_n_rejected(solver);
-        if (per_row) { /* each sample's own count */
-            total_nfe += slv_ode_solver_get_n_rhs_evals(solver);
-            if (nfe)
-                slv_ode_solver_get_path_rhs_evals(solver, nfe);
-        } else {
-            size_t evals = slv_ode_solver_get_n_rhs_evals(solver);
-            total_nfe += evals * n_solver;
-            if (nfe)
-                for (size_t p = 0; p < n_solver; p++)
-                    nfe[row + p] = evals;
-        }
-        if (status != SLV_OK) {
-            status = sgm_call_adopt(c, status, slv_ode_solver_get_error(solver),
-                                    (long)(c->first_sample + row));
-            break;
-        }
-    }
-    c->stats.nfe += (total_nfe + n / 2) / n; /* mean per sample */
+    status = sgm_call_setup_ode(c, solver, o->method, per_row ? pf_rhs_rows : NULL, o->rtol, o->atol,
+                                o->max_steps, o->n_steps, o->interrupt);
+    if (status == SLV_OK)
+        status = sgm_call_solve_ode(c, solver, per_row, n, n_solver, d, t0, t1, y, &ctx.row0, nfe);
 done:
     slv_ode_solver_free(solver);
     free(ctx.x);
