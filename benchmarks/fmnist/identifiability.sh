@@ -13,9 +13,13 @@
 # beside the same ratio for two different images,
 #     other ‖a_i − b_j‖ / ‖a_i‖, j ≠ i          (two images, two models)
 #     within ‖a_i − a_j‖ / ‖a_i‖, j ≠ i         (two images, one model)
-# as means over images (over all pairs for the last two) with the standard error over i. Two
-# independent N(0, I) vectors are √2 ≈ 1.41 apart relative to their norm. Writes
-# benchmarks/results/identifiability.md; keeps the latents in BUILD_DIR/identifiability/.
+# as means over images (over all pairs for the last two) with the standard error over i, and the
+# correlation of a_i with b_i (coordinates as samples) beside that of a_i with b_j. Two independent
+# N(0, I) vectors are √2 ≈ 1.41 apart relative to their norm and uncorrelated. Writes
+# benchmarks/results/identifiability.md and, where /usr/bin/python3 has matplotlib
+# (scripts/setup.sh --bench), identifiability.png: the first 100 latent coordinates of the first
+# image under both models, as the paper's figure, and all coordinates of A against B. Keeps the
+# latents in BUILD_DIR/identifiability/.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -51,6 +55,15 @@ distances() {
             return sqrt(s)
         }
         function norm(i,   k, s) { s = 0; for (k = 1; k <= d; k++) s += a[i, k] * a[i, k]; return sqrt(s) }
+        function corr(i, j,   k, ma, mb, sab, saa, sbb) {   # Pearson, a_i against b_j
+            ma = 0; mb = 0
+            for (k = 1; k <= d; k++) { ma += a[i, k]; mb += b[j, k] }
+            ma /= d; mb /= d; sab = 0; saa = 0; sbb = 0
+            for (k = 1; k <= d; k++) {
+                sab += (a[i, k] - ma) * (b[j, k] - mb); saa += (a[i, k] - ma) ^ 2; sbb += (b[j, k] - mb) ^ 2
+            }
+            return sab / sqrt(saa * sbb)
+        }
         function stat(v, n,   i, m, q) {     # mean and standard error of v[1..n]
             m = 0; for (i = 1; i <= n; i++) m += v[i]; m /= n
             q = 0; for (i = 1; i <= n; i++) q += (v[i] - m) ^ 2
@@ -60,15 +73,19 @@ distances() {
             if (na != nb || na < 2) { print "identifiability.sh: latent files differ in rows or have < 2" > "/dev/stderr"; exit 1 }
             for (i = 1; i <= na; i++) {
                 r = norm(i); same[i] = dist("a", i, "b", i) / r
-                o = 0; w = 0
-                for (j = 1; j <= na; j++) if (j != i) { o += dist("a", i, "b", j) / r; w += dist("a", i, "a", j) / r }
+                o = 0; w = 0; co = 0
+                for (j = 1; j <= na; j++) if (j != i) {
+                    o += dist("a", i, "b", j) / r; w += dist("a", i, "a", j) / r; co += corr(i, j)
+                }
                 other[i] = o / (na - 1); within[i] = w / (na - 1)
+                corr_same[i] = corr(i, i); corr_other[i] = co / (na - 1)
             }
             print stat(same, na); print stat(other, na); print stat(within, na)
+            print stat(corr_same, na); print stat(corr_other, na)
         }' "$1" "$2"
 }
 set -- $(distances "$work/a.csv" "$work/b.csv")
-[ $# -eq 6 ] || { echo "identifiability.sh: distance computation failed" >&2; exit 1; }
+[ $# -eq 10 ] || { echo "identifiability.sh: distance computation failed" >&2; exit 1; }
 ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
 
 {
@@ -85,6 +102,10 @@ ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
     echo "| different images, model A vs model B: ‖a_i − b_j‖, j ≠ i | $3 ± $4 |"
     echo "| different images, model A alone: ‖a_i − a_j‖, j ≠ i | $5 ± $6 |"
     echo
+    echo "Correlation of the latent coordinates, mean over images ± standard error: same image"
+    echo "under A and B, corr(a_i, b_i) = **$7 ± $8**; different images, corr(a_i, b_j), j ≠ i ="
+    echo "$9 ± ${10}."
+    echo
     echo "Same-image distance over different-image distance: **$ratio** (two independent N(0, I)"
     echo "latents: √2 ≈ 1.41 relative). $("$bin" --version | grep '^BLAS')."
     echo
@@ -92,3 +113,10 @@ ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
     echo "B $(sed -n 's/.*NFE *\([0-9.]*\) per point.*/\1/p' "$work/b.txt" | head -1)."
 } > "$src/benchmarks/results/identifiability.md"
 cat "$src/benchmarks/results/identifiability.md"
+if /usr/bin/python3 -c "import matplotlib, numpy" 2> /dev/null; then
+    /usr/bin/python3 "$here/identifiability_plot.py" "$work/a.csv" "$work/b.csv" \
+        "$src/benchmarks/results/identifiability.png" "$(basename "$model_a")" "$(basename "$model_b")"
+    echo "wrote $src/benchmarks/results/identifiability.png" >&2
+else
+    echo "identifiability.sh: no matplotlib for /usr/bin/python3 (scripts/setup.sh --bench): no figure" >&2
+fi
