@@ -18,8 +18,10 @@
 # N(0, I) vectors are √2 ≈ 1.41 apart relative to their norm and uncorrelated. Writes
 # benchmarks/results/identifiability.md and, where /usr/bin/python3 has matplotlib
 # (scripts/setup.sh --bench), identifiability.png: the first 100 latent coordinates of the first
-# image under both models, as the paper's figure, and all coordinates of A against B. Keeps the
-# latents in BUILD_DIR/identifiability/.
+# image under both models, as the paper's figure, and all coordinates of A against B. Model A is
+# also encoded at RTOL/100 (the distance between the two encodings is the solver's share) and
+# under another dequantisation draw of the same images (how far noise below the 8-bit quantum
+# moves a latent). Keeps the latents in BUILD_DIR/identifiability/.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -37,10 +39,17 @@ work="$build/identifiability"
 mkdir -p "$work"
 export OMP_WAIT_POLICY=passive
 
-for side in a b; do
-    if [ "$side" = a ]; then model=$model_a; else model=$model_b; fi
-    "$bin" encode --model "$model" --in fashion-mnist:test --num "$num" --seed 0 --rtol "$tol" \
-        --atol "$tol" --out "$work/$side.csv" --dtype float64 --quiet > "$work/$side.txt"
+# a_tight: model A at 1/100 of the tolerance, to show how much of the distance is solver error
+tight=$(awk -v t="$tol" 'BEGIN { print t / 100 }')
+# a_dequant: model A on the same images under another dequantisation draw (seed 1), to show how
+# much a latent moves with noise below the 8-bit quantum
+for side in a b a_tight a_dequant; do
+    model=$model_a side_tol=$tol seed=0
+    [ "$side" = b ] && model=$model_b
+    [ "$side" = a_tight ] && side_tol=$tight
+    [ "$side" = a_dequant ] && seed=1
+    "$bin" encode --model "$model" --in fashion-mnist:test --num "$num" --seed "$seed" --rtol "$side_tol" \
+        --atol "$side_tol" --out "$work/$side.csv" --dtype float64 --quiet > "$work/$side.txt"
 done
 
 # distances A B: the three relative distances as "mean se" pairs, one per line
@@ -86,6 +95,8 @@ distances() {
 }
 set -- $(distances "$work/a.csv" "$work/b.csv")
 [ $# -eq 10 ] || { echo "identifiability.sh: distance computation failed" >&2; exit 1; }
+solver_floor=$(distances "$work/a.csv" "$work/a_tight.csv" | head -1)
+dequant_floor=$(distances "$work/a.csv" "$work/a_dequant.csv" | head -1)
 ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
 
 {
@@ -101,6 +112,8 @@ ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
     echo "| same image, model A vs model B: ‖a_i − b_i‖ | $1 ± $2 |"
     echo "| different images, model A vs model B: ‖a_i − b_j‖, j ≠ i | $3 ± $4 |"
     echo "| different images, model A alone: ‖a_i − a_j‖, j ≠ i | $5 ± $6 |"
+    echo "| same image, model A, rtol $tol vs $tight (solver error) | $(echo "$solver_floor" | sed 's/ / ± /') |"
+    echo "| same image, model A, another dequantisation draw (seed 1 vs 0) | $(echo "$dequant_floor" | sed 's/ / ± /') |"
     echo
     echo "Correlation of the latent coordinates, mean over images ± standard error: same image"
     echo "under A and B, corr(a_i, b_i) = **$7 ± $8**; different images, corr(a_i, b_j), j ≠ i ="
