@@ -102,7 +102,7 @@ ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
 {
     echo "# Uniquely identifiable encoding (issue 16, item 5; paper §4.3)"
     echo
-    echo "\`sh benchmarks/fmnist/identifiability.sh BUILD $(basename "$model_a") $(basename "$model_b") $num $tol\`:"
+    echo "\`sh benchmarks/fmnist/identifiability.sh BUILD $model_a $model_b $num $tol\`:"
     echo "$num Fashion-MNIST test images (fashion-mnist:test, seed 0: the same dequantised points for both)"
     echo "encoded by \`scoresde encode\` (rk45, rtol = atol = $tol) with two models of the same recipe"
     echo "trained from different seeds. Relative distances, mean over images ± standard error:"
