@@ -2,8 +2,8 @@
 # Runs the README's two commands on a bare Debian 12 (a debootstrap --variant=minbase chroot: no
 # compiler, no cmake, none of our libraries), so that an install step missing from setup.sh fails
 # here and not on a user's machine. A machine where everything is already installed cannot show
-# that. Needs root and the Debian mirror; takes about 4 min for the root filesystem, 4 for the demo
-# (package installs included) and 10 for the tests on 2 cores.
+# that. Needs root and the Debian mirror; took 15 min on 2 idle cores (the first run also builds
+# the base system, about 3 min).
 #
 #   scripts/check_fresh.sh [DIR]   (default /var/tmp/scoresde-fresh)
 #
@@ -29,7 +29,8 @@ if mounted_below "$root"; then
 fi
 rm -rf "$root"
 cp -a "$root.base" "$root"
-cp /etc/resolv.conf "$root/etc/"
+# a real machine has both: without /etc/hosts Open MPI's host-name lookups make the MPI tests 4x slower
+cp /etc/resolv.conf /etc/hosts "$root/etc/"
 unmount() { umount -R "$root/dev" 2> /dev/null || true; umount "$root/proc" "$root/sys" 2> /dev/null || true; }
 trap unmount EXIT
 mount -t proc proc "$root/proc"
