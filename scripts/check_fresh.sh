@@ -2,8 +2,8 @@
 # Runs the README's two commands on a bare Debian 12 (a debootstrap --variant=minbase chroot: no
 # compiler, no cmake, none of our libraries), so that an install step missing from setup.sh fails
 # here and not on a user's machine. A machine where everything is already installed cannot show
-# that. Needs root and the Debian mirror; took 15 min on 2 idle cores (the first run also builds
-# the base system, about 3 min).
+# that. Needs root and the Debian mirror; 11.5 min on 2 idle cores (the first run builds the base
+# system too, about 3 min more).
 #
 #   scripts/check_fresh.sh [DIR]   (default /var/tmp/scoresde-fresh)
 #
