@@ -13,8 +13,10 @@
 # Why these defaults (100 Shirt samples, the hardest class, share the clean classifier gives it):
 # scale 4: PC (N = 200) 0.77, dpmpp-2m-sde@20 0.77, edm-heun@10 0.57, edm-churn@10 0.34;
 # dpmpp-2m-sde@20 at scale 8: 0.86, at 16: 0.91. EDM's churn, the best unguided sampler at this
-# budget, loses the guidance (0.37 -> 0.15 from scale 2 to 8; it re-noises every step to a higher
-# level; why this undoes the guidance was not investigated).
+# budget, loses the guidance at 10 steps (0.37 -> 0.15 from scale 2 to 8). The cause is its
+# largest re-noising on the long steps of a 10-step grid, not the guidance: at 20 steps the same
+# churn gives 0.60 / 0.80 / 0.93 at scales 2 / 4 / 8, and at 10 steps churn 0 gives 0.73 (table in
+# docs/user-guide.md, section 7).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
