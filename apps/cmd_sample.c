@@ -22,7 +22,9 @@ static const cli_command sample_command = {
     "--class K adds the gradient of the log class posterior log p_t(K | x) to the score, times\n"
     "--guidance-scale: class-conditional generation. gmm: models use the exact posterior of\n"
     "component K; image models a time-dependent classifier (--classifier FILE, trained by\n"
-    "`scoresde evaluate --train-classifier --time-dependent` for the model's process).",
+    "`scoresde evaluate --train-classifier --time-dependent` for the model's process). Few-step\n"
+    "samplers can lose the guidance: edm-churn at 10 steps does (use 20 or more, or dpmpp-2m-sde;\n"
+    "docs/user-guide.md, section 7).",
     "[--model M] [options]",
     "scoresde sample --model gmm:models/gmm2d.txt --sde vp --sampler ode --num 1000 --out samples.csv"};
 
