@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")/.."
 root=${1:-/var/tmp/scoresde-fresh}
 [ "$(id -u)" -eq 0 ] || { echo "check_fresh.sh: needs root (debootstrap, chroot, mount)" >&2; exit 1; }
-command -v debootstrap > /dev/null || apt-get install -y -qq debootstrap > /dev/null
+command -v debootstrap > /dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap > /dev/null; }
 
 mounted_below() { grep -q " $1/" /proc/mounts; }
 if [ ! -x "$root.base/bin/sh" ]; then

@@ -52,9 +52,10 @@ for side in a b a_tight a_dequant; do
         --atol "$side_tol" --out "$work/$side.csv" --dtype float64 --quiet > "$work/$side.txt"
 done
 
-# distances A B: the three relative distances as "mean se" pairs, one per line
+# distances A B [same]: the three relative distances and the two correlations as "mean se" pairs,
+# one per line; with `same`, only the first (one image under A and under B), skipping the pairs
 distances() {
-    awk -F, '
+    awk -F, -v same_only="$([ "${3:-}" = same ] && echo 1 || echo 0)" '
         FNR == 1 { next }                      # header
         FILENAME == ARGV[1] { na++; for (k = 1; k <= NF; k++) a[na, k] = $k; d = NF; next }
         { nb++; for (k = 1; k <= NF; k++) b[nb, k] = $k }
@@ -82,6 +83,7 @@ distances() {
             if (na != nb || na < 2) { print "identifiability.sh: latent files differ in rows or have < 2" > "/dev/stderr"; exit 1 }
             for (i = 1; i <= na; i++) {
                 r = norm(i); same[i] = dist("a", i, "b", i) / r
+                if (same_only) continue
                 o = 0; w = 0; co = 0
                 for (j = 1; j <= na; j++) if (j != i) {
                     o += dist("a", i, "b", j) / r; w += dist("a", i, "a", j) / r; co += corr(i, j)
@@ -89,14 +91,16 @@ distances() {
                 other[i] = o / (na - 1); within[i] = w / (na - 1)
                 corr_same[i] = corr(i, i); corr_other[i] = co / (na - 1)
             }
-            print stat(same, na); print stat(other, na); print stat(within, na)
+            print stat(same, na)
+            if (same_only) exit
+            print stat(other, na); print stat(within, na)
             print stat(corr_same, na); print stat(corr_other, na)
         }' "$1" "$2"
 }
 set -- $(distances "$work/a.csv" "$work/b.csv")
 [ $# -eq 10 ] || { echo "identifiability.sh: distance computation failed" >&2; exit 1; }
-solver_floor=$(distances "$work/a.csv" "$work/a_tight.csv" | head -1)
-dequant_floor=$(distances "$work/a.csv" "$work/a_dequant.csv" | head -1)
+solver_floor=$(distances "$work/a.csv" "$work/a_tight.csv" same)
+dequant_floor=$(distances "$work/a.csv" "$work/a_dequant.csv" same)
 ratio=$(awk -v s="$1" -v o="$3" 'BEGIN { printf "%.3f", s / o }')
 
 {
